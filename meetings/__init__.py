@@ -1,0 +1,1 @@
+"""The meeting engine: pure state, parsing and replay, no I/O."""

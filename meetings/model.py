@@ -1,0 +1,75 @@
+"""Value objects of a meeting: the lines it is built from and the items it produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class LineKind(StrEnum):
+    """What a stored line is; only messages and actions are said by someone."""
+
+    MESSAGE = "message"
+    ACTION = "action"  # /me
+    NOTICE = "notice"
+    JOIN = "join"
+    PART = "part"
+    QUIT = "quit"
+    NICK = "nick"  # text holds the new nick
+    TOPIC = "topic"  # the channel topic changed
+    GAP = "gap"  # the recorder was offline; text says from when to when
+
+    @property
+    def is_speech(self) -> bool:
+        return self in (LineKind.MESSAGE, LineKind.ACTION)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a meeting as stored. Time is UTC and comes from the server when it can."""
+
+    seq: int
+    time: datetime
+    kind: LineKind
+    nick: str
+    text: str
+    identity: str | None = None  # services account or Matrix user id, when known
+    own: bool = False  # said by the bot itself
+    event_id: str | None = None
+
+
+class ItemKind(StrEnum):
+    """The kinds of minutes items, named as in MeetBot's output."""
+
+    TOPIC = "topic"
+    INFO = "info"
+    ACTION = "action"
+    AGREED = "agreed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IDEA = "idea"
+    LINK = "link"
+    HELP = "help"
+
+    @property
+    def label(self) -> str:
+        return self.value.upper()
+
+    @property
+    def is_decision(self) -> bool:
+        return self in (ItemKind.AGREED, ItemKind.ACCEPTED, ItemKind.REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One entry of the minutes, pointing at the log line that made it."""
+
+    kind: ItemKind
+    text: str
+    nick: str
+    time: datetime
+    line: int
+
+    def describe(self) -> str:
+        return f"{self.kind.label}: {self.text}" if self.text else self.kind.label

@@ -1,0 +1,154 @@
+"""The state of one meeting, built only from its lines."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from meetings.model import Item, ItemKind, Line, LineKind
+from meetings.nicks import fold, owners_of
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingSettings:
+    """Per-deployment rules the engine needs; taken from the [meetings] config."""
+
+    prefixes: tuple[str, ...] = ("#",)
+    max_length: timedelta = timedelta(minutes=60)
+
+
+def identity_key(nick: str, identity: str | None) -> str:
+    """Who someone is: their account when the network says, else their nick."""
+    return f"account:{identity}" if identity else f"nick:{fold(nick)}"
+
+
+def slugify(name: str) -> str:
+    """A meeting name safe to use as a file and folder name, as MeetBot reduces it."""
+    slug = re.sub(r"[^a-z0-9_.-]+", "_", name.strip().lower())
+    slug = re.sub(r"\.{2,}", ".", slug).strip("._-")
+    return slug[:100] or "meeting"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionItem:
+    item: Item
+    owners: tuple[str, ...]
+
+
+@dataclass
+class Meeting:
+    """Everything the minutes need; mutated only by Engine.apply."""
+
+    network: str
+    channel: str
+    settings: MeetingSettings = field(default_factory=MeetingSettings)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    founder: str = ""
+    founder_key: str = ""
+    title: str = ""
+    name: str = ""
+    chairs: dict[str, str] = field(default_factory=dict)  # identity key -> nick shown
+    items: list[Item] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    speakers: dict[str, int] = field(default_factory=dict)  # nick -> lines said
+    aliases: dict[str, str] = field(default_factory=dict)  # folded name -> current nick
+    accounts: dict[str, str] = field(default_factory=dict)  # folded nick -> account
+    lurking: bool = False
+    warned: set[str] = field(default_factory=set)
+
+    @property
+    def started(self) -> bool:
+        return self.started_at is not None
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+    def key_of(self, nick: str, identity: str | None = None) -> str:
+        return identity_key(nick, identity or self.accounts.get(fold(nick)))
+
+    def is_chair(self, line: Line) -> bool:
+        return self.key_of(line.nick, line.identity) in self.chairs
+
+    def overran(self, now: datetime) -> bool:
+        """True once the meeting is past its configured length (the OpenStack rule)."""
+        return self.started_at is not None and now - self.started_at > self.settings.max_length
+
+    def chair_nicks(self) -> list[str]:
+        return sorted(self.chairs.values(), key=str.lower)
+
+    def add_chair(self, nick: str) -> None:
+        self.chairs[self.key_of(nick)] = self.current_nick(nick)
+        self.learn(nick)
+
+    def remove_chair(self, nick: str) -> bool:
+        key = self.key_of(nick)
+        if key == self.founder_key or key not in self.chairs:
+            return False
+        del self.chairs[key]
+        return True
+
+    def learn(self, nick: str) -> None:
+        """Make a name known for action-item assignment (a speaker or #nick)."""
+        self.aliases.setdefault(fold(nick), nick)
+
+    def current_nick(self, nick: str) -> str:
+        return self.aliases.get(fold(nick), nick)
+
+    def record(self, line: Line) -> None:
+        """Keep a line and what it tells about the people in the channel."""
+        self.lines.append(line)
+        if line.identity and line.nick:
+            self.accounts[fold(line.nick)] = line.identity
+        if line.kind.is_speech:
+            self.speakers[line.nick] = self.speakers.get(line.nick, 0) + 1
+            self.learn(line.nick)
+        elif line.kind is LineKind.NICK:
+            self._rename(line.nick, line.text.strip())
+
+    def _rename(self, old: str, new: str) -> None:
+        if not new:
+            return
+        old_nick = self.current_nick(old)
+        for name, nick in self.aliases.items():
+            if nick == old_nick:
+                self.aliases[name] = new
+        self.aliases[fold(new)] = new
+        account = self.accounts.pop(fold(old), None)
+        if account:
+            self.accounts[fold(new)] = account
+        old_key = identity_key(old, account)
+        if old_key in self.chairs:
+            del self.chairs[old_key]
+            self.chairs[identity_key(new, account)] = new
+            if self.founder_key == old_key:
+                self.founder_key = identity_key(new, account)
+
+    def add_item(self, kind: ItemKind, line: Line, text: str) -> Item:
+        item = Item(kind, text, line.nick, line.time, line.seq)
+        self.items.append(item)
+        return item
+
+    def actions(self) -> list[ActionItem]:
+        """Action items with the people each one names, by their current nicks."""
+        known = list(self.aliases)
+        result = []
+        for item in self.items:
+            if item.kind is ItemKind.ACTION:
+                owners = dict.fromkeys(self.aliases[n] for n in owners_of(item.text, known))
+                result.append(ActionItem(item, tuple(owners)))
+        return result
+
+    def attendees(self) -> list[tuple[str, int]]:
+        """People present with lines said, most first; chairs who said nothing get 0."""
+        counts = dict(self.speakers)
+        spoken = {fold(n) for n in counts}
+        for nick in self.chair_nicks():
+            if fold(nick) not in spoken:
+                counts[nick] = 0
+        order = {nick: i for i, nick in enumerate(counts)}
+        return sorted(
+            counts.items(), key=lambda kv: (-kv[1], "" if kv[1] else kv[0].lower(), order[kv[0]])
+        )

@@ -1,0 +1,188 @@
+"""MeetBot's command set, with MeetBot's wording where it has one."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from meetings.model import ItemKind
+from meetings.registry import REGISTRY, Command, Context, Handler, command
+from meetings.state import identity_key, slugify
+
+
+def _asctime(ctx: Context) -> str:
+    # MeetBot's format: "Wed Mar  2 18:01:15 2016" (day padded with a space).
+    return time.asctime(ctx.line.time.timetuple())
+
+
+def _prefix(ctx: Context) -> str:
+    return ctx.meeting.settings.prefixes[0]
+
+
+def _nicks(args: str) -> list[str]:
+    return [n for n in re.split(r"[\s,]+", args) if n]
+
+
+def _useful(ctx: Context) -> str:
+    names = sorted(c.name for c in ctx.registry.commands() if c.useful)
+    return " ".join(_prefix(ctx) + n for n in names)
+
+
+def _set_name(ctx: Context, name: str) -> None:
+    ctx.meeting.name = slugify(name)
+    ctx.reply(f"The meeting name has been set to '{ctx.meeting.name}'")
+
+
+@command("startmeeting", help="#startmeeting [NAME]: start a meeting; you become its chair")
+def startmeeting(ctx: Context) -> None:
+    m = ctx.meeting
+    if m.started:
+        ctx.reply(f"A meeting is already in progress here, chaired by {' '.join(m.chair_nicks())}.")
+        return
+    line = ctx.line
+    m.started_at = line.time
+    m.founder = line.nick
+    m.founder_key = identity_key(line.nick, line.identity or m.accounts.get(line.nick))
+    m.chairs[m.founder_key] = line.nick
+    m.title = ctx.args or f"{m.channel} Meeting"
+    m.name = slugify(m.channel.lstrip("#!&+"))
+    ctx.reply(f"Meeting started {_asctime(ctx)} UTC.  The chair is {line.nick}.")
+    ctx.reply(f"Useful Commands: {_useful(ctx)}.")
+    if ctx.args:
+        _set_name(ctx, ctx.args)
+
+
+@command("endmeeting", chair_only=True, help="#endmeeting: end the meeting and publish the minutes")
+def endmeeting(ctx: Context) -> None:
+    ctx.meeting.ended_at = ctx.line.time
+    ctx.outcome.ended = True
+    ctx.outcome.publish = True
+    ctx.reply(f"Meeting ended {_asctime(ctx)} UTC.")
+
+
+_CHAIR_ITEMS = {ItemKind.TOPIC, ItemKind.AGREED, ItemKind.ACCEPTED, ItemKind.REJECTED}
+_USEFUL_ITEMS = {ItemKind.TOPIC, ItemKind.INFO, ItemKind.ACTION, ItemKind.AGREED, ItemKind.IDEA,
+                 ItemKind.LINK}
+_ALIASES = {
+    ItemKind.AGREED: ("agree",),
+    ItemKind.ACCEPTED: ("accept",),
+    ItemKind.REJECTED: ("reject",),
+}
+_HELP = {
+    ItemKind.TOPIC: "TEXT: start a new topic",
+    ItemKind.INFO: "TEXT: record a piece of information",
+    ItemKind.ACTION: "TEXT: record an action item; the people it names own it",
+    ItemKind.AGREED: "TEXT: record an agreement",
+    ItemKind.ACCEPTED: "TEXT: record that something was accepted",
+    ItemKind.REJECTED: "TEXT: record that something was rejected",
+    ItemKind.IDEA: "TEXT: record an idea",
+    ItemKind.LINK: "URL [TEXT]: record a link (a line starting with a URL counts too)",
+}
+
+
+def _item_handler(kind: ItemKind) -> Handler:
+    def handler(ctx: Context) -> None:
+        if not ctx.args:
+            usage = _HELP[kind].split(":", 1)[0]
+            ctx.reply(f"Usage: {_prefix(ctx)}{ctx.command} {usage}")
+            return
+        ctx.meeting.add_item(kind, ctx.line, ctx.args)
+
+    return handler
+
+
+for _kind, _help in _HELP.items():
+    REGISTRY.add(
+        Command(
+            _kind.value,
+            _item_handler(_kind),
+            f"#{_kind.value} {_help}",
+            _ALIASES.get(_kind, ()),
+            chair_only=_kind in _CHAIR_ITEMS,
+            useful=_kind in _USEFUL_ITEMS,
+        )
+    )
+
+
+@command("help", aliases=("halp",), useful=True,
+         help="#help TEXT: record a call for help; alone, list the commands")
+def help_(ctx: Context) -> None:
+    if ctx.args:
+        ctx.meeting.add_item(ItemKind.HELP, ctx.line, ctx.args)
+    else:
+        commands_(ctx)
+
+
+@command("commands", help="#commands: list the commands")
+def commands_(ctx: Context) -> None:
+    names = " ".join(_prefix(ctx) + c.name for c in ctx.registry.commands())
+    ctx.reply(f"Available commands: {names}")
+
+
+@command("meetingtopic", chair_only=True, help="#meetingtopic TEXT: set the title of the minutes")
+def meetingtopic(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.reply(f"Usage: {_prefix(ctx)}meetingtopic TEXT")
+        return
+    ctx.meeting.title = ctx.args
+
+
+@command("meetingname", chair_only=True, help="#meetingname NAME: set the name used for the files")
+def meetingname(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.reply(f"Usage: {_prefix(ctx)}meetingname NAME")
+        return
+    _set_name(ctx, ctx.args)
+
+
+@command("chair", chair_only=True, help="#chair NICK...: make people chairs")
+def chair(ctx: Context) -> None:
+    for nick in _nicks(ctx.args):
+        ctx.meeting.add_chair(nick)
+    ctx.reply(f"Current chairs: {' '.join(ctx.meeting.chair_nicks())}")
+
+
+@command("unchair", chair_only=True, help="#unchair NICK...: remove chairs (not the founder)")
+def unchair(ctx: Context) -> None:
+    m = ctx.meeting
+    for nick in _nicks(ctx.args):
+        if m.key_of(nick) == m.founder_key:
+            ctx.reply(f"{m.founder} started the meeting and stays a chair.")
+        else:
+            m.remove_chair(nick)
+    ctx.reply(f"Current chairs: {' '.join(m.chair_nicks())}")
+
+
+@command("undo", chair_only=True, help="#undo: remove the last item from the minutes")
+def undo(ctx: Context) -> None:
+    if not ctx.meeting.items:
+        ctx.reply("Nothing to undo.")
+        return
+    item = ctx.meeting.items.pop()
+    ctx.reply(f"Removing item from minutes: {item.describe()}")
+
+
+@command("nick", help="#nick NICK...: make names known for action items")
+def nick(ctx: Context) -> None:
+    names = _nicks(ctx.args)
+    if not names:
+        ctx.reply(f"Usage: {_prefix(ctx)}nick NICK...")
+        return
+    for name in names:
+        ctx.meeting.learn(name)
+    ctx.reply(f"Nick{'s' if len(names) > 1 else ''} added for action items: {' '.join(names)}")
+
+
+@command("save", chair_only=True, help="#save: write the minutes so far")
+def save(ctx: Context) -> None:
+    ctx.outcome.publish = True
+
+
+@command("lurk", chair_only=True, help="#lurk: stop replying (recording goes on)")
+def lurk(ctx: Context) -> None:
+    ctx.meeting.lurking = True
+
+
+@command("unlurk", chair_only=True, help="#unlurk: reply again")
+def unlurk(ctx: Context) -> None:
+    ctx.meeting.lurking = False

@@ -1,0 +1,1 @@
+"""Turning a meeting into files: view-model, templates, atomic writes."""

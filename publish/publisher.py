@@ -1,0 +1,64 @@
+"""Publishing a meeting: claim its path, render every output, write them atomically."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from meetings.state import Meeting
+from publish import viewmodel
+from publish.files import files_for, inside, stem_candidates, stem_for, write_atomic
+from publish.render import render_all
+from storage import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    files: dict[str, Path]  # output -> absolute path
+    urls: dict[str, str]  # output -> URL (or path when no base URL is set)
+
+
+class Publisher:
+    def __init__(self, storage: Storage, root: Path, base_url: str = "") -> None:
+        self.storage = storage
+        self.root = root
+        self.base_url = base_url.rstrip("/")
+
+    def _url(self, relative: str) -> str:
+        return f"{self.base_url}/{relative}" if self.base_url else str(self.root / relative)
+
+    async def publish(self, meeting_id: int, meeting: Meeting) -> Published:
+        """Store the derived record, then write all outputs (off the event loop)."""
+        assert meeting.started_at is not None
+        await self.storage.save_meeting(
+            meeting_id, name=meeting.name, title=meeting.title, founder=meeting.founder,
+            ended_at=meeting.ended_at, items=meeting.items,
+        )
+        base = stem_for(meeting.name, meeting.started_at)
+        stem = await self.storage.claim_stem(
+            meeting_id, (s for s in stem_candidates(base) if not self._taken_on_disk(s))
+        )
+        if not (stem == base or stem.startswith(f"{base}-")):
+            # Renamed with #meetingname after an earlier #save: move to the new name.
+            old = stem
+            stem = await self.storage.reclaim_stem(
+                meeting_id, (s for s in stem_candidates(base) if not self._taken_on_disk(s))
+            )
+            await asyncio.to_thread(self._remove, old)
+        files = files_for(stem)
+        view = viewmodel.build(meeting, meeting_id, files,
+                               {k: self._url(v) for k, v in files.items()})
+        await asyncio.to_thread(self._write, view)
+        return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
+
+    def _taken_on_disk(self, stem: str) -> bool:
+        return inside(self.root, f"{stem}.json").exists()
+
+    def _remove(self, stem: str) -> None:
+        for relative in files_for(stem).values():
+            inside(self.root, relative).unlink(missing_ok=True)
+
+    def _write(self, view: viewmodel.MinutesView) -> None:
+        for key, content in render_all(view).items():
+            write_atomic(inside(self.root, view.files[key]), content)

@@ -1,0 +1,113 @@
+"""Rendering a MinutesView through the Jinja2 templates."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from datetime import datetime
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from meetings.model import Line, LineKind
+from publish.links import segments
+from publish.viewmodel import MinutesView, iso
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+_HTML_SPECIAL = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
+
+
+def _wrap(text: str, first: str, rest: str) -> str:
+    # MeetBot's text minutes: 72 columns, URLs never broken.
+    return textwrap.fill(text, width=72, initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False) or first.rstrip()
+
+
+def _md(text: str) -> str:
+    """Markdown-escape, and neutralise raw HTML that Markdown renderers pass through."""
+    return _MD_SPECIAL.sub(r"\\\1", text.translate(_HTML_SPECIAL))
+
+
+def _mdrich(text: str) -> str:
+    return "".join(f"<{s.url}>" if s.url else _md(s.text) for s in segments(text))
+
+
+def event_text(line: Line) -> str:
+    """How a join, part, quit, nick change or gap reads in a log."""
+    reason = f" ({line.text})" if line.text else ""
+    match line.kind:
+        case LineKind.JOIN:
+            return f"{line.nick} has joined"
+        case LineKind.PART:
+            return f"{line.nick} has left{reason}"
+        case LineKind.QUIT:
+            return f"{line.nick} has quit{reason}"
+        case LineKind.NICK:
+            return f"{line.nick} is now known as {line.text}"
+        case LineKind.TOPIC:
+            return f"{line.nick} changed the channel topic to: {line.text}"
+        case _:
+            return line.text
+
+
+def log_text(line: Line) -> str:
+    """MeetBot's text log layout: `HH:MM:SS <nick> text`."""
+    t = line.time.strftime("%H:%M:%S")
+    if line.kind is LineKind.MESSAGE:
+        return f"{t} <{line.nick}> {line.text}"
+    if line.kind is LineKind.ACTION:
+        return f"{t} * {line.nick} {line.text}"
+    if line.kind is LineKind.NOTICE:
+        return f"{t} -{line.nick}- {line.text}"
+    return f"{t} *** {event_text(line)}"
+
+
+def _hms(t: datetime) -> str:
+    return t.strftime("%H:%M:%S")
+
+
+def _ymd(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d")
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        segments=segments, wrap=_wrap, md=_md, mdrich=_mdrich, hms=_hms, ymd=_ymd, iso=iso,
+        event_text=event_text, log_text=log_text,
+        basename=lambda p: PurePosixPath(p).name,
+        has_url=lambda t: "://" in t or "mailto:" in t.lower(),
+    )
+    return env
+
+
+@cache
+def _css() -> Markup:
+    # Our own file, inserted into <style> where escaping would break it.
+    return Markup((TEMPLATES / "style.css").read_text(encoding="utf-8"))  # noqa: S704
+
+
+def render_all(view: MinutesView) -> dict[str, str]:
+    """Every output of a meeting, keyed as in viewmodel.EXTENSIONS."""
+    env = environment()
+    ctx = {"m": view, "css": _css()}
+    return {
+        "html": env.get_template("minutes.html.j2").render(ctx),
+        "txt": env.get_template("minutes.txt.j2").render(ctx),
+        "md": env.get_template("minutes.md.j2").render(ctx),
+        "log_html": env.get_template("log.html.j2").render(ctx),
+        "log_txt": env.get_template("log.txt.j2").render(ctx),
+        "json": json.dumps(view.to_json(), ensure_ascii=False, indent=1) + "\n",
+    }

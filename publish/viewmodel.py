@@ -1,0 +1,141 @@
+"""The one view of a meeting that every output (HTML, text, Markdown, JSON) is made from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from meetings.model import Item, ItemKind, Line, LineKind
+from meetings.state import Meeting
+
+EXTENSIONS = {
+    "html": "html",
+    "txt": "txt",
+    "log_html": "log.html",
+    "log_txt": "log.txt",
+    "md": "md",
+    "json": "json",
+}
+
+
+def iso(t: datetime | None) -> str | None:
+    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicGroup:
+    topic: Item | None  # None for items said before the first #topic
+    items: list[Item]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionView:
+    item: Item
+    owners: tuple[str, ...]
+
+
+@dataclass
+class MinutesView:
+    id: int
+    network: str
+    channel: str
+    name: str
+    title: str
+    founder: str
+    chairs: list[str]
+    started_at: datetime
+    ended_at: datetime | None
+    groups: list[TopicGroup]
+    items: list[Item]
+    actions: list[ActionView]
+    by_person: list[tuple[str, list[Item]]]
+    unassigned: list[Item]
+    attendees: list[tuple[str, int]]
+    log: list[Line]
+    files: dict[str, str]  # output -> path relative to the publish dir
+    urls: dict[str, str]  # output -> URL readers use
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def heading(self) -> str:
+        return f"{self.channel}: {self.title}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented machine-readable form (schema in README.md)."""
+        return {
+            "schema": 1,
+            "id": self.id,
+            "network": self.network,
+            "channel": self.channel,
+            "name": self.name,
+            "title": self.title,
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "founder": self.founder,
+            "chairs": self.chairs,
+            "items": [_item_json(i) for i in self.items],
+            "actions": [
+                {"text": a.item.text, "owners": list(a.owners), "nick": a.item.nick,
+                 "time": iso(a.item.time), "line": a.item.line}
+                for a in self.actions
+            ],
+            "attendees": [{"nick": n, "lines": c} for n, c in self.attendees],
+            "log": [
+                {"line": ln.seq, "time": iso(ln.time), "nick": ln.nick, "kind": ln.kind.value,
+                 "text": ln.text, **({"account": ln.identity} if ln.identity else {})}
+                for ln in self.log
+            ],
+            "files": self.files,
+            "urls": self.urls,
+        }
+
+
+def _item_json(item: Item) -> dict[str, Any]:
+    return {"kind": item.kind.value, "text": item.text, "nick": item.nick,
+            "time": iso(item.time), "line": item.line}
+
+
+def _groups(items: list[Item]) -> list[TopicGroup]:
+    groups: list[TopicGroup] = []
+    for item in items:
+        if item.kind is ItemKind.TOPIC:
+            groups.append(TopicGroup(item, []))
+        elif groups:
+            groups[-1].items.append(item)
+        else:
+            groups.append(TopicGroup(None, [item]))
+    return groups
+
+
+def build(meeting: Meeting, meeting_id: int, files: dict[str, str],
+          urls: dict[str, str]) -> MinutesView:
+    assert meeting.started_at is not None, "only a started meeting has minutes"
+    actions = [ActionView(a.item, a.owners) for a in meeting.actions()]
+    by_person: dict[str, list[Item]] = {}
+    unassigned: list[Item] = []
+    for action in actions:
+        for owner in action.owners:
+            by_person.setdefault(owner, []).append(action.item)
+        if not action.owners:
+            unassigned.append(action.item)
+    return MinutesView(
+        id=meeting_id,
+        network=meeting.network,
+        channel=meeting.channel,
+        name=meeting.name,
+        title=meeting.title,
+        founder=meeting.founder,
+        chairs=meeting.chair_nicks(),
+        started_at=meeting.started_at,
+        ended_at=meeting.ended_at,
+        groups=_groups(meeting.items),
+        items=list(meeting.items),
+        actions=actions,
+        by_person=sorted(by_person.items(), key=lambda kv: kv[0].lower()),
+        unassigned=unassigned,
+        attendees=meeting.attendees(),
+        log=[ln for ln in meeting.lines if ln.kind is not LineKind.GAP or ln.text],
+        files=files,
+        urls=urls,
+    )

@@ -1,0 +1,244 @@
+"""The repository the recorder, publisher and CLI call. All SQL of the project lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, delete, event, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from meetings.model import Item, Line, LineKind
+from storage.models import ItemRow, LineRow, MeetingRow
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+
+
+def async_url(url: str) -> str:
+    """The async driver for a plain `sqlite:///` or `postgresql://` URL."""
+    parsed = make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver).render_as_string(False) if driver else url
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingRecord:
+    id: int
+    network: str
+    channel: str
+    name: str
+    title: str
+    founder: str
+    started_at: datetime
+    ended_at: datetime | None
+    stem: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMeeting:
+    record: MeetingRecord
+    lines: list[Line]
+
+
+@dataclass
+class MeetingRef:
+    """A meeting a line belongs to; id is None until its first line is committed."""
+
+    network: str
+    channel: str
+    started_at: datetime
+    id: int | None = None
+
+
+def _record(row: MeetingRow) -> MeetingRecord:
+    return MeetingRecord(
+        row.id, row.network, row.channel, row.name, row.title, row.founder,
+        row.started_at, row.ended_at, row.stem,
+    )
+
+
+def _line(row: LineRow) -> Line:
+    return Line(
+        row.seq, row.time, LineKind(row.kind), row.nick, row.text, row.identity, row.own,
+        row.event_id,
+    )
+
+
+def _set_sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets readers (the web archive, `meetings`) run beside the recorder;
+    # FULL makes each commit durable before the bot acts on the line.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+class Storage:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._session = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str) -> Storage:
+        """Connect and bring the schema up to date."""
+        engine = create_async_engine(async_url(url))
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]]) -> list[bool]:
+        """Commit lines in one transaction, creating meetings on their first line.
+
+        A line whose event id the meeting already has is skipped (False), so a
+        replayed bouncer buffer or a re-sent event is stored once.
+        """
+        async with self._session.begin() as session:
+            for ref, _line_ in batch:
+                if ref.id is None:
+                    row = MeetingRow(
+                        network=ref.network, channel=ref.channel, started_at=ref.started_at,
+                        name="", title="", founder="",
+                    )
+                    session.add(row)
+                    await session.flush()
+                    ref.id = row.id
+            seen = await self._known_event_ids(session, batch)
+            inserted: list[bool] = []
+            rows: list[dict[str, Any]] = []
+            for ref, line in batch:
+                key = (ref.id, line.event_id)
+                if line.event_id is not None and key in seen:
+                    inserted.append(False)
+                    continue
+                seen.add(key)
+                inserted.append(True)
+                rows.append({
+                    "meeting_id": ref.id, "seq": line.seq, "time": line.time,
+                    "kind": line.kind.value, "nick": line.nick, "identity": line.identity,
+                    "text": line.text, "own": line.own, "event_id": line.event_id,
+                })
+            if rows:
+                await session.execute(insert(LineRow), rows)
+        return inserted
+
+    @staticmethod
+    async def _known_event_ids(
+        session: Any, batch: Sequence[tuple[MeetingRef, Line]]
+    ) -> set[tuple[int | None, str | None]]:
+        wanted = {(ref.id, line.event_id) for ref, line in batch if line.event_id is not None}
+        if not wanted:
+            return set()
+        ids = {m for m, _ in wanted}
+        events = [e for _, e in wanted]
+        found: set[tuple[int | None, str | None]] = set()
+        for chunk in range(0, len(events), 500):
+            result = await session.execute(
+                select(LineRow.meeting_id, LineRow.event_id).where(
+                    LineRow.meeting_id.in_(ids), LineRow.event_id.in_(events[chunk:chunk + 500])
+                )
+            )
+            found.update((m, e) for m, e in result.all())
+        return found
+
+    async def open_meetings(self, network: str | None = None) -> list[StoredMeeting]:
+        query = select(MeetingRow).where(MeetingRow.ended_at.is_(None))
+        if network is not None:
+            query = query.where(MeetingRow.network == network)
+        async with self._session() as session:
+            rows = (await session.scalars(query.order_by(MeetingRow.id))).all()
+        return [await self._stored(_record(r)) for r in rows]
+
+    async def meeting(self, meeting_id: int) -> StoredMeeting | None:
+        async with self._session() as session:
+            row = await session.get(MeetingRow, meeting_id)
+        return None if row is None else await self._stored(_record(row))
+
+    async def _stored(self, record: MeetingRecord) -> StoredMeeting:
+        async with self._session() as session:
+            rows = await session.scalars(
+                select(LineRow).where(LineRow.meeting_id == record.id).order_by(LineRow.seq)
+            )
+            return StoredMeeting(record, [_line(r) for r in rows])
+
+    async def meetings(self) -> list[MeetingRecord]:
+        async with self._session() as session:
+            rows = await session.scalars(
+                select(MeetingRow).order_by(MeetingRow.started_at, MeetingRow.id)
+            )
+            return [_record(r) for r in rows]
+
+    async def save_meeting(
+        self,
+        meeting_id: int,
+        *,
+        name: str,
+        title: str,
+        founder: str,
+        ended_at: datetime | None,
+        items: Iterable[Item],
+    ) -> None:
+        """Store what replay derived, so listing and search need no replay."""
+        async with self._session.begin() as session:
+            await session.execute(
+                update(MeetingRow).where(MeetingRow.id == meeting_id).values(
+                    name=name, title=title, founder=founder, ended_at=ended_at,
+                )
+            )
+            await session.execute(delete(ItemRow).where(ItemRow.meeting_id == meeting_id))
+            rows = [
+                {"meeting_id": meeting_id, "position": i, "kind": it.kind.value,
+                 "text": it.text, "nick": it.nick, "time": it.time, "line": it.line}
+                for i, it in enumerate(items)
+            ]
+            if rows:
+                await session.execute(insert(ItemRow), rows)
+
+    async def claim_stem(self, meeting_id: int, candidates: Iterable[str]) -> str:
+        """Give a meeting its output path for good: its own if it has one, else the first free."""
+        async with self._session() as session:
+            current = await session.scalar(
+                select(MeetingRow.stem).where(MeetingRow.id == meeting_id)
+            )
+        if current:
+            return current
+        for stem in candidates:
+            try:
+                async with self._session.begin() as session:
+                    await session.execute(
+                        update(MeetingRow).where(MeetingRow.id == meeting_id).values(stem=stem)
+                    )
+            except IntegrityError:
+                continue
+            return stem
+        raise RuntimeError(f"no free output path for meeting {meeting_id}")
+
+    async def reclaim_stem(self, meeting_id: int, candidates: Iterable[str]) -> str:
+        """Give up the meeting's output path (it was renamed) and claim a new one."""
+        async with self._session.begin() as session:
+            await session.execute(
+                update(MeetingRow).where(MeetingRow.id == meeting_id).values(stem=None)
+            )
+        return await self.claim_stem(meeting_id, candidates)
