@@ -67,7 +67,7 @@ class Registry:
         self,
         name: str,
         *,
-        help: str,  # noqa: A002 - the word plugin authors expect
+        help: str,
         aliases: tuple[str, ...] = (),
         chair_only: bool = False,
         useful: bool = False,

@@ -116,7 +116,7 @@ class Storage:
         replayed bouncer buffer or a re-sent event is stored once.
         """
         async with self._session.begin() as session:
-            for ref, _line_ in batch:
+            for ref, _ in batch:
                 if ref.id is None:
                     row = MeetingRow(
                         network=ref.network, channel=ref.channel, started_at=ref.started_at,

@@ -1,0 +1,83 @@
+"""openminutes command line: run the bot, re-render minutes, list meetings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from runtime import app
+from runtime.config import Config, ConfigError, load
+from storage import MeetingRecord
+
+
+def _iso(record: MeetingRecord) -> dict[str, object]:
+    return {
+        "id": record.id, "network": record.network, "channel": record.channel,
+        "name": record.name, "title": record.title,
+        "started_at": record.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ended_at": record.ended_at.strftime("%Y-%m-%dT%H:%M:%SZ") if record.ended_at else None,
+        "files": record.stem,
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openminutes", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", type=Path, default=None,
+                        help="config file (default: ./config.toml when present)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", parents=[common], help="run the bot (console chat without a config)")
+    render = sub.add_parser("render", parents=[common], help="re-render minutes from storage")
+    which = render.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every meeting")
+    which.add_argument("ids", nargs="*", type=int, default=[], metavar="MEETING_ID")
+    meetings = sub.add_parser("meetings", parents=[common], help="list meetings")
+    meetings.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _load(path: Path | None) -> Config:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        sys.exit(f"openminutes: config error: {exc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    config = _load(args.config)
+    if args.command == "run":
+        if config.console:
+            logging.getLogger().setLevel(logging.WARNING)
+        asyncio.run(app.run_bot(config))
+        return 0
+    if args.command == "render":
+        if args.all == bool(args.ids):
+            sys.exit("openminutes: give --all or meeting ids")
+        results = asyncio.run(app.render(config, None if args.all else args.ids))
+        for meeting_id, outcome in results:
+            print(f"{meeting_id}\t{outcome}")
+        return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
+    records = asyncio.run(app.list_meetings(config))
+    if args.json:
+        print(json.dumps([_iso(r) for r in records], indent=1))
+    else:
+        for r in records:
+            state = r.ended_at.strftime("%Y-%m-%d %H:%M") if r.ended_at else "open"
+            print(f"{r.id}\t{r.network}\t{r.channel}\t{r.name or '-'}\t"
+                  f"{r.started_at:%Y-%m-%d %H:%M}\t{state}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Network adapters. The only code that talks to IRC servers or the terminal."""

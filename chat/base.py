@@ -1,0 +1,54 @@
+"""What every adapter hands the recorder, and what the recorder asks of an adapter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from meetings.model import LineKind
+
+# Bold, colour (mIRC and hex), italics, underline, strike, monospace, reverse, reset.
+_FORMATTING = re.compile(
+    r"\x03(?:\d{1,2}(?:,\d{1,2})?)?"
+    r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+    r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Text as it is parsed and rendered: formatting codes and control characters removed."""
+    return _CONTROL.sub("", _FORMATTING.sub("", text))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    network: str
+    room: str
+    nick: str
+    text: str
+    kind: LineKind
+    time: datetime  # UTC; the server's when it says
+    identity: str | None = None
+    event_id: str | None = None
+
+
+EventSink = Callable[[ChatEvent], None]
+
+
+class ChatAdapter(Protocol):
+    name: str
+
+    @property
+    def nick(self) -> str: ...
+
+    async def run(self, sink: EventSink) -> None:
+        """Connect and deliver events until closed; reconnects on its own."""
+
+    def say(self, room: str, text: str) -> None:
+        """Queue a message; never blocks, never floods."""
+
+    async def close(self) -> None: ...

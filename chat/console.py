@@ -1,0 +1,69 @@
+"""A local text-mode chat in the terminal, for trying the bot without any server."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from datetime import UTC, datetime
+
+from chat.base import ChatEvent, EventSink, clean_text
+from meetings.model import LineKind
+
+ROOM = "#console"
+HELP = ("Type chat lines as yourself (try #startmeeting). /nick NAME speaks as someone else, "
+        "/me TEXT is an action, /quit or Ctrl-D leaves.")
+
+
+class ConsoleAdapter:
+    name = "console"
+
+    def __init__(self, bot_nick: str = "openminutes") -> None:
+        try:
+            self.speaker = getpass.getuser()
+        except (KeyError, OSError):
+            self.speaker = "you"
+        self._bot_nick = bot_nick
+        self._done = asyncio.Event()
+
+    @property
+    def nick(self) -> str:
+        return self._bot_nick
+
+    async def run(self, sink: EventSink) -> None:
+        interactive = sys.stdin.isatty()
+        if interactive:
+            print(f"openminutes console in {ROOM}. {HELP}", flush=True)
+        while not self._done.is_set():
+            raw = await asyncio.to_thread(sys.stdin.readline)
+            if not raw:
+                break
+            text = raw.rstrip("\r\n")
+            if not self._command(text, sink):
+                sink(self._event(LineKind.MESSAGE, text))
+        self._done.set()
+
+    def _command(self, text: str, sink: EventSink) -> bool:
+        if text.startswith("/nick "):
+            new = text[6:].strip()
+            if new:
+                sink(self._event(LineKind.NICK, new))
+                self.speaker = new
+            return True
+        if text.startswith("/me "):
+            sink(self._event(LineKind.ACTION, text[4:]))
+            return True
+        if text.strip() == "/quit":
+            self._done.set()
+            return True
+        return False
+
+    def _event(self, kind: LineKind, text: str) -> ChatEvent:
+        return ChatEvent(self.name, ROOM, self.speaker, clean_text(text), kind,
+                         datetime.now(UTC))
+
+    def say(self, room: str, text: str) -> None:
+        print(f"<{self._bot_nick}> {text}", flush=True)
+
+    async def close(self) -> None:
+        self._done.set()

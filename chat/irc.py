@@ -1,0 +1,369 @@
+"""IRC adapter on the `irc` package's asyncio client: CAP, SASL, server-time, reconnect,
+and a token-bucket output queue so the bot is never kicked for flooding."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from irc.client import Event, ServerConnection
+from irc.client_aio import AioConnection, AioReactor
+from jaraco.stream.buffer import LenientDecodingLineBuffer
+
+from chat.base import ChatEvent, EventSink, clean_text
+from chat.irclines import DEFAULT_PREFIX_RESERVE, privmsg_lines
+from meetings.model import LineKind
+from meetings.nicks import fold
+from runtime.config import IrcConfig
+
+log = logging.getLogger(__name__)
+
+# Capabilities we use when the server offers them.
+WANTED_CAPS = ("server-time", "account-tag", "extended-join", "message-tags", "multi-prefix")
+
+
+def _tag(event: Event, key: str) -> str | None:
+    for tag in event.tags or ():
+        if tag.get("key") == key:
+            value = tag.get("value")
+            return str(value) if value is not None else None
+    return None
+
+
+def _server_time(event: Event) -> datetime:
+    stamp = _tag(event, "time")
+    if stamp:
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(stamp).astimezone(UTC)
+    return datetime.now(UTC)
+
+
+class IrcAdapter:
+    def __init__(self, config: IrcConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self._sink: EventSink | None = None
+        self._conn: AioConnection | None = None
+        self._registered = asyncio.Event()
+        self._lost: asyncio.Event = asyncio.Event()
+        self._closing = False
+        self._outq: deque[str] = deque()
+        self._out_ready = asyncio.Event()
+        self._out_empty = asyncio.Event()
+        self._out_empty.set()
+        self._tokens = float(config.send_burst)
+        self._last_refill = time.monotonic()
+        self._last_received = time.monotonic()
+        self._prefix_reserve = DEFAULT_PREFIX_RESERVE
+        self._members: dict[str, set[str]] = {}  # folded channel -> folded nicks
+        self._caps: set[str] = set()
+        self._offered: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def nick(self) -> str:
+        if self._conn is not None and self._conn.real_nickname:
+            return str(self._conn.real_nickname)
+        return self.config.nick
+
+    # -- public interface -------------------------------------------------------------
+
+    async def run(self, sink: EventSink) -> None:
+        self._sink = sink
+        loop = asyncio.get_running_loop()
+        reactor = AioReactor(loop=loop)
+        for name in ("welcome", "cap", "authenticate", "saslsuccess", "saslfail",
+                     "sasltoolong", "saslaborted", "nicknameinuse", "erroneusnickname",
+                     "pubmsg", "action", "pubnotice", "join", "part", "kick", "quit", "nick",
+                     "topic", "namreply", "disconnect", "all_raw_messages"):
+            reactor.add_global_handler(name, self._dispatch, 0)
+        self._tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._watchdog())]
+        attempt = 0
+        while not self._closing:
+            self._lost.clear()
+            self._registered.clear()
+            try:
+                conn = reactor.server()
+                conn.buffer_class = LenientDecodingLineBuffer
+                self._conn = conn
+                await conn.connect(
+                    self.config.host, self.config.port, self.config.nick,
+                    password=self.config.password or None,
+                    username=self.config.username or self.config.nick,
+                    ircname=self.config.realname, connect_factory=self._open_socket,
+                )
+                await self._lost.wait()
+                if self._registered.is_set():
+                    attempt = 0
+            except OSError as exc:
+                log.warning("%s: cannot connect to %s:%s: %s", self.name, self.config.host,
+                            self.config.port, exc)
+            if self._closing:
+                break
+            delay = self._backoff(attempt)
+            attempt += 1
+            log.info("%s: reconnecting in %.1fs", self.name, delay)
+            await asyncio.sleep(delay)
+
+    def say(self, room: str, text: str) -> None:
+        self._outq.extend(privmsg_lines(room, text, self._prefix_reserve))
+        self._out_empty.clear()
+        self._out_ready.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        conn = self._conn
+        if conn is not None and conn.connected:
+            await self._flush(5)
+            with contextlib.suppress(Exception):
+                conn.disconnect("openminutes stopping")
+        self._lost.set()
+        for task in self._tasks:
+            task.cancel()
+
+    # -- connection -------------------------------------------------------------------
+
+    async def _open_socket(self, protocol: asyncio.Protocol, address: tuple[str, int]) -> Any:
+        loop = asyncio.get_running_loop()
+        context: ssl.SSLContext | None = None
+        if self.config.tls:
+            context = ssl.create_default_context()
+            if not self.config.tls_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        transport, proto = await loop.create_connection(
+            lambda: protocol, address[0], address[1], ssl=context
+        )
+        # Ask for capabilities before NICK/USER go out, so registration waits for CAP END.
+        transport.write(b"CAP LS 302\r\n")
+        self._offered.clear()
+        self._caps.clear()
+        self._last_received = time.monotonic()
+        return transport, proto
+
+    def _backoff(self, attempt: int) -> float:
+        """Jittered exponential backoff, capped, so a flapping server sees no tight loop."""
+        ceiling = min(self.config.reconnect_max_delay, 2.0 ** min(attempt, 16))
+        return ceiling * random.uniform(0.5, 1.0)
+
+    def _send_raw(self, line: str) -> None:
+        if self._conn is not None and self._conn.connected:
+            self._conn.send_raw(line)
+
+    # -- events -----------------------------------------------------------------------
+
+    def _dispatch(self, conn: ServerConnection, event: Event) -> None:
+        handler = getattr(self, f"_on_{event.type}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_all_raw_messages(self, event: Event) -> None:
+        self._last_received = time.monotonic()
+
+    def _on_cap(self, event: Event) -> None:
+        args = list(event.arguments)
+        sub = args[0].upper() if args else ""
+        if sub == "LS":
+            more = len(args) > 2 and args[1] == "*"
+            self._offered.update(c.split("=", 1)[0] for c in args[-1].split())
+            if more:
+                return
+            wanted = [c for c in WANTED_CAPS if c in self._offered]
+            if self.config.sasl_username and "sasl" in self._offered:
+                wanted.append("sasl")
+            if wanted:
+                self._send_raw(f"CAP REQ :{' '.join(wanted)}")
+            else:
+                self._send_raw("CAP END")
+        elif sub == "ACK":
+            self._caps.update(args[-1].split())
+            if "sasl" in self._caps and self.config.sasl_username:
+                self._send_raw("AUTHENTICATE PLAIN")
+            else:
+                self._send_raw("CAP END")
+        elif sub == "NAK":
+            self._send_raw("CAP END")
+
+    def _on_authenticate(self, event: Event) -> None:
+        if event.target == "+":
+            blob = f"\0{self.config.sasl_username}\0{self.config.sasl_password}".encode()
+            encoded = base64.b64encode(blob).decode()
+            for i in range(0, len(encoded), 400):
+                self._send_raw(f"AUTHENTICATE {encoded[i:i + 400]}")
+            if len(encoded) % 400 == 0:
+                self._send_raw("AUTHENTICATE +")
+
+    def _on_saslsuccess(self, event: Event) -> None:
+        self._send_raw("CAP END")
+
+    def _on_saslfail(self, event: Event) -> None:
+        log.error("%s: SASL login failed; continuing without an account", self.name)
+        self._send_raw("CAP END")
+
+    _on_sasltoolong = _on_saslfail
+    _on_saslaborted = _on_saslfail
+
+    def _on_nicknameinuse(self, event: Event) -> None:
+        if not self._registered.is_set():
+            self._send_raw(f"NICK {self.nick}_")
+            if self._conn is not None:
+                self._conn.real_nickname = f"{self.nick}_"
+
+    _on_erroneusnickname = _on_nicknameinuse
+
+    def _on_welcome(self, event: Event) -> None:
+        log.info("%s: registered as %s (caps: %s)", self.name, self.nick,
+                 " ".join(sorted(self._caps)) or "none")
+        self._registered.set()
+        self._members.clear()
+        for channel in self.config.channels:
+            self._send_raw(f"JOIN {channel}")
+
+    def _on_disconnect(self, event: Event) -> None:
+        log.warning("%s: disconnected", self.name)
+        self._registered.clear()
+        self._lost.set()
+
+    def _emit(self, event: Event, room: str, kind: LineKind, text: str,
+              nick: str | None = None, identity: str | None = None) -> None:
+        if self._sink is None:
+            return
+        account = identity or _tag(event, "account")
+        self._sink(ChatEvent(
+            network=self.name, room=room, nick=nick or event.source.nick,
+            text=clean_text(text), kind=kind, time=_server_time(event),
+            identity=account if account and account != "*" else None,
+            event_id=_tag(event, "msgid"),
+        ))
+
+    def _on_pubmsg(self, event: Event) -> None:
+        self._emit(event, event.target, LineKind.MESSAGE, event.arguments[0])
+
+    def _on_action(self, event: Event) -> None:
+        if event.target and event.target[0] in "#&+!":
+            self._emit(event, event.target, LineKind.ACTION,
+                       event.arguments[0] if event.arguments else "")
+
+    def _on_pubnotice(self, event: Event) -> None:
+        self._emit(event, event.target, LineKind.NOTICE, event.arguments[0])
+
+    def _on_join(self, event: Event) -> None:
+        channel = event.target
+        nick = event.source.nick
+        if fold(nick) == fold(self.nick):
+            # The server shows us our own hostmask: size replies to fit exactly.
+            self._prefix_reserve = len(f":{event.source} ".encode())
+        self._members.setdefault(fold(channel), set()).add(fold(nick))
+        # extended-join: JOIN #chan account :realname
+        account = event.arguments[0] if "extended-join" in self._caps and event.arguments else None
+        self._emit(event, channel, LineKind.JOIN, "", identity=account)
+
+    def _on_part(self, event: Event) -> None:
+        self._members.get(fold(event.target), set()).discard(fold(event.source.nick))
+        self._emit(event, event.target, LineKind.PART,
+                   event.arguments[0] if event.arguments else "")
+
+    def _on_kick(self, event: Event) -> None:
+        kicked = event.arguments[0] if event.arguments else ""
+        self._members.get(fold(event.target), set()).discard(fold(kicked))
+        reason = event.arguments[1] if len(event.arguments) > 1 else ""
+        self._emit(event, event.target, LineKind.PART,
+                   f"kicked by {event.source.nick}: {reason}", nick=kicked)
+
+    def _channels_of(self, nick: str) -> list[str]:
+        folded = fold(nick)
+        return [c for c, members in self._members.items() if folded in members]
+
+    def _room_name(self, folded: str) -> str:
+        for channel in self.config.channels:
+            if fold(channel) == folded:
+                return channel
+        return folded
+
+    def _on_quit(self, event: Event) -> None:
+        reason = event.arguments[0] if event.arguments else ""
+        for channel in self._channels_of(event.source.nick):
+            self._members[channel].discard(fold(event.source.nick))
+            self._emit(event, self._room_name(channel), LineKind.QUIT, reason)
+
+    def _on_nick(self, event: Event) -> None:
+        old, new = event.source.nick, event.target
+        for channel in self._channels_of(old):
+            self._members[channel].discard(fold(old))
+            self._members[channel].add(fold(new))
+            self._emit(event, self._room_name(channel), LineKind.NICK, new)
+
+    def _on_topic(self, event: Event) -> None:
+        self._emit(event, event.target, LineKind.TOPIC,
+                   event.arguments[0] if event.arguments else "")
+
+    def _on_namreply(self, event: Event) -> None:
+        # 353 me = #chan :@op +voice nick
+        channel, names = event.arguments[1], event.arguments[2]
+        members = self._members.setdefault(fold(channel), set())
+        for name in names.split():
+            members.add(fold(name.lstrip("~&@%+").split("!", 1)[0]))
+
+    # -- output -----------------------------------------------------------------------
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(float(self.config.send_burst),
+                           self._tokens + (now - self._last_refill) * self.config.send_rate)
+        self._last_refill = now
+
+    async def _sender(self) -> None:
+        """Drain the output queue at the token-bucket rate, only while registered."""
+        while True:
+            if not self._outq:
+                self._out_empty.set()
+                self._out_ready.clear()
+                await self._out_ready.wait()
+            await self._registered.wait()
+            self._refill()
+            if self._tokens < 1:
+                await asyncio.sleep((1 - self._tokens) / self.config.send_rate)
+                continue
+            self._tokens -= 1
+            line = self._outq.popleft()
+            try:
+                self._send_raw(line)
+            except Exception:
+                log.exception("%s: could not send; will retry", self.name)
+                self._outq.appendleft(line)
+                await asyncio.sleep(1)
+
+    async def _flush(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._out_empty.wait()
+
+    async def _watchdog(self) -> None:
+        """A connection that goes silent without closing is noticed by PING timeout."""
+        interval = self.config.ping_interval
+        pinged = False
+        while True:
+            await asyncio.sleep(min(interval, 15) / 2)
+            conn = self._conn
+            if conn is None or not conn.connected:
+                pinged = False
+                continue
+            silent = time.monotonic() - self._last_received
+            if silent > interval + self.config.ping_timeout:
+                log.warning("%s: no reply for %.0fs, reconnecting", self.name, silent)
+                pinged = False
+                with contextlib.suppress(Exception):
+                    conn.disconnect("ping timeout")
+            elif silent > interval and not pinged:
+                self._send_raw(f"PING :openminutes-{int(time.time())}")
+                pinged = True
+            elif silent <= interval:
+                pinged = False

@@ -1,0 +1,1 @@
+"""Wiring between chat adapters, storage, the engine and the publisher."""

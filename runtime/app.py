@@ -1,0 +1,108 @@
+"""Starting everything `run` needs, and the other subcommands' work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from chat.console import ConsoleAdapter
+from chat.irc import IrcAdapter
+from meetings.engine import Engine
+from meetings.state import Meeting, MeetingSettings
+from plugins import default_registry
+from publish.publisher import Publisher
+from runtime.config import Config
+from runtime.recorder import Recorder
+from storage import MeetingRecord, Storage
+
+log = logging.getLogger(__name__)
+
+
+def settings_of(config: Config) -> MeetingSettings:
+    return MeetingSettings(
+        prefixes=(config.meetings.command_prefix,),
+        max_length=timedelta(minutes=config.meetings.max_length_minutes),
+    )
+
+
+@dataclass
+class Services:
+    storage: Storage
+    engine: Engine
+    publisher: Publisher
+    settings: MeetingSettings
+
+
+async def open_services(config: Config) -> Services:
+    storage = await Storage.open(config.storage.url)
+    return Services(
+        storage, Engine(default_registry()),
+        Publisher(storage, Path(config.publish.dir), config.publish.base_url),
+        settings_of(config),
+    )
+
+
+async def run_bot(config: Config) -> None:
+    services = await open_services(config)
+    recorder = Recorder(services.storage, services.engine, services.publisher, services.settings)
+    await recorder.resume()
+    adapters: list[IrcAdapter | ConsoleAdapter] = (
+        [ConsoleAdapter()] if config.console else [IrcAdapter(irc) for irc in config.irc]
+    )
+    if not adapters:
+        log.warning("no [[irc]] networks are configured; nothing to do")
+    for adapter in adapters:
+        recorder.senders[adapter.name] = adapter
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    recording = asyncio.create_task(recorder.run())
+    running = [asyncio.create_task(a.run(recorder.submit)) for a in adapters]
+    stopper = asyncio.create_task(stop.wait())
+    # The console ends at end of input; networks run until a signal.
+    await asyncio.wait([stopper, *running], return_when=asyncio.FIRST_COMPLETED)
+    await recorder.drained()
+    for adapter in adapters:
+        await adapter.close()
+    for task in (*running, stopper, recording):
+        task.cancel()
+    await asyncio.gather(*running, stopper, recording, return_exceptions=True)
+    await services.storage.close()
+
+
+async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]:
+    """Re-render meetings from their stored lines; returns (id, minutes URL or reason)."""
+    services = await open_services(config)
+    try:
+        records = await services.storage.meetings()
+        wanted = records if ids is None else [r for r in records if r.id in set(ids)]
+        missing = set(ids or ()) - {r.id for r in wanted}
+        results: list[tuple[int, str]] = [(i, "no such meeting") for i in sorted(missing)]
+        for record in wanted:
+            stored = await services.storage.meeting(record.id)
+            assert stored is not None
+            meeting = services.engine.replay(
+                Meeting(record.network, record.channel, services.settings), stored.lines)
+            if not meeting.started:
+                results.append((record.id, "never started; nothing to render"))
+                continue
+            published = await services.publisher.publish(record.id, meeting)
+            results.append((record.id, published.urls["html"]))
+        return results
+    finally:
+        await services.storage.close()
+
+
+async def list_meetings(config: Config) -> list[MeetingRecord]:
+    storage = await Storage.open(config.storage.url)
+    try:
+        return await storage.meetings()
+    finally:
+        await storage.close()

@@ -1,0 +1,147 @@
+"""The TOML config, validated into typed objects at start; a bad key stops the bot by name."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A config problem, with the key it is about in the message."""
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str = "sqlite:///openminutes.db"
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    dir: str = "minutes"
+    base_url: str = ""
+
+
+@dataclass(frozen=True)
+class MeetingsConfig:
+    max_length_minutes: int = 60
+    command_prefix: str = "#"
+
+
+@dataclass(frozen=True)
+class IrcConfig:
+    name: str
+    host: str
+    nick: str
+    channels: list[str]
+    port: int = 6667
+    tls: bool = False
+    tls_verify: bool = True
+    username: str = ""
+    realname: str = "openminutes meeting bot"
+    password: str = ""
+    sasl_username: str = ""
+    sasl_password: str = ""
+    # Token bucket for what the bot sends: `send_burst` lines at once, then
+    # `send_rate` lines per second. The defaults stay under common flood limits.
+    send_burst: int = 4
+    send_rate: float = 1.0
+    ping_interval: int = 120
+    ping_timeout: int = 60
+    reconnect_max_delay: int = 300
+
+
+@dataclass(frozen=True)
+class Config:
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
+    irc: list[IrcConfig] = field(default_factory=list)
+    console: bool = False  # no config file: a local text-mode chat in the terminal
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+
+
+def _check_value(key: str, value: Any, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is list:
+        (inner,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list")
+        return [_check_value(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(kind):
+        return _build(key, value, kind)
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(f"{key} must be {_TYPE_NAMES.get(kind, kind)}, not {value!r}")
+    return value
+
+
+def _build(prefix: str, raw: Any, cls: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix} must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in raw:
+        if key not in fields or key == "console":
+            raise ConfigError(f"unknown key {prefix + '.' if prefix else ''}{key}")
+    values = {}
+    for name, f in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name in raw:
+            values[name] = _check_value(key, raw[name], hints[name])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{key} is required")
+    return cls(**values)
+
+
+def _validate(config: Config) -> None:
+    if not config.meetings.command_prefix.strip():
+        raise ConfigError("meetings.command_prefix must not be empty")
+    if config.meetings.max_length_minutes <= 0:
+        raise ConfigError("meetings.max_length_minutes must be positive")
+    names = set()
+    for i, irc in enumerate(config.irc):
+        key = f"irc[{i}]"
+        if irc.name in names:
+            raise ConfigError(f"{key}.name {irc.name!r} is used twice")
+        names.add(irc.name)
+        if not 0 < irc.port < 65536:
+            raise ConfigError(f"{key}.port must be between 1 and 65535")
+        if irc.send_burst < 1 or irc.send_rate <= 0:
+            raise ConfigError(f"{key}.send_burst and send_rate must be positive")
+        if bool(irc.sasl_username) != bool(irc.sasl_password):
+            raise ConfigError(f"{key}.sasl_username and sasl_password go together")
+        for j, channel in enumerate(irc.channels):
+            if not channel or channel[0] not in "#&+!" or any(c in channel for c in " ,\x07"):
+                raise ConfigError(f"{key}.channels[{j}] {channel!r} is not a channel name")
+
+
+def parse(text: str, source: str = "config") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
+    config: Config = _build("", raw, Config)
+    _validate(config)
+    return config
+
+
+def load(path: Path | None) -> Config:
+    """The config at path; without one, `config.toml` here, else console mode."""
+    if path is None:
+        default = Path("config.toml")
+        if not default.exists():
+            return Config(console=True)
+        path = default
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    return parse(text, str(path))

@@ -1,0 +1,191 @@
+"""Event -> committed line -> engine -> replies and publishing, for every open meeting."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from chat.base import ChatEvent
+from meetings.commands import parse_command
+from meetings.engine import END_COMMAND, START_COMMAND, Engine
+from meetings.model import Line, LineKind
+from meetings.registry import Outcome
+from meetings.state import Meeting, MeetingSettings
+from publish.publisher import Published, Publisher
+from storage import Storage
+from storage.repository import MeetingRef
+
+log = logging.getLogger(__name__)
+_MAX_BATCH = 2000
+_RETRY_DELAYS = (0.1, 0.5, 1, 2, 5, 10)
+
+
+class Sender(Protocol):
+    @property
+    def nick(self) -> str: ...
+
+    def say(self, room: str, text: str) -> None: ...
+
+
+@dataclass
+class OpenMeeting:
+    ref: MeetingRef
+    meeting: Meeting
+    next_seq: int = 1
+    event_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    event: ChatEvent
+    own: bool = False
+
+
+class Recorder:
+    def __init__(self, storage: Storage, engine: Engine, publisher: Publisher,
+                 settings: MeetingSettings) -> None:
+        self.storage = storage
+        self.engine = engine
+        self.publisher = publisher
+        self.settings = settings
+        self.senders: dict[str, Sender] = {}
+        self.open: dict[tuple[str, str], OpenMeeting] = {}
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def resume(self) -> None:
+        """Replay every meeting left open by a previous run, so it carries on where it was."""
+        for stored in await self.storage.open_meetings():
+            rec = stored.record
+            meeting = self.engine.replay(Meeting(rec.network, rec.channel, self.settings),
+                                         stored.lines)
+            om = OpenMeeting(
+                MeetingRef(rec.network, rec.channel, rec.started_at, rec.id), meeting,
+                next_seq=(stored.lines[-1].seq + 1) if stored.lines else 1,
+                event_ids={ln.event_id for ln in stored.lines if ln.event_id},
+            )
+            self.open[(rec.network, rec.channel.lower())] = om
+            log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
+                     rec.network, len(stored.lines))
+
+    def submit(self, event: ChatEvent) -> None:
+        """Called by adapters for every event; cheap, never blocks."""
+        self._idle.clear()
+        self._queue.put_nowait(_Queued(event))
+
+    async def drained(self) -> None:
+        """Wait until every submitted event has been committed and handled."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < _MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._process(batch)
+            except Exception:
+                log.exception("could not handle %d events", len(batch))
+            if self._queue.empty():
+                self._idle.set()
+
+    def _is_boundary(self, event: ChatEvent) -> bool:
+        """Lines that may open or close a meeting end a group commit, so the lines
+        after them are assigned to the right meeting."""
+        parsed = parse_command(event.text, self.settings.prefixes)
+        if parsed is None:
+            return False
+        cmd = self.engine.registry.lookup(parsed.name)
+        return cmd is not None and cmd.name in (START_COMMAND, END_COMMAND)
+
+    async def _process(self, batch: list[_Queued]) -> None:
+        segment: list[_Queued] = []
+        for queued in batch:
+            segment.append(queued)
+            if not queued.own and self._is_boundary(queued.event):
+                await self._commit_and_apply(segment)
+                segment = []
+        if segment:
+            await self._commit_and_apply(segment)
+
+    def _assign(self, queued: _Queued) -> tuple[OpenMeeting, Line] | None:
+        ev = queued.event
+        key = (ev.network, ev.room.lower())
+        om = self.open.get(key)
+        if om is not None and ev.event_id is not None and ev.event_id in om.event_ids:
+            return None
+        line = Line(0, ev.time, ev.kind, ev.nick, ev.text, ev.identity, queued.own, ev.event_id)
+        if om is None:
+            if queued.own or not self.engine.starts_meeting(line, self.settings.prefixes):
+                return None  # outside meetings nothing is recorded
+            om = OpenMeeting(MeetingRef(ev.network, ev.room, ev.time),
+                             Meeting(ev.network, ev.room, self.settings))
+            self.open[key] = om
+        line = dataclasses.replace(line, seq=om.next_seq)
+        om.next_seq += 1
+        if ev.event_id is not None:
+            om.event_ids.add(ev.event_id)
+        return om, line
+
+    async def _commit_and_apply(self, segment: list[_Queued]) -> None:
+        entries = [e for e in (self._assign(q) for q in segment) if e is not None]
+        if not entries:
+            return
+        inserted = await self._write([(om.ref, line) for om, line in entries])
+        for (om, line), fresh in zip(entries, inserted, strict=True):
+            if fresh:
+                await self._act(om, self.engine.apply(om.meeting, line))
+
+    async def _write(self, rows: list[tuple[MeetingRef, Line]]) -> list[bool]:
+        """Commit, retrying while the database is away; lines wait in memory meanwhile."""
+        for attempt, delay in enumerate((*_RETRY_DELAYS, None)):
+            try:
+                return await self.storage.write_lines(rows)
+            except SQLAlchemyError:
+                if delay is None:
+                    raise
+                log.warning("database write failed (attempt %d), retrying in %ss",
+                            attempt + 1, delay, exc_info=True)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _act(self, om: OpenMeeting, outcome: Outcome) -> None:
+        for text in outcome.replies:
+            self._say(om, text, record=not outcome.ended)
+        if not outcome.publish or om.ref.id is None:
+            return
+        published = await self.publisher.publish(om.ref.id, om.meeting)
+        if outcome.ended:
+            self.open.pop((om.ref.network, om.ref.channel.lower()), None)
+            for text in _end_lines(published):
+                self._say(om, text, record=False)
+        else:
+            self._say(om, f"Minutes so far: {published.urls['html']}", record=True)
+
+    def _say(self, om: OpenMeeting, text: str, *, record: bool) -> None:
+        sender = self.senders.get(om.ref.network)
+        if sender is None:
+            return
+        sender.say(om.ref.channel, text)
+        if record:
+            # The bot's own words are part of the log, as in MeetBot's.
+            self._idle.clear()
+            self._queue.put_nowait(_Queued(
+                ChatEvent(om.ref.network, om.ref.channel, sender.nick, text,
+                          LineKind.MESSAGE, datetime.now(UTC)), own=True))
+
+
+def _end_lines(published: Published) -> list[str]:
+    urls = published.urls
+    return [
+        f"Minutes:        {urls['html']}",
+        f"Minutes (text): {urls['txt']}",
+        f"Log:            {urls['log_html']}",
+    ]
