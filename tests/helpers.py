@@ -1,0 +1,45 @@
+"""Shared helpers for tests: running transcripts through the real engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from meetings.engine import Engine
+from meetings.model import Line
+from meetings.state import Meeting, MeetingSettings
+from meetings.transcript import parse_lines
+from plugins import default_registry
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS = SHARED / "corpus"
+
+
+@dataclass
+class Run:
+    meeting: Meeting
+    replies: list[tuple[Line, list[str]]] = field(default_factory=list)
+
+    def replies_to(self, seq: int) -> list[str]:
+        return next(r for ln, r in self.replies if ln.seq == seq)
+
+    @property
+    def all_replies(self) -> list[str]:
+        return [text for _, texts in self.replies for text in texts]
+
+
+def run_lines(lines: Iterable[Line], *, channel: str = "#test",
+              settings: MeetingSettings | None = None) -> Run:
+    engine = Engine(default_registry())
+    run = Run(Meeting("test", channel, settings or MeetingSettings()))
+    for line in lines:
+        run.replies.append((line, engine.apply(run.meeting, line).replies))
+    return run
+
+
+def run_transcript(text: str, *, day: date = date(2016, 3, 2), channel: str = "#test",
+                   settings: MeetingSettings | None = None) -> Run:
+    return run_lines(parse_lines(text.splitlines(), day, strict=True), channel=channel,
+                     settings=settings)
