@@ -1,0 +1,134 @@
+"""Real servers for tests (ngIRCd) and a minimal IRC client to talk to them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class NgIrcd:
+    def __init__(self, folder: Path, port: int, *, flood_limits: bool) -> None:
+        self.folder = folder
+        self.port = port
+        self.flood_limits = flood_limits
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("ngircd") or "/usr/sbin/ngircd"
+        if not os.path.exists(binary):
+            raise RuntimeError("ngircd is not installed (make test installs it)")
+        penalty = "" if self.flood_limits else "  MaxPenaltyTime = 0\n"
+        conf = self.folder / "ngircd.conf"
+        conf.write_text(
+            "[Global]\n  Name = irc.test.local\n  Listen = 127.0.0.1\n"
+            f"  Ports = {self.port}\n  MotdPhrase = \"test server\"\n"
+            f"  PidFile = {self.folder}/ngircd.pid\n"
+            "[Limits]\n  MaxConnectionsIP = 0\n  MaxJoins = 0\n  MaxNickLength = 30\n"
+            f"{penalty}"
+            "[Options]\n  DNS = no\n  Ident = no\n  PAM = no\n"
+        )
+        # ngIRCd drops to nobody when started as root: its files must be readable.
+        self.folder.chmod(0o777)
+        conf.chmod(0o644)
+        self.process = subprocess.Popen(
+            [binary, "-n", "-f", str(conf)], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("ngircd did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+class IrcClient:
+    """Just enough IRC to act as a meeting participant in a test."""
+
+    def __init__(self, nick: str) -> None:
+        self.nick = nick
+        self.lines: list[str] = []
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._new = asyncio.Event()
+
+    async def connect(self, port: int) -> None:
+        self._reader, self._writer = await asyncio.open_connection("127.0.0.1", port)
+        self.send(f"NICK {self.nick}")
+        self.send(f"USER {self.nick} 0 * :{self.nick}")
+        self._task = asyncio.create_task(self._read())
+        await self.wait_for(" 001 ")
+
+    def send(self, line: str) -> None:
+        assert self._writer is not None
+        self._writer.write(line.encode() + b"\r\n")
+
+    async def join(self, channel: str) -> None:
+        self.send(f"JOIN {channel}")
+        await self.wait_for(f" 366 {self.nick} {channel}")
+
+    def say(self, channel: str, text: str) -> None:
+        self.send(f"PRIVMSG {channel} :{text}")
+
+    async def _read(self) -> None:
+        assert self._reader is not None
+        while True:
+            raw = await self._reader.readline()
+            if not raw:
+                return
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line.startswith("PING"):
+                self.send("PONG" + line[4:])
+            self.lines.append(line)
+            self._new.set()
+
+    async def wait_for(self, fragment: str, timeout: float = 10.0, count: int = 1) -> list[str]:
+        """Wait until `count` received lines contain fragment; returns them."""
+        async with asyncio.timeout(timeout):
+            while True:
+                found = [ln for ln in self.lines if fragment in ln]
+                if len(found) >= count:
+                    return found
+                self._new.clear()
+                await self._new.wait()
+
+    async def wait_joined(self, nick: str, count: int = 1, timeout: float = 20.0) -> None:
+        """Wait until nick has joined `count` times (a restarted bot joins again)."""
+        async with asyncio.timeout(timeout):
+            while sum(ln.startswith(f":{nick}!") and " JOIN " in ln for ln in self.lines) < count:
+                self._new.clear()
+                await self._new.wait()
+
+    def messages_from(self, nick: str) -> list[str]:
+        prefix = f":{nick}!"
+        return [ln.split(" :", 1)[1] for ln in self.lines
+                if ln.startswith(prefix) and " PRIVMSG " in ln]
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self.send("QUIT :bye")
+            await asyncio.sleep(0.05)
+            self._writer.close()
+        if self._task is not None:
+            self._task.cancel()

@@ -1,0 +1,84 @@
+"""One contract for every storage backend: SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from meetings.model import Item, ItemKind, Line, LineKind
+from storage import Storage
+from storage.repository import MeetingRef
+
+T0 = datetime(2024, 5, 6, 23, 59, 58, tzinfo=UTC)
+
+
+def _line(seq: int, text: str, event_id: str | None = None, nick: str = "alice") -> Line:
+    return Line(seq, T0 + timedelta(seconds=seq), LineKind.MESSAGE, nick, text,
+                event_id=event_id)
+
+
+async def test_first_line_creates_the_meeting(storage: Storage) -> None:
+    ref = MeetingRef("net", "#chan", T0)
+    assert await storage.write_lines([(ref, _line(1, "#startmeeting"))]) == [True]
+    assert ref.id is not None
+    (open_meeting,) = await storage.open_meetings()
+    assert open_meeting.record.channel == "#chan"
+    assert open_meeting.record.started_at == T0
+    assert open_meeting.lines == [_line(1, "#startmeeting")]
+
+
+async def test_lines_are_stored_once_per_event_id(storage: Storage) -> None:
+    ref = MeetingRef("net", "#chan", T0)
+    first = [(ref, _line(1, "a", "e1")), (ref, _line(2, "b", "e2")), (ref, _line(3, "b", "e2"))]
+    assert await storage.write_lines(first) == [True, True, False]
+    assert await storage.write_lines([(ref, _line(4, "a", "e1")), (ref, _line(5, "c"))]) == [
+        False, True]
+    stored = await storage.meeting(ref.id or 0)
+    assert stored is not None
+    assert [ln.text for ln in stored.lines] == ["a", "b", "c"]
+
+
+async def test_times_come_back_in_utc_across_midnight(storage: Storage) -> None:
+    ref = MeetingRef("net", "#chan", T0)
+    await storage.write_lines([(ref, _line(1, "before")), (ref, _line(3, "after"))])
+    stored = await storage.meeting(ref.id or 0)
+    assert stored is not None
+    assert [ln.time for ln in stored.lines] == [T0 + timedelta(seconds=1),
+                                                T0 + timedelta(seconds=3)]
+    assert all(ln.time.tzinfo is UTC for ln in stored.lines)
+    assert stored.lines[1].time.date() > stored.lines[0].time.date()
+
+
+async def test_unicode_and_hostile_text_round_trip(storage: Storage) -> None:
+    ref = MeetingRef("net", "#chan", T0)
+    text = "héllo 🎉 ' OR 1=1-- \"; DROP TABLE lines; <script>"
+    await storage.write_lines([(ref, _line(1, text, nick="ünï`[m]"))])
+    stored = await storage.meeting(ref.id or 0)
+    assert stored is not None
+    assert (stored.lines[0].text, stored.lines[0].nick) == (text, "ünï`[m]")
+
+
+async def test_save_meeting_closes_it_and_stores_items(storage: Storage) -> None:
+    ref = MeetingRef("net", "#chan", T0)
+    await storage.write_lines([(ref, _line(1, "#startmeeting"))])
+    item = Item(ItemKind.AGREED, "yes", "alice", T0, 1)
+    await storage.save_meeting(ref.id or 0, name="n", title="t", founder="alice",
+                               ended_at=T0 + timedelta(hours=1), items=[item])
+    assert await storage.open_meetings() == []
+    (record,) = await storage.meetings()
+    assert (record.name, record.title, record.ended_at) == ("n", "t", T0 + timedelta(hours=1))
+
+
+async def test_output_paths_are_never_shared(storage: Storage) -> None:
+    a, b = MeetingRef("net", "#a", T0), MeetingRef("net", "#b", T0)
+    await storage.write_lines([(a, _line(1, "x")), (b, _line(1, "y"))])
+    assert await storage.claim_stem(a.id or 0, ["s", "s-2"]) == "s"
+    assert await storage.claim_stem(b.id or 0, ["s", "s-2"]) == "s-2"
+    # A meeting keeps the path it has.
+    assert await storage.claim_stem(a.id or 0, ["other"]) == "s"
+    assert await storage.reclaim_stem(a.id or 0, ["s-2", "t"]) == "t"
+
+
+async def test_open_meetings_filter_by_network(storage: Storage) -> None:
+    await storage.write_lines([(MeetingRef("one", "#c", T0), _line(1, "x")),
+                               (MeetingRef("two", "#c", T0), _line(1, "y"))])
+    assert [m.record.network for m in await storage.open_meetings("two")] == ["two"]
