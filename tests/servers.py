@@ -103,9 +103,9 @@ class IrcClient:
             self.lines.append(line)
             self._new.set()
 
-    async def wait_for(self, fragment: str, timeout: float = 10.0, count: int = 1) -> list[str]:
+    async def wait_for(self, fragment: str, seconds: float = 10.0, count: int = 1) -> list[str]:
         """Wait until `count` received lines contain fragment; returns them."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while True:
                 found = [ln for ln in self.lines if fragment in ln]
                 if len(found) >= count:
@@ -113,9 +113,9 @@ class IrcClient:
                 self._new.clear()
                 await self._new.wait()
 
-    async def wait_joined(self, nick: str, count: int = 1, timeout: float = 20.0) -> None:
+    async def wait_joined(self, nick: str, count: int = 1, seconds: float = 20.0) -> None:
         """Wait until nick has joined `count` times (a restarted bot joins again)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while sum(ln.startswith(f":{nick}!") and " JOIN " in ln for ln in self.lines) < count:
                 self._new.clear()
                 await self._new.wait()

@@ -19,6 +19,7 @@ import pytest
 
 from meetings.engine import Engine
 from meetings.model import ItemKind
+from meetings.state import Meeting
 from meetings.transcript import parse_lines
 from plugins import default_registry
 from tests.helpers import CORPUS, run_lines
@@ -36,7 +37,7 @@ def _day(path: Path) -> date:
     return date(*map(int, match.groups()))
 
 
-def _replay(path: Path):  # type: ignore[no-untyped-def]
+def _replay(path: Path) -> Meeting:
     engine = Engine(default_registry())
     lines = list(parse_lines(path.read_text(encoding="utf-8").splitlines(), _day(path)))
     start = next(i for i, ln in enumerate(lines) if engine.starts_meeting(ln, ("#",)))
@@ -81,7 +82,7 @@ def test_matches_meetbot_minutes(log: Path, minutes: Path) -> None:
                  if i.kind is not ItemKind.TOPIC]
     assert our_items == their_items
 
-    our_people = {}
+    our_people: dict[str, list[str]] = {}
     for action in ours.actions():
         for owner in action.owners or ("UNASSIGNED",):
             our_people.setdefault(owner, []).append(_normal(action.item.text))

@@ -32,7 +32,7 @@ def _config(tmp: Path, port: int, extra: str = "") -> Path:
     return path
 
 
-async def _start_bot(config: Path) -> subprocess.Popen[bytes]:
+def _start_bot(config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "bot.py"), "run", "-c", str(config)], cwd=config.parent,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -65,7 +65,7 @@ async def test_full_meeting_on_ngircd(
     ngircd: NgIrcd, people: tuple[IrcClient, IrcClient, IrcClient], tmp_path: Path
 ) -> None:
     alice, bob, carol = people
-    bot = await _start_bot(_config(tmp_path, ngircd.port, "send_rate = 20.0\nsend_burst = 10\n"))
+    bot = _start_bot(_config(tmp_path, ngircd.port, "send_rate = 20.0\nsend_burst = 10\n"))
     try:
         await alice.wait_joined("minutebot")
 
@@ -152,8 +152,10 @@ async def test_full_meeting_on_ngircd(
     assert {"message", "action", "nick", "part", "join"} <= log_kinds
     assert any(e["text"] == "hello everyone" for e in data["log"]), "formatting not stripped"
     assert data["ended_at"] is not None
-    people = {a["nick"]: a["lines"] for a in data["attendees"]}
-    assert people["minutebot"] > 0 and people["alice"] > 0 and people["carol_"] == 1
+    present = {a["nick"]: a["lines"] for a in data["attendees"]}
+    assert present["minutebot"] > 0
+    assert present["alice"] > 0
+    assert present["carol_"] == 1
 
     txt = files["txt"].read_text()
     assert "ACTION: bob to tag the release" in txt
@@ -166,7 +168,7 @@ async def test_full_meeting_on_ngircd(
 
 async def test_bad_config_stops_with_the_key_named(tmp_path: Path) -> None:
     config = _config(tmp_path, 6667, "colour = true\n")
-    bot = await _start_bot(config)
+    bot = _start_bot(config)
     out, _ = await asyncio.to_thread(bot.communicate, timeout=30)
     assert bot.returncode != 0
     assert "unknown key irc[0].colour" in out.decode()
@@ -177,7 +179,7 @@ async def test_restart_resumes_the_open_meeting(
 ) -> None:
     alice, bob, _ = people
     config = _config(tmp_path, ngircd.port, "send_rate = 20.0\nsend_burst = 10\n")
-    bot = await _start_bot(config)
+    bot = _start_bot(config)
     try:
         await alice.wait_joined("minutebot")
         alice.say(CHANNEL, "#startmeeting")
@@ -187,7 +189,7 @@ async def test_restart_resumes_the_open_meeting(
     finally:
         bot.send_signal(signal.SIGKILL)
         await _stop_bot(bot)
-    bot = await _start_bot(config)
+    bot = _start_bot(config)
     try:
         await alice.wait_joined("minutebot", count=2)
         bob.say(CHANNEL, "#agreed still a chair after the restart")
@@ -209,7 +211,7 @@ async def test_default_flood_limits_never_disconnect_the_bot(
     alice = IrcClient("alice")
     await alice.connect(ngircd_default_limits.port)
     await alice.join(CHANNEL)
-    bot = await _start_bot(_config(tmp_path, ngircd_default_limits.port))
+    bot = _start_bot(_config(tmp_path, ngircd_default_limits.port))
     try:
         await alice.wait_joined("minutebot")
         alice.say(CHANNEL, "#startmeeting")
@@ -217,7 +219,7 @@ async def test_default_flood_limits_never_disconnect_the_bot(
             await asyncio.sleep(1.0)  # a person typing; the server's limits apply to us too
             alice.say(CHANNEL, f"#chair p{n}" if n % 2 else "#commands")
         alice.say(CHANNEL, "#endmeeting")
-        await alice.wait_for("Log:  ", timeout=60)
+        await alice.wait_for("Log:  ", seconds=60)
     finally:
         output = await _stop_bot(bot)
         await alice.close()

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs and starts the real servers the tests talk to: ngIRCd and PostgreSQL.
+# Uses apt-get (as root, or through sudo); does nothing for what is already there.
+set -e
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+need=""
+[ -x /usr/sbin/ngircd ] || command -v ngircd >/dev/null 2>&1 || need="$need ngircd"
+command -v pg_ctlcluster >/dev/null 2>&1 || need="$need postgresql"
+if [ -n "$need" ]; then
+    echo "installing:$need"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+fi
+
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        pg_isready -h 127.0.0.1 -p 5432 -q && break
+        sleep 1
+    done
+fi
+# The tests connect as postgres over TCP without a password (trust), as on these machines.
+if ! psql "postgresql://postgres@127.0.0.1:5432/postgres" -c "select 1" >/dev/null 2>&1; then
+    echo "PostgreSQL runs but does not accept postgres@127.0.0.1 without a password;" >&2
+    echo "allow it with a 'host all postgres 127.0.0.1/32 trust' line in pg_hba.conf" >&2
+    exit 1
+fi

@@ -1,0 +1,57 @@
+"""The config is validated at start; every error names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.config import ConfigError, load, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+IRC = '[[irc]]\nname = "n"\nhost = "h"\nnick = "b"\nchannels = ["#c"]\n'
+
+
+def test_the_example_config_is_valid_and_complete() -> None:
+    config = load(ROOT / "config.example.toml")
+    assert config.irc[0].name == "libera"
+    assert config.meetings.max_length_minutes == 60
+    assert not config.console
+
+
+def test_defaults() -> None:
+    config = parse(IRC)
+    assert config.storage.url == "sqlite:///openminutes.db"
+    assert (config.irc[0].port, config.irc[0].tls, config.irc[0].send_burst) == (6667, False, 4)
+
+
+def test_no_config_file_means_console_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load(None).console
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[storage]\nurll = 'x'\n", "unknown key storage.urll"),
+    ("colour = 1\n", "unknown key colour"),
+    ("console = true\n", "unknown key console"),
+    ("[meetings]\nmax_length_minutes = '60'\n", "meetings.max_length_minutes must be an integer"),
+    ("[meetings]\nmax_length_minutes = true\n", "meetings.max_length_minutes must be an integer"),
+    ("[meetings]\nmax_length_minutes = 0\n", "meetings.max_length_minutes must be positive"),
+    ("[meetings]\ncommand_prefix = ' '\n", "meetings.command_prefix must not be empty"),
+    ('[[irc]]\nname = "n"\nnick = "b"\nchannels = []\n', "irc[0].host is required"),
+    (IRC + "port = 99999\n", "irc[0].port must be between 1 and 65535"),
+    (IRC.replace('["#c"]', '"#c"'), "irc[0].channels must be a list"),
+    (IRC.replace('["#c"]', '["c"]'), "irc[0].channels[0] 'c' is not a channel name"),
+    (IRC + 'sasl_username = "u"\n', "irc[0].sasl_username and sasl_password go together"),
+    (IRC + IRC, "irc[1].name 'n' is used twice"),
+    ("[publish\n", "is not valid TOML"),
+    ("publish = 3\n", "publish must be a table"),
+])
+def test_errors_name_the_key(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse(text)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load(tmp_path / "missing.toml")
