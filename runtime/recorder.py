@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,18 +120,22 @@ class Recorder:
         om = self.open.get(key)
         if om is not None and ev.event_id is not None and ev.event_id in om.event_ids:
             return None
-        line = Line(0, ev.time, ev.kind, ev.nick, ev.text, ev.identity, queued.own, ev.event_id)
         if om is None:
-            if queued.own or not self.engine.starts_meeting(line, self.settings.prefixes):
+            if queued.own or not self._opens_meeting(ev):
                 return None  # outside meetings nothing is recorded
             om = OpenMeeting(MeetingRef(ev.network, ev.room, ev.time),
                              Meeting(ev.network, ev.room, self.settings))
             self.open[key] = om
-        line = dataclasses.replace(line, seq=om.next_seq)
+        line = Line(om.next_seq, ev.time, ev.kind, ev.nick, ev.text, ev.identity, queued.own,
+                    ev.event_id)
         om.next_seq += 1
         if ev.event_id is not None:
             om.event_ids.add(ev.event_id)
         return om, line
+
+    def _opens_meeting(self, ev: ChatEvent) -> bool:
+        probe = Line(0, ev.time, ev.kind, ev.nick, ev.text, ev.identity)
+        return self.engine.starts_meeting(probe, self.settings.prefixes)
 
     async def _commit_and_apply(self, segment: list[_Queued]) -> None:
         entries = [e for e in (self._assign(q) for q in segment) if e is not None]

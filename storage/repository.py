@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+import contextlib
+import fcntl
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, delete, event, insert, select, update
+from sqlalchemy import Connection, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -84,7 +87,33 @@ def _set_sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
+_MIGRATION_LOCK = 0x6F6D_6967  # PostgreSQL advisory lock key: one migrator at a time
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """One migrator at a time across processes. PostgreSQL takes an advisory lock inside
+    the migration; a SQLite file gets an exclusive lock on a file beside it."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    handle = await asyncio.to_thread(_lock_file, Path(f"{database}.migrate-lock"))
+    try:
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+def _lock_file(path: Path) -> BinaryIO:
+    handle = path.open("a+b")
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    return handle
+
+
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -102,8 +131,12 @@ class Storage:
         engine = create_async_engine(async_url(url))
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+        try:
+            async with _migration_lock(engine), engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
         return cls(engine)
 
     async def close(self) -> None:
@@ -137,11 +170,13 @@ class Storage:
                 inserted.append(True)
                 rows.append({
                     "meeting_id": ref.id, "seq": line.seq, "time": line.time,
-                    "kind": line.kind.value, "nick": line.nick, "identity": line.identity,
+                    "kind": str(line.kind), "nick": line.nick, "identity": line.identity,
                     "text": line.text, "own": line.own, "event_id": line.event_id,
                 })
             if rows:
-                await session.execute(insert(LineRow), rows)
+                # Core executemany: the ORM's bulk path costs more than the insert itself.
+                connection = await session.connection()
+                await connection.execute(insert(LineRow.__table__), rows)
         return inserted
 
     @staticmethod
@@ -182,6 +217,13 @@ class Storage:
                 select(LineRow).where(LineRow.meeting_id == record.id).order_by(LineRow.seq)
             )
             return StoredMeeting(record, [_line(r) for r in rows])
+
+    async def count_lines(self, meeting_id: int) -> int:
+        async with self._session() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(LineRow).where(LineRow.meeting_id == meeting_id)
+            )
+            return int(count or 0)
 
     async def meetings(self) -> list[MeetingRecord]:
         async with self._session() as session:

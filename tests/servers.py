@@ -113,10 +113,20 @@ class IrcClient:
                 self._new.clear()
                 await self._new.wait()
 
+    def _joins(self, nick: str) -> int:
+        joins = sum(ln.startswith(f":{nick}!") and " JOIN " in ln for ln in self.lines)
+        # Someone already there when we joined is listed in the NAMES reply instead.
+        listed = any(
+            f" 353 {self.nick} " in ln
+            and nick in [n.lstrip("@+%~&") for n in ln.split(" :", 1)[-1].split()]
+            for ln in self.lines
+        )
+        return joins + listed
+
     async def wait_joined(self, nick: str, count: int = 1, seconds: float = 20.0) -> None:
         """Wait until nick has joined `count` times (a restarted bot joins again)."""
         async with asyncio.timeout(seconds):
-            while sum(ln.startswith(f":{nick}!") and " JOIN " in ln for ln in self.lines) < count:
+            while self._joins(nick) < count:
                 self._new.clear()
                 await self._new.wait()
 

@@ -82,3 +82,23 @@ async def test_open_meetings_filter_by_network(storage: Storage) -> None:
     await storage.write_lines([(MeetingRef("one", "#c", T0), _line(1, "x")),
                                (MeetingRef("two", "#c", T0), _line(1, "y"))])
     assert [m.record.network for m in await storage.open_meetings("two")] == ["two"]
+
+
+async def test_count_lines(storage: Storage) -> None:
+    ref = MeetingRef("net", "#c", T0)
+    await storage.write_lines([(ref, _line(n, f"l{n}")) for n in range(1, 6)])
+    assert await storage.count_lines(ref.id or 0) == 5
+    assert await storage.count_lines(9999) == 0
+
+
+async def test_processes_opening_a_new_database_at_once_both_succeed(database_url: str) -> None:
+    import asyncio
+
+    stores = await asyncio.gather(*(Storage.open(database_url) for _ in range(4)))
+    try:
+        ref = MeetingRef("net", "#c", T0)
+        assert await stores[0].write_lines([(ref, _line(1, "x"))]) == [True]
+        assert await stores[3].count_lines(ref.id or 0) == 1
+    finally:
+        for store in stores:
+            await store.close()
