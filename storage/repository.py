@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, delete, event, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -23,6 +23,7 @@ from meetings.model import Item, Line, LineKind
 from storage.models import ItemRow, LineRow, MeetingRow
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_LINES = cast(Table, LineRow.__table__)
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -176,7 +177,7 @@ class Storage:
             if rows:
                 # Core executemany: the ORM's bulk path costs more than the insert itself.
                 connection = await session.connection()
-                await connection.execute(insert(LineRow.__table__), rows)
+                await connection.execute(insert(_LINES), rows)
         return inserted
 
     @staticmethod
