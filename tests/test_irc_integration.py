@@ -157,6 +157,21 @@ async def test_full_meeting_on_ngircd(
     assert present["alice"] > 0
     assert present["carol_"] == 1
 
+    # `render` rebuilds the same files from the stored lines alone.
+    before = {ext: path.read_text() for ext, path in files.items()}
+    for path in files.values():
+        path.unlink()
+    config = tmp_path / "config.toml"
+    rendered = subprocess.run([sys.executable, str(ROOT / "bot.py"), "render", "--all", "-c",
+                               str(config)], capture_output=True, text=True, check=True)
+    assert rendered.stdout.strip().endswith(".html")
+    assert {ext: path.read_text() for ext, path in files.items()} == before
+    listed = subprocess.run([sys.executable, str(ROOT / "bot.py"), "meetings", "--json", "-c",
+                             str(config)], capture_output=True, text=True, check=True)
+    (meeting,) = json.loads(listed.stdout)
+    assert (meeting["name"], meeting["channel"]) == ("relteam", CHANNEL)
+    assert meeting["ended_at"] is not None
+
     txt = files["txt"].read_text()
     assert "ACTION: bob to tag the release" in txt
     assert "* **UNASSIGNED**" in txt
