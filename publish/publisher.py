@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from meetings.state import Meeting
 from publish import viewmodel
 from publish.files import files_for, inside, stem_candidates, stem_for, write_atomic
-from publish.render import render_all
+from publish.fragments import Fragments
+from publish.render import new_fragments, render_all
 from storage import Storage
 
 
@@ -24,6 +25,22 @@ class Publisher:
         self.storage = storage
         self.root = root
         self.base_url = base_url.rstrip("/")
+        self._fragments: dict[int, Fragments] = {}  # open meetings only
+
+    def _fragments_of(self, meeting_id: int) -> Fragments:
+        if meeting_id not in self._fragments:
+            self._fragments[meeting_id] = new_fragments()
+        return self._fragments[meeting_id]
+
+    async def warm(self, meeting_id: int, meeting: Meeting) -> None:
+        """Render ahead, off the event loop, what publishing this meeting will need."""
+        if meeting.started_at is None:
+            return
+        log_name = PurePosixPath(files_for(stem_for(meeting.name, meeting.started_at))
+                                 ["log_html"]).name
+        # Snapshots: the meeting goes on changing on the event loop meanwhile.
+        lines, items = list(meeting.lines), list(meeting.items)
+        await asyncio.to_thread(self._fragments_of(meeting_id).warm, lines, items, log_name)
 
     def _url(self, relative: str) -> str:
         return f"{self.base_url}/{relative}" if self.base_url else str(self.root / relative)
@@ -49,7 +66,10 @@ class Publisher:
         files = files_for(stem)
         view = viewmodel.build(meeting, meeting_id, files,
                                {k: self._url(v) for k, v in files.items()})
-        await asyncio.to_thread(self._write, view)
+        fragments = self._fragments_of(meeting_id)
+        if meeting.ended:
+            del self._fragments[meeting_id]
+        await asyncio.to_thread(self._write, view, fragments)
         return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
 
     def _taken_on_disk(self, stem: str) -> bool:
@@ -59,6 +79,6 @@ class Publisher:
         for relative in files_for(stem).values():
             inside(self.root, relative).unlink(missing_ok=True)
 
-    def _write(self, view: viewmodel.MinutesView) -> None:
-        for key, content in render_all(view).items():
+    def _write(self, view: viewmodel.MinutesView, fragments: Fragments) -> None:
+        for key, content in render_all(view, fragments).items():
             write_atomic(inside(self.root, view.files[key]), content)

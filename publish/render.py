@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from datetime import datetime
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -13,18 +12,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from meetings.model import Line, LineKind
+from publish.fragments import Fragments, wrap
 from publish.links import segments
 from publish.viewmodel import MinutesView, iso
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _HTML_SPECIAL = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
-
-
-def _wrap(text: str, first: str, rest: str) -> str:
-    # MeetBot's text minutes: 72 columns, URLs never broken.
-    return textwrap.fill(text, width=72, initial_indent=first, subsequent_indent=rest,
-                         break_long_words=False, break_on_hyphens=False) or first.rstrip()
 
 
 def _md(text: str) -> str:
@@ -67,7 +61,7 @@ def log_text(line: Line) -> str:
 
 
 def _hms(t: datetime) -> str:
-    return t.strftime("%H:%M:%S")
+    return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
 
 
 def _ymd(t: datetime) -> str:
@@ -85,7 +79,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        segments=segments, wrap=_wrap, md=_md, mdrich=_mdrich, hms=_hms, ymd=_ymd, iso=iso,
+        segments=segments, wrap=wrap, md=_md, mdrich=_mdrich, hms=_hms, ymd=_ymd, iso=iso,
         event_text=event_text, log_text=log_text,
         basename=lambda p: PurePosixPath(p).name,
         has_url=lambda t: "://" in t or "mailto:" in t.lower(),
@@ -99,10 +93,19 @@ def _css() -> Markup:
     return Markup((TEMPLATES / "style.css").read_text(encoding="utf-8"))  # noqa: S704
 
 
-def render_all(view: MinutesView) -> dict[str, str]:
+def new_fragments() -> Fragments:
+    """A cache of rendered pieces for one meeting (see publish.fragments)."""
+    env = environment()
+    md = env.get_template("fragments.md.j2").module
+    return Fragments(env.get_template("fragments.html.j2").module, md.item, log_text)  # type: ignore[attr-defined]
+
+
+def render_all(view: MinutesView, fragments: Fragments | None = None) -> dict[str, str]:
     """Every output of a meeting, keyed as in viewmodel.EXTENSIONS."""
     env = environment()
-    ctx = {"m": view, "css": _css()}
+    frag = fragments or new_fragments()
+    ctx = {"m": view, "css": _css(), "frag": frag,
+           "log_name": PurePosixPath(view.files["log_html"]).name}
     return {
         "html": env.get_template("minutes.html.j2").render(ctx),
         "txt": env.get_template("minutes.txt.j2").render(ctx),
@@ -110,5 +113,6 @@ def render_all(view: MinutesView) -> dict[str, str]:
         "log_html": env.get_template("log.html.j2").render(ctx),
         "log_txt": env.get_template("log.txt.j2").render(ctx),
         # Compact: json's indenting encoder is pure Python and several times slower.
-        "json": json.dumps(view.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n",
+        "json": json.dumps(view.to_json(frag.log_json), ensure_ascii=False,
+                           separators=(",", ":")) + "\n",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,7 +62,7 @@ class MinutesView:
     def heading(self) -> str:
         return f"{self.channel}: {self.title}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, log_entry: Callable[[Line], dict[str, Any]]) -> dict[str, Any]:
         """The documented machine-readable form (schema in README.md)."""
         return {
             "schema": 1,
@@ -81,11 +82,7 @@ class MinutesView:
                 for a in self.actions
             ],
             "attendees": [{"nick": n, "lines": c} for n, c in self.attendees],
-            "log": [
-                {"line": ln.seq, "time": iso(ln.time), "nick": ln.nick, "kind": ln.kind.value,
-                 "text": ln.text, **({"account": ln.identity} if ln.identity else {})}
-                for ln in self.log
-            ],
+            "log": [log_entry(ln) for ln in self.log],
             "files": self.files,
             "urls": self.urls,
         }

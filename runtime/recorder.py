@@ -22,6 +22,9 @@ from storage.repository import MeetingRef
 
 log = logging.getLogger(__name__)
 _MAX_BATCH = 2000
+# Pre-render a meeting's outputs once it has been quiet this long (seconds), so that
+# #endmeeting only assembles them; never while lines are still pouring in.
+_WARM_AFTER_QUIET = 0.1
 _RETRY_DELAYS = (0.1, 0.5, 1, 2, 5, 10)
 
 
@@ -58,6 +61,7 @@ class Recorder:
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._warming: asyncio.Task[None] | None = None
 
     async def resume(self) -> None:
         """Replay every meeting left open by a previous run, so it carries on where it was."""
@@ -94,6 +98,22 @@ class Recorder:
                 log.exception("could not handle %d events", len(batch))
             if self._queue.empty():
                 self._idle.set()
+                self._schedule_warm()
+
+    def _schedule_warm(self) -> None:
+        if self._warming is None or self._warming.done():
+            self._warming = asyncio.create_task(self._warm())
+
+    async def _warm(self) -> None:
+        await asyncio.sleep(_WARM_AFTER_QUIET)
+        for om in list(self.open.values()):
+            if not self._queue.empty():
+                return  # busy again; the next quiet moment will carry on
+            if om.ref.id is not None:
+                try:
+                    await self.publisher.warm(om.ref.id, om.meeting)
+                except Exception:
+                    log.exception("pre-rendering meeting %s failed", om.ref.id)
 
     def _is_boundary(self, event: ChatEvent) -> bool:
         """Lines that may open or close a meeting end a group commit, so the lines

@@ -39,6 +39,13 @@ def _start_bot(config: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _cli(*args: str) -> str:
+    """Another subcommand, run as a user would; its standard output."""
+    done = subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], capture_output=True,
+                          text=True, check=True)
+    return done.stdout
+
+
 async def _stop_bot(bot: subprocess.Popen[bytes]) -> str:
     if bot.poll() is None:
         bot.send_signal(signal.SIGTERM)
@@ -162,13 +169,9 @@ async def test_full_meeting_on_ngircd(
     for path in files.values():
         path.unlink()
     config = tmp_path / "config.toml"
-    rendered = subprocess.run([sys.executable, str(ROOT / "bot.py"), "render", "--all", "-c",
-                               str(config)], capture_output=True, text=True, check=True)
-    assert rendered.stdout.strip().endswith(".html")
+    assert _cli("render", "--all", "-c", str(config)).strip().endswith(".html")
     assert {ext: path.read_text() for ext, path in files.items()} == before
-    listed = subprocess.run([sys.executable, str(ROOT / "bot.py"), "meetings", "--json", "-c",
-                             str(config)], capture_output=True, text=True, check=True)
-    (meeting,) = json.loads(listed.stdout)
+    (meeting,) = json.loads(_cli("meetings", "--json", "-c", str(config)))
     assert (meeting["name"], meeting["channel"]) == ("relteam", CHANNEL)
     assert meeting["ended_at"] is not None
 
