@@ -8,6 +8,7 @@ output is the same either way.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
@@ -52,15 +53,25 @@ class Fragments:
         result: str = self._get(("txt", line), lambda: self._log_text(line))
         return result
 
-    def log_json(self, line: Line) -> dict[str, Any]:
-        def make() -> dict[str, Any]:
+    def log_rows(self, lines: Iterable[Line]) -> Markup:
+        """All rows of the HTML log, joined here: one template call instead of one per line."""
+        # Every row is Markup already; joining as str skips re-checking each one.
+        return Markup("\n".join([self.log_row(line) for line in lines]))  # noqa: S704
+
+    def log_texts(self, lines: Iterable[Line]) -> str:
+        return "".join(f"{self.log_txt(line)}\n" for line in lines)
+
+    def log_json(self, line: Line) -> str:
+        """A log entry as JSON text (see README's schema)."""
+
+        def make() -> str:
             entry = {"line": line.seq, "time": iso(line.time), "nick": line.nick,
                      "kind": line.kind.value, "text": line.text}
             if line.identity:
                 entry["account"] = line.identity
-            return entry
+            return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
-        result: dict[str, Any] = self._get(("json", line), make)
+        result: str = self._get(("json", line), make)
         return result
 
     def item_html(self, item: Item, log_name: str) -> Markup:

@@ -46,12 +46,11 @@ class Publisher:
         return f"{self.base_url}/{relative}" if self.base_url else str(self.root / relative)
 
     async def publish(self, meeting_id: int, meeting: Meeting) -> Published:
-        """Store the derived record, then write all outputs (off the event loop)."""
+        """Write all outputs (off the event loop), then store what replay derived.
+
+        The files come first: if the bot dies in between, the stored lines still say the
+        meeting ended, and resuming finishes the job."""
         assert meeting.started_at is not None
-        await self.storage.save_meeting(
-            meeting_id, name=meeting.name, title=meeting.title, founder=meeting.founder,
-            ended_at=meeting.ended_at, items=meeting.items,
-        )
         base = stem_for(meeting.name, meeting.started_at)
         stem = await self.storage.claim_stem(
             meeting_id, (s for s in stem_candidates(base) if not self._taken_on_disk(s))
@@ -70,6 +69,10 @@ class Publisher:
         if meeting.ended:
             del self._fragments[meeting_id]
         await asyncio.to_thread(self._write, view, fragments)
+        await self.storage.save_meeting(
+            meeting_id, name=meeting.name, title=meeting.title, founder=meeting.founder,
+            ended_at=meeting.ended_at, items=view.items,
+        )
         return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
 
     def _taken_on_disk(self, stem: str) -> bool:

@@ -93,11 +93,30 @@ def _css() -> Markup:
     return Markup((TEMPLATES / "style.css").read_text(encoding="utf-8"))  # noqa: S704
 
 
+PAGES = ("minutes.html.j2", "minutes.txt.j2", "minutes.md.j2", "log.html.j2", "log.txt.j2")
+
+
+def preload() -> None:
+    """Compile every template now, so the first #endmeeting does not pay for it."""
+    env = environment()
+    for name in (*PAGES, "fragments.html.j2", "fragments.md.j2"):
+        env.get_template(name)
+    _css()
+
+
 def new_fragments() -> Fragments:
     """A cache of rendered pieces for one meeting (see publish.fragments)."""
     env = environment()
     md = env.get_template("fragments.md.j2").module
     return Fragments(env.get_template("fragments.html.j2").module, md.item, log_text)  # type: ignore[attr-defined]
+
+
+def _json(view: MinutesView, frag: Fragments) -> str:
+    """Compact JSON (the indenting encoder is pure Python and several times slower), with
+    the log's entries spliced in from their cached encodings."""
+    head = json.dumps(view.to_json(), ensure_ascii=False, separators=(",", ":"))
+    log = ",".join([frag.log_json(line) for line in view.log])
+    return f'{head[:-1]},"log":[{log}]}}\n'
 
 
 def render_all(view: MinutesView, fragments: Fragments | None = None) -> dict[str, str]:
@@ -107,12 +126,10 @@ def render_all(view: MinutesView, fragments: Fragments | None = None) -> dict[st
     ctx = {"m": view, "css": _css(), "frag": frag,
            "log_name": PurePosixPath(view.files["log_html"]).name}
     return {
-        "html": env.get_template("minutes.html.j2").render(ctx),
-        "txt": env.get_template("minutes.txt.j2").render(ctx),
-        "md": env.get_template("minutes.md.j2").render(ctx),
-        "log_html": env.get_template("log.html.j2").render(ctx),
-        "log_txt": env.get_template("log.txt.j2").render(ctx),
-        # Compact: json's indenting encoder is pure Python and several times slower.
-        "json": json.dumps(view.to_json(frag.log_json), ensure_ascii=False,
-                           separators=(",", ":")) + "\n",
+        "html": env.get_template(PAGES[0]).render(ctx),
+        "txt": env.get_template(PAGES[1]).render(ctx),
+        "md": env.get_template(PAGES[2]).render(ctx),
+        "log_html": env.get_template(PAGES[3]).render(ctx),
+        "log_txt": env.get_template(PAGES[4]).render(ctx),
+        "json": _json(view, frag),
     }

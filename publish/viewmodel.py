@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,8 +61,9 @@ class MinutesView:
     def heading(self) -> str:
         return f"{self.channel}: {self.title}"
 
-    def to_json(self, log_entry: Callable[[Line], dict[str, Any]]) -> dict[str, Any]:
-        """The documented machine-readable form (schema in README.md)."""
+    def to_json(self) -> dict[str, Any]:
+        """The documented machine-readable form (schema in README.md), but for "log",
+        whose entries the renderer adds from its cache of encoded lines."""
         return {
             "schema": 1,
             "id": self.id,
@@ -82,7 +82,6 @@ class MinutesView:
                 for a in self.actions
             ],
             "attendees": [{"nick": n, "lines": c} for n, c in self.attendees],
-            "log": [log_entry(ln) for ln in self.log],
             "files": self.files,
             "urls": self.urls,
         }

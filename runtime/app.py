@@ -16,6 +16,7 @@ from meetings.engine import Engine
 from meetings.state import Meeting, MeetingSettings
 from plugins import default_registry
 from publish.publisher import Publisher
+from publish.render import preload
 from runtime.config import Config
 from runtime.recorder import Recorder
 from storage import MeetingRecord, Storage
@@ -49,6 +50,7 @@ async def open_services(config: Config) -> Services:
 
 async def run_bot(config: Config) -> None:
     services = await open_services(config)
+    await asyncio.to_thread(preload)
     recorder = Recorder(services.storage, services.engine, services.publisher, services.settings)
     await recorder.resume()
     adapters: list[IrcAdapter | ConsoleAdapter] = (

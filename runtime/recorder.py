@@ -74,6 +74,11 @@ class Recorder:
                 next_seq=(stored.lines[-1].seq + 1) if stored.lines else 1,
                 event_ids={ln.event_id for ln in stored.lines if ln.event_id},
             )
+            if meeting.ended:
+                # It ended, but the bot stopped before it had published: finish that now.
+                await self.publisher.publish(rec.id, meeting)
+                log.info("published meeting %s, which ended while the bot was away", rec.id)
+                continue
             self.open[(rec.network, rec.channel.lower())] = om
             log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
                      rec.network, len(stored.lines))

@@ -24,6 +24,7 @@ from storage.models import ItemRow, LineRow, MeetingRow
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _LINES = cast(Table, LineRow.__table__)
+_ITEMS = cast(Table, ItemRow.__table__)
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -257,7 +258,8 @@ class Storage:
                 for i, it in enumerate(items)
             ]
             if rows:
-                await session.execute(insert(ItemRow), rows)
+                connection = await session.connection()
+                await connection.execute(insert(_ITEMS), rows)
 
     async def claim_stem(self, meeting_id: int, candidates: Iterable[str]) -> str:
         """Give a meeting its output path for good: its own if it has one, else the first free."""

@@ -1,0 +1,79 @@
+"""The recorder against real storage: lines committed before acting, resume after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from chat.base import ChatEvent
+from meetings.engine import Engine
+from meetings.model import Line, LineKind
+from meetings.state import MeetingSettings
+from plugins import default_registry
+from publish.publisher import Publisher
+from runtime.recorder import Recorder
+from storage import Storage
+
+T0 = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+
+
+class Room:
+    nick = "bot"
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def say(self, room: str, text: str) -> None:
+        self.said.append(text)
+
+
+def _recorder(storage: Storage, out: Path) -> tuple[Recorder, Room]:
+    recorder = Recorder(storage, Engine(default_registry()), Publisher(storage, out),
+                        MeetingSettings())
+    room = Room()
+    recorder.senders["net"] = room
+    return recorder, room
+
+
+def _event(n: int, nick: str, text: str, event_id: str | None = None) -> ChatEvent:
+    return ChatEvent("net", "#c", nick, text, LineKind.MESSAGE, T0 + timedelta(seconds=n),
+                     event_id=event_id)
+
+
+async def test_lines_outside_meetings_are_not_recorded(storage: Storage, tmp_path: Path) -> None:
+    recorder, room = _recorder(storage, tmp_path)
+    task = asyncio.create_task(recorder.run())
+    recorder.submit(_event(1, "a", "before the meeting"))
+    recorder.submit(_event(2, "a", "#startmeeting"))
+    recorder.submit(_event(3, "b", "hello", event_id="m1"))
+    recorder.submit(_event(4, "b", "hello", event_id="m1"))  # a bouncer replaying it
+    await recorder.drained()
+    task.cancel()
+    (stored,) = await storage.open_meetings()
+    texts = [ln.text for ln in stored.lines if not ln.own]
+    assert texts == ["#startmeeting", "hello"]
+    assert any(ln.own and ln.text.startswith("Meeting started") for ln in stored.lines)
+    assert room.said[0].startswith("Meeting started")
+
+
+async def test_a_meeting_whose_end_was_not_finished_is_published_on_resume(
+    storage: Storage, tmp_path: Path
+) -> None:
+    recorder, _ = _recorder(storage, tmp_path)
+    task = asyncio.create_task(recorder.run())
+    recorder.submit(_event(1, "a", "#startmeeting"))
+    recorder.submit(_event(2, "a", "#agreed yes"))
+    await recorder.drained()
+    task.cancel()
+    # The #endmeeting line is committed, then the bot dies before publishing.
+    om = next(iter(recorder.open.values()))
+    end = Line(om.next_seq, T0 + timedelta(minutes=5), LineKind.MESSAGE, "a", "#endmeeting")
+    await storage.write_lines([(om.ref, end)])
+
+    fresh, _ = _recorder(storage, tmp_path)
+    await fresh.resume()
+    assert fresh.open == {}
+    assert await storage.open_meetings() == []
+    published = await asyncio.to_thread(lambda: sorted(p.name for p in tmp_path.rglob("*.html")))
+    assert len(published) == 2  # minutes and log
