@@ -37,6 +37,7 @@ class Fragments:
         self._md_item = md_item
         self._log_text = log_text
         self._cache: dict[Hashable, Any] = {}
+        self.warmed_lines = 0  # lines are only ever appended: warm the next ones next time
 
     def _get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         try:
@@ -91,12 +92,16 @@ class Fragments:
         result: str = self._get(("md", item, log_name), lambda: self._md_item(item, log_name))
         return result
 
+    def warmed_items(self, items: Iterable[Item], log_name: str) -> bool:
+        return all(("html", item, log_name) in self._cache for item in items)
+
     def warm(self, lines: Iterable[Line], items: Iterable[Item], log_name: str) -> None:
         """Render ahead what publishing will need."""
         for line in lines:
             self.log_row(line)
             self.log_txt(line)
             self.log_json(line)
+            self.warmed_lines += 1
         for item in items:
             self.item_html(item, log_name)
             self.item_md(item, log_name)

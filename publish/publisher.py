@@ -32,15 +32,22 @@ class Publisher:
             self._fragments[meeting_id] = new_fragments()
         return self._fragments[meeting_id]
 
-    async def warm(self, meeting_id: int, meeting: Meeting) -> None:
-        """Render ahead, off the event loop, what publishing this meeting will need."""
+    async def warm(self, meeting_id: int, meeting: Meeting, limit: int) -> bool:
+        """Render ahead, off the event loop, up to `limit` lines of what publishing this
+        meeting will need. True while there is more to do."""
         if meeting.started_at is None:
-            return
+            return False
         log_name = PurePosixPath(files_for(stem_for(meeting.name, meeting.started_at))
                                  ["log_html"]).name
+        fragments = self._fragments_of(meeting_id)
         # Snapshots: the meeting goes on changing on the event loop meanwhile.
-        lines, items = list(meeting.lines), list(meeting.items)
-        await asyncio.to_thread(self._fragments_of(meeting_id).warm, lines, items, log_name)
+        lines = meeting.lines[fragments.warmed_lines:fragments.warmed_lines + limit]
+        items = list(meeting.items)
+        if not lines and fragments.warmed_items(items, log_name):
+            return False
+        # Lines first, a chunk at a time; the (fewer) items once the lines are done.
+        await asyncio.to_thread(fragments.warm, lines, [] if lines else items, log_name)
+        return True
 
     def _url(self, relative: str) -> str:
         return f"{self.base_url}/{relative}" if self.base_url else str(self.root / relative)

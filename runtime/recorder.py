@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -25,6 +26,7 @@ _MAX_BATCH = 2000
 # Pre-render a meeting's outputs once it has been quiet this long (seconds), so that
 # #endmeeting only assembles them; never while lines are still pouring in.
 _WARM_AFTER_QUIET = 0.1
+_WARM_CHUNK = 500  # lines per step, so arriving lines never wait long for the GIL
 _RETRY_DELAYS = (0.1, 0.5, 1, 2, 5, 10)
 
 
@@ -62,6 +64,7 @@ class Recorder:
         self._idle = asyncio.Event()
         self._idle.set()
         self._warming: asyncio.Task[None] | None = None
+        self._last_event = 0.0
 
     async def resume(self) -> None:
         """Replay every meeting left open by a previous run, so it carries on where it was."""
@@ -86,6 +89,7 @@ class Recorder:
     def submit(self, event: ChatEvent) -> None:
         """Called by adapters for every event; cheap, never blocks."""
         self._idle.clear()
+        self._last_event = time.monotonic()
         self._queue.put_nowait(_Queued(event))
 
     async def drained(self) -> None:
@@ -109,16 +113,26 @@ class Recorder:
         if self._warming is None or self._warming.done():
             self._warming = asyncio.create_task(self._warm())
 
+    def _quiet(self) -> bool:
+        return self._queue.empty() and time.monotonic() - self._last_event >= _WARM_AFTER_QUIET
+
     async def _warm(self) -> None:
-        await asyncio.sleep(_WARM_AFTER_QUIET)
-        for om in list(self.open.values()):
+        """Pre-render open meetings a chunk at a time, only while nothing is arriving."""
+        while True:
+            await asyncio.sleep(_WARM_AFTER_QUIET)
+            if self._quiet():
+                break
             if not self._queue.empty():
-                return  # busy again; the next quiet moment will carry on
-            if om.ref.id is not None:
-                try:
-                    await self.publisher.warm(om.ref.id, om.meeting)
-                except Exception:
-                    log.exception("pre-rendering meeting %s failed", om.ref.id)
+                return  # busy: the next quiet moment schedules this again
+        for om in list(self.open.values()):
+            if om.ref.id is None:
+                continue
+            try:
+                while self._quiet() and await self.publisher.warm(om.ref.id, om.meeting,
+                                                                  _WARM_CHUNK):
+                    pass
+            except Exception:
+                log.exception("pre-rendering meeting %s failed", om.ref.id)
 
     def _is_boundary(self, event: ChatEvent) -> bool:
         """Lines that may open or close a meeting end a group commit, so the lines
