@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from meetings.model import LineKind
 
@@ -21,11 +20,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 def clean_text(text: str) -> str:
     """Text as it is parsed and rendered: formatting codes and control characters removed."""
+    if text.isprintable():  # the usual case, checked in C
+        return text
     return _CONTROL.sub("", _FORMATTING.sub("", text))
 
 
-@dataclass(frozen=True, slots=True)
-class ChatEvent:
+class ChatEvent(NamedTuple):
+    """What an adapter hands the recorder (a tuple: one is made per line received)."""
+
     network: str
     room: str
     nick: str

@@ -83,7 +83,7 @@ class IrcAdapter:
         for name in ("welcome", "cap", "authenticate", "saslsuccess", "saslfail",
                      "sasltoolong", "saslaborted", "nicknameinuse", "erroneusnickname",
                      "pubmsg", "action", "pubnotice", "join", "part", "kick", "quit", "nick",
-                     "topic", "namreply", "disconnect", "all_raw_messages"):
+                     "topic", "namreply", "disconnect", "ping", "pong"):
             reactor.add_global_handler(name, self._dispatch, 0)
         self._tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._watchdog())]
         attempt = 0
@@ -161,12 +161,11 @@ class IrcAdapter:
     # -- events -----------------------------------------------------------------------
 
     def _dispatch(self, conn: ServerConnection, event: Event) -> None:
+        # Anything from the server shows the connection is alive (PING included).
+        self._last_received = time.monotonic()
         handler = getattr(self, f"_on_{event.type}", None)
         if handler is not None:
             handler(event)
-
-    def _on_all_raw_messages(self, event: Event) -> None:
-        self._last_received = time.monotonic()
 
     def _on_cap(self, event: Event) -> None:
         args = list(event.arguments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class LineKind(StrEnum):
@@ -25,9 +26,11 @@ class LineKind(StrEnum):
         return self in (LineKind.MESSAGE, LineKind.ACTION)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One line of a meeting as stored. Time is UTC and comes from the server when it can."""
+class Line(NamedTuple):
+    """One line of a meeting as stored. Time is UTC and comes from the server when it can.
+
+    A NamedTuple rather than a frozen dataclass: every line said in a meeting makes one,
+    and a tuple is several times cheaper to build."""
 
     seq: int
     time: datetime
