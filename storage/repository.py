@@ -16,7 +16,12 @@ from alembic.config import Config
 from sqlalchemy import Connection, Table, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from meetings.model import Item, Line, LineKind
@@ -25,6 +30,7 @@ from storage.models import ItemRow, LineRow, MeetingRow
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _LINES = cast(Table, LineRow.__table__)
 _ITEMS = cast(Table, ItemRow.__table__)
+_MEETINGS = cast(Table, MeetingRow.__table__)
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -148,19 +154,19 @@ class Storage:
         """Commit lines in one transaction, creating meetings on their first line.
 
         A line whose event id the meeting already has is skipped (False), so a
-        replayed bouncer buffer or a re-sent event is stored once.
+        replayed bouncer buffer or a re-sent event is stored once. This is the hot path
+        of the bot, so it uses a Core connection rather than an ORM session.
         """
-        async with self._session.begin() as session:
+        async with self.engine.begin() as conn:
             for ref, _ in batch:
                 if ref.id is None:
-                    row = MeetingRow(
-                        network=ref.network, channel=ref.channel, started_at=ref.started_at,
-                        name="", title="", founder="",
+                    result = await conn.execute(
+                        insert(_MEETINGS).returning(_MEETINGS.c.id),
+                        {"network": ref.network, "channel": ref.channel,
+                         "started_at": ref.started_at, "name": "", "title": "", "founder": ""},
                     )
-                    session.add(row)
-                    await session.flush()
-                    ref.id = row.id
-            seen = await self._known_event_ids(session, batch)
+                    ref.id = result.scalar_one()
+            seen = await self._known_event_ids(conn, batch)
             inserted: list[bool] = []
             rows: list[dict[str, Any]] = []
             for ref, line in batch:
@@ -176,14 +182,12 @@ class Storage:
                     "text": line.text, "own": line.own, "event_id": line.event_id,
                 })
             if rows:
-                # Core executemany: the ORM's bulk path costs more than the insert itself.
-                connection = await session.connection()
-                await connection.execute(insert(_LINES), rows)
+                await conn.execute(insert(_LINES), rows)
         return inserted
 
     @staticmethod
     async def _known_event_ids(
-        session: Any, batch: Sequence[tuple[MeetingRef, Line]]
+        conn: AsyncConnection, batch: Sequence[tuple[MeetingRef, Line]]
     ) -> set[tuple[int | None, str | None]]:
         wanted = {(ref.id, line.event_id) for ref, line in batch if line.event_id is not None}
         if not wanted:
@@ -192,9 +196,9 @@ class Storage:
         events = [e for _, e in wanted]
         found: set[tuple[int | None, str | None]] = set()
         for chunk in range(0, len(events), 500):
-            result = await session.execute(
-                select(LineRow.meeting_id, LineRow.event_id).where(
-                    LineRow.meeting_id.in_(ids), LineRow.event_id.in_(events[chunk:chunk + 500])
+            result = await conn.execute(
+                select(_LINES.c.meeting_id, _LINES.c.event_id).where(
+                    _LINES.c.meeting_id.in_(ids), _LINES.c.event_id.in_(events[chunk:chunk + 500])
                 )
             )
             found.update((m, e) for m, e in result.all())
