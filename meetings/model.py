@@ -54,6 +54,7 @@ class ItemKind(StrEnum):
     IDEA = "idea"
     LINK = "link"
     HELP = "help"
+    VOTE = "vote"  # the result of a vote
 
     @property
     def label(self) -> str:
@@ -61,7 +62,7 @@ class ItemKind(StrEnum):
 
     @property
     def is_decision(self) -> bool:
-        return self in (ItemKind.AGREED, ItemKind.ACCEPTED, ItemKind.REJECTED)
+        return self in DECISIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +77,6 @@ class Item:
 
     def describe(self) -> str:
         return f"{self.kind.label}: {self.text}" if self.text else self.kind.label
+
+
+DECISIONS = frozenset({ItemKind.AGREED, ItemKind.ACCEPTED, ItemKind.REJECTED, ItemKind.VOTE})

@@ -8,14 +8,20 @@ from datetime import datetime, timedelta
 
 from meetings.model import Item, ItemKind, Line, LineKind
 from meetings.nicks import fold, owners_of
+from meetings.votes import Vote, VoteRule
 
 
 @dataclass(frozen=True, slots=True)
 class MeetingSettings:
-    """Per-deployment rules the engine needs; taken from the [meetings] config."""
+    """Per-deployment rules the engine needs; taken from the [meetings] and [votes] config."""
 
     prefixes: tuple[str, ...] = ("#",)
     max_length: timedelta = timedelta(minutes=60)
+    vote_rule: VoteRule = field(default_factory=VoteRule)
+    channel_vote_rules: tuple[tuple[str, VoteRule], ...] = ()  # (folded channel, rule)
+
+    def vote_rule_for(self, channel: str) -> VoteRule:
+        return dict(self.channel_vote_rules).get(fold(channel), self.vote_rule)
 
 
 def identity_key(nick: str, identity: str | None) -> str:
@@ -57,6 +63,11 @@ class Meeting:
     accounts: dict[str, str] = field(default_factory=dict)  # folded nick -> account
     lurking: bool = False
     warned: set[str] = field(default_factory=set)
+    votes: list[Vote] = field(default_factory=list)  # ended votes, in order
+    open_vote: Vote | None = None
+    # Set by #voters / #voterule with no vote open: they apply to the next votes.
+    next_voters: dict[str, str] | None = None
+    next_rule: VoteRule | None = None
 
     @property
     def started(self) -> bool:
@@ -120,6 +131,9 @@ class Meeting:
         if account:
             self.accounts[fold(new)] = account
         old_key = identity_key(old, account)
+        new_key = identity_key(new, account)
+        if self.open_vote is not None and old_key != new_key:
+            self.open_vote.rename(old_key, new_key, new)
         if old_key in self.chairs:
             del self.chairs[old_key]
             self.chairs[identity_key(new, account)] = new
@@ -130,6 +144,30 @@ class Meeting:
         item = Item(kind, text, line.nick, line.time, line.seq)
         self.items.append(item)
         return item
+
+    def undo(self) -> Item | None:
+        """Remove the last item; a vote result takes its vote with it."""
+        if not self.items:
+            return None
+        item = self.items.pop()
+        if item.kind is ItemKind.VOTE:
+            self.votes = [v for v in self.votes if v.end_line != item.line]
+        return item
+
+    def end_vote(self, line: Line, *, by_meeting_end: bool = False) -> Vote | None:
+        """Close the open vote, record its result as a decision."""
+        vote = self.open_vote
+        if vote is None:
+            return None
+        vote.passed, vote.result = vote.decide()
+        if by_meeting_end:
+            vote.closed_by_meeting_end = True
+            vote.result += " [closed by #endmeeting]"
+        vote.ended_at, vote.end_line = line.time, line.seq
+        self.open_vote = None
+        self.votes.append(vote)
+        self.add_item(ItemKind.VOTE, line, f"{vote.question} {vote.result}")
+        return vote
 
     def actions(self) -> list[ActionItem]:
         """Action items with the people each one names, by their current nicks."""

@@ -54,6 +54,9 @@ def startmeeting(ctx: Context) -> None:
 
 @command("endmeeting", chair_only=True, help="#endmeeting: end the meeting and publish the minutes")
 def endmeeting(ctx: Context) -> None:
+    vote = ctx.meeting.end_vote(ctx.line, by_meeting_end=True)
+    if vote is not None:
+        ctx.reply(f"Vote closed by #endmeeting: {vote.question} {vote.result}")
     ctx.meeting.ended_at = ctx.line.time
     ctx.outcome.ended = True
     ctx.outcome.publish = True
@@ -155,10 +158,10 @@ def unchair(ctx: Context) -> None:
 
 @command("undo", chair_only=True, help="#undo: remove the last item from the minutes")
 def undo(ctx: Context) -> None:
-    if not ctx.meeting.items:
+    item = ctx.meeting.undo()
+    if item is None:
         ctx.reply("Nothing to undo.")
         return
-    item = ctx.meeting.items.pop()
     ctx.reply(f"Removing item from minutes: {item.describe()}")
 
 

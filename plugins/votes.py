@@ -1,0 +1,134 @@
+"""Votes with OpenStack's commands (#startvote, #vote, #showvote, #endvote) and
+hcoop-meetbot's (#motion, #vote +1/-1/0, #close)."""
+
+from __future__ import annotations
+
+import re
+
+from meetings.registry import Context, command
+from meetings.votes import Ballot, Threshold, Vote, VoteRule, parse_startvote
+
+
+def _prefix(ctx: Context) -> str:
+    return ctx.meeting.settings.prefixes[0]
+
+
+def _open(ctx: Context, question: str, options: tuple[str, ...]) -> None:
+    m = ctx.meeting
+    if m.open_vote is not None:
+        ctx.reply(f"A vote is already open: {m.open_vote.question} "
+                  f"({_prefix(ctx)}endvote closes it).")
+        return
+    rule = m.next_rule or m.settings.vote_rule_for(m.channel)
+    m.open_vote = Vote(question, options, ctx.line.nick, ctx.line.time, ctx.line.seq, rule,
+                       dict(m.next_voters) if m.next_voters is not None else None)
+    ctx.reply(f"Begin voting on: {question} Valid vote options are {', '.join(options)}.")
+    ctx.reply(f"Vote using '{_prefix(ctx)}vote OPTION'. Only your last vote counts.")
+
+
+@command("startvote", chair_only=True,
+         help="#startvote QUESTION? OPTION1, OPTION2, ...: open a vote (default Yes, No, Abstain)")
+def startvote(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.reply(f"Usage: {_prefix(ctx)}startvote QUESTION? OPTION1, OPTION2, ...")
+        return
+    _open(ctx, *parse_startvote(ctx.args))
+
+
+@command("motion", chair_only=True, help="#motion TEXT: open a Yes/No/Abstain vote on TEXT")
+def motion(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.reply(f"Usage: {_prefix(ctx)}motion TEXT")
+        return
+    _open(ctx, ctx.args, ("Yes", "No", "Abstain"))
+
+
+@command("vote", help="#vote OPTION: cast or change your ballot (+1/-1/0 on a motion)")
+def vote(ctx: Context) -> None:
+    m = ctx.meeting
+    current = m.open_vote
+    if current is None:
+        ctx.reply(f"{ctx.line.nick}: no vote is open.")
+        return
+    choice = current.option_for(ctx.args)
+    if choice is None:
+        ctx.reply(f"{ctx.line.nick}: '{ctx.args}' is not a valid option. "
+                  f"Valid options: {', '.join(current.options)}.")
+        return
+    key = m.key_of(ctx.line.nick, ctx.line.identity)
+    counted = current.may_vote(key)
+    previous = current.cast(Ballot(ctx.line.nick, key, choice, ctx.line.time, ctx.line.seq,
+                                   counted))
+    if not counted:
+        ctx.reply(f"{ctx.line.nick}: your vote was not counted: you are not on the voters list.")
+    elif previous is not None and previous.choice != choice:
+        ctx.reply(f"{ctx.line.nick}: your vote {choice} replaces your earlier {previous.choice}.")
+    elif previous is not None:
+        ctx.reply(f"{ctx.line.nick}: your vote is still {choice}; it counts once.")
+
+
+@command("showvote", help="#showvote: show the current tally")
+def showvote(ctx: Context) -> None:
+    current = ctx.meeting.open_vote
+    if current is None:
+        ctx.reply("No vote is open.")
+        return
+    ballots = len(current.current_ballots())
+    ctx.reply(f"{current.question} {current.tally_text()} ({ballots} ballot"
+              f"{'' if ballots == 1 else 's'}; {current.rule.describe(ballots)})")
+
+
+@command("endvote", aliases=("close",), chair_only=True,
+         help="#endvote: close the vote and record its result")
+def endvote(ctx: Context) -> None:
+    closed = ctx.meeting.end_vote(ctx.line)
+    if closed is None:
+        ctx.reply("No vote is open.")
+        return
+    ctx.reply(f"Voted on: {closed.question} {closed.result}")
+
+
+@command("voters", chair_only=True,
+         help="#voters NICK...: only these may vote (alone: show who may vote)")
+def voters(ctx: Context) -> None:
+    m = ctx.meeting
+    nicks = [n for n in re.split(r"[\s,]+", ctx.args) if n]
+    if not nicks:
+        listed = m.open_vote.voters if m.open_vote else m.next_voters
+        ctx.reply(f"Voters: {' '.join(sorted(listed.values(), key=str.lower))}" if listed
+                  else "Anyone may vote.")
+        return
+    chosen = {m.key_of(n): m.current_nick(n) for n in nicks}
+    if m.open_vote is not None:
+        m.open_vote.voters = chosen
+    m.next_voters = chosen
+    ctx.reply(f"Voters: {' '.join(sorted(chosen.values(), key=str.lower))}")
+
+
+_RULE = re.compile(r"(quorum|threshold|abstentions)=(\S+)", re.IGNORECASE)
+
+
+@command("voterule", chair_only=True,
+         help="#voterule quorum=N threshold=majority|two-thirds|unanimity "
+              "abstentions=counted|ignored: the rule of this and later votes")
+def voterule(ctx: Context) -> None:
+    m = ctx.meeting
+    rule = m.open_vote.rule if m.open_vote else (m.next_rule or
+                                                   m.settings.vote_rule_for(m.channel))
+    settings = {k.lower(): v.lower() for k, v in _RULE.findall(ctx.args)}
+    try:
+        quorum = int(settings.get("quorum", rule.quorum))
+        threshold = Threshold(settings.get("threshold", rule.threshold.value))
+        abstentions = settings.get("abstentions",
+                                   "counted" if rule.abstentions_count else "ignored")
+        if quorum < 0 or abstentions not in ("counted", "ignored"):
+            raise ValueError(abstentions)
+    except ValueError:
+        ctx.reply(f"Usage: {_prefix(ctx)}voterule quorum=N threshold=majority|two-thirds|"
+                  "unanimity abstentions=counted|ignored")
+        return
+    new = VoteRule(quorum, threshold, abstentions == "counted")
+    if m.open_vote is not None:
+        m.open_vote.rule = new
+    m.next_rule = new
+    ctx.reply(f"Vote rule: {new.describe(0).replace(' not met', '')}")
