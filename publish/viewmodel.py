@@ -8,6 +8,7 @@ from typing import Any
 
 from meetings.model import Item, ItemKind, Line, LineKind
 from meetings.state import Meeting
+from meetings.votes import Vote
 
 EXTENSIONS = {
     "html": "html",
@@ -52,6 +53,7 @@ class MinutesView:
     by_person: list[tuple[str, list[Item]]]
     unassigned: list[Item]
     attendees: list[tuple[str, int]]
+    votes: list[Vote]
     log: list[Line]
     files: dict[str, str]  # output -> path relative to the publish dir
     urls: dict[str, str]  # output -> URL readers use
@@ -82,6 +84,7 @@ class MinutesView:
                 for a in self.actions
             ],
             "attendees": [{"nick": n, "lines": c} for n, c in self.attendees],
+            "votes": [_vote_json(v) for v in self.votes],
             "files": self.files,
             "urls": self.urls,
         }
@@ -90,6 +93,29 @@ class MinutesView:
 def _item_json(item: Item) -> dict[str, Any]:
     return {"kind": item.kind.value, "text": item.text, "nick": item.nick,
             "time": iso(item.time), "line": item.line}
+
+
+def _vote_json(vote: Vote) -> dict[str, Any]:
+    return {
+        "question": vote.question,
+        "options": list(vote.options),
+        "tally": vote.tally(),
+        "result": vote.result,
+        "passed": vote.passed,
+        "rule": vote.rule.describe(len(vote.current_ballots())),
+        "started_by": vote.started_by,
+        "started_at": iso(vote.started_at),
+        "ended_at": iso(vote.ended_at),
+        "line": vote.line,
+        "result_line": vote.end_line,
+        "closed_by_meeting_end": vote.closed_by_meeting_end,
+        "ballots": [
+            {"voter": b.voter, "choice": b.choice, "time": iso(b.time), "line": b.line,
+             "counted": b.counted and not b.replaced,
+             "status": "not eligible" if not b.counted else "replaced" if b.replaced else "counted"}
+            for b in vote.ballots
+        ],
+    }
 
 
 def _groups(items: list[Item]) -> list[TopicGroup]:
@@ -131,6 +157,7 @@ def build(meeting: Meeting, meeting_id: int, files: dict[str, str],
         by_person=sorted(by_person.items(), key=lambda kv: kv[0].lower()),
         unassigned=unassigned,
         attendees=meeting.attendees(),
+        votes=list(meeting.votes),
         log=[ln for ln in meeting.lines if ln.kind is not LineKind.GAP or ln.text],
         files=files,
         urls=urls,

@@ -46,7 +46,17 @@ def test_json_schema_fields() -> None:
     assert set(data["items"][0]) == {"kind", "text", "nick", "time", "line"}
     assert data["actions"][0]["owners"] == ["bob", "carol"]
     assert data["actions"][1]["owners"] == []
-    assert {"nick": "carol", "lines": 2} in data["attendees"]
+    assert {"nick": "carol", "lines": 4} in data["attendees"]
+    (vote,) = data["votes"]
+    assert vote["question"] == "Release on Friday?"
+    assert vote["tally"] == {"Yes": 1, "No": 1, "Abstain": 1}
+    assert vote["result"] == "Motion FAILED: Yes 1, No 1, Abstain 1 (simple majority)"
+    assert vote["rule"] == "simple majority"
+    assert [(b["voter"], b["choice"], b["counted"]) for b in vote["ballots"]] == [
+        ("bob", "Yes", True), ("carol", "Yes", False), ("carol", "No", True),
+        ("mallory", "Abstain", True)]
+    assert vote["ballots"][0] == {"voter": "bob", "choice": "Yes", "time": "2016-03-02T18:03:42Z",
+                                  "line": 19, "counted": True, "status": "counted"}
     assert data["log"][6] == {"line": 7, "time": "2016-03-02T18:02:00Z", "nick": "carol",
                               "kind": "action", "text": "cheers"}
     assert data["files"]["log_html"].endswith(".log.html")

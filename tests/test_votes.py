@@ -139,7 +139,8 @@ def test_quorum_not_met_fails_the_motion() -> None:
         "10:00:05 <chair> #close\n"
     )
     assert run.replies_to(2) == ["Vote rule: quorum 3, simple majority"]
-    assert _result(run) == "Motion FAILED: Yes 2, No 0, Abstain 0 (quorum 3 not met, simple majority)"
+    assert _result(run) == (
+        "Motion FAILED: Yes 2, No 0, Abstain 0 (quorum 3 not met, simple majority)")
 
 
 def _motion(ballots: str, rule: str = "") -> str:
@@ -182,7 +183,8 @@ def test_channel_rule_from_config() -> None:
     settings = MeetingSettings(channel_vote_rules=(("#tc", VoteRule(2, Threshold.TWO_THIRDS)),))
     run = run_transcript(START + "10:00:01 <chair> #motion M\n10:00:02 <a> #vote +1\n"
                          "10:00:03 <chair> #endvote\n", channel="#TC", settings=settings)
-    assert _result(run) == "Motion FAILED: Yes 1, No 0, Abstain 0 (quorum 2 not met, two-thirds majority)"
+    assert _result(run) == (
+        "Motion FAILED: Yes 1, No 0, Abstain 0 (quorum 2 not met, two-thirds majority)")
 
 
 def test_vote_left_open_is_closed_by_endmeeting() -> None:
