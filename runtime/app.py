@@ -13,7 +13,9 @@ from pathlib import Path
 from chat.console import ConsoleAdapter
 from chat.irc import IrcAdapter
 from meetings.engine import Engine
+from meetings.nicks import fold
 from meetings.state import Meeting, MeetingSettings
+from meetings.votes import Threshold, VoteRule
 from plugins import default_registry
 from publish.publisher import Publisher
 from publish.render import preload
@@ -25,9 +27,15 @@ log = logging.getLogger(__name__)
 
 
 def settings_of(config: Config) -> MeetingSettings:
+    votes = config.votes
     return MeetingSettings(
         prefixes=(config.meetings.command_prefix,),
         max_length=timedelta(minutes=config.meetings.max_length_minutes),
+        vote_rule=VoteRule(votes.quorum, Threshold(votes.threshold), votes.abstentions_count),
+        channel_vote_rules=tuple(
+            (fold(c.channel), VoteRule(c.quorum, Threshold(c.threshold), c.abstentions_count))
+            for c in votes.channel
+        ),
     )
 
 

@@ -32,6 +32,24 @@ class MeetingsConfig:
 
 
 @dataclass(frozen=True)
+class ChannelVotesConfig:
+    channel: str
+    quorum: int = 0
+    threshold: str = "majority"
+    abstentions_count: bool = False
+
+
+@dataclass(frozen=True)
+class VotesConfig:
+    """The rule votes follow unless a chair sets another with #voterule."""
+
+    quorum: int = 0
+    threshold: str = "majority"  # majority | two-thirds | unanimity
+    abstentions_count: bool = False
+    channel: list[ChannelVotesConfig] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class IrcConfig:
     name: str
     host: str
@@ -59,6 +77,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
     meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
+    votes: VotesConfig = field(default_factory=VotesConfig)
     irc: list[IrcConfig] = field(default_factory=list)
     console: bool = False  # no config file: a local text-mode chat in the terminal
 
@@ -106,6 +125,9 @@ def _validate(config: Config) -> None:
         raise ConfigError("meetings.command_prefix must not be empty")
     if config.meetings.max_length_minutes <= 0:
         raise ConfigError("meetings.max_length_minutes must be positive")
+    _validate_rule("votes", config.votes.quorum, config.votes.threshold)
+    for i, rule in enumerate(config.votes.channel):
+        _validate_rule(f"votes.channel[{i}]", rule.quorum, rule.threshold)
     names = set()
     for i, irc in enumerate(config.irc):
         key = f"irc[{i}]"
@@ -121,6 +143,17 @@ def _validate(config: Config) -> None:
         for j, channel in enumerate(irc.channels):
             if not channel or channel[0] not in "#&+!" or any(c in channel for c in " ,\x07"):
                 raise ConfigError(f"{key}.channels[{j}] {channel!r} is not a channel name")
+
+
+THRESHOLDS = ("majority", "two-thirds", "unanimity")
+
+
+def _validate_rule(key: str, quorum: int, threshold: str) -> None:
+    if quorum < 0:
+        raise ConfigError(f"{key}.quorum must not be negative")
+    if threshold not in THRESHOLDS:
+        raise ConfigError(f"{key}.threshold must be one of {', '.join(THRESHOLDS)}, "
+                          f"not {threshold!r}")
 
 
 def parse(text: str, source: str = "config") -> Config:

@@ -44,6 +44,9 @@ def test_no_config_file_means_console_mode(tmp_path: Path, monkeypatch: pytest.M
     (IRC.replace('["#c"]', '["c"]'), "irc[0].channels[0] 'c' is not a channel name"),
     (IRC + 'sasl_username = "u"\n', "irc[0].sasl_username and sasl_password go together"),
     (IRC + IRC, "irc[1].name 'n' is used twice"),
+    ("[votes]\nthreshold = 'most'\n", "votes.threshold must be one of majority"),
+    ("[[votes.channel]]\nchannel = '#tc'\nquorum = -1\n", "votes.channel[0].quorum must not"),
+    ("[[votes.channel]]\nquorum = 1\n", "votes.channel[0].channel is required"),
     ("[publish\n", "is not valid TOML"),
     ("publish = 3\n", "publish must be a table"),
 ])
@@ -55,3 +58,15 @@ def test_errors_name_the_key(text: str, message: str) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load(tmp_path / "missing.toml")
+
+
+def test_vote_rules_reach_the_engine() -> None:
+    from meetings.votes import Threshold
+    from runtime.app import settings_of
+
+    config = parse("[votes]\nquorum = 2\n[[votes.channel]]\nchannel = '#TC'\n"
+                   "threshold = 'unanimity'\nabstentions_count = true\n")
+    settings = settings_of(config)
+    assert settings.vote_rule.quorum == 2
+    tc = settings.vote_rule_for("#tc")
+    assert (tc.threshold, tc.abstentions_count, tc.quorum) == (Threshold.UNANIMITY, True, 0)
