@@ -79,6 +79,7 @@ class Publisher:
         await self.storage.save_meeting(
             meeting_id, name=meeting.name, title=meeting.title, founder=meeting.founder,
             ended_at=meeting.ended_at, items=view.items,
+            owners={a.item.line: a.owners for a in view.actions},
         )
         return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
 

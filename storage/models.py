@@ -78,7 +78,10 @@ class LineRow(Base):
 
 class ItemRow(Base):
     __tablename__ = "items"
-    __table_args__ = (Index("ix_items_meeting", "meeting_id", "position"),)
+    __table_args__ = (
+        Index("ix_items_meeting", "meeting_id", "position"),
+        Index("ix_items_kind_time", "kind", "time"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
@@ -88,3 +91,4 @@ class ItemRow(Base):
     nick: Mapped[str] = mapped_column(String(200))
     time: Mapped[datetime] = mapped_column(UTCDateTime)
     line: Mapped[int] = mapped_column(Integer)
+    owners: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-from collections.abc import AsyncIterator, Iterable, Sequence
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +53,20 @@ class MeetingRecord:
     started_at: datetime
     ended_at: datetime | None
     stem: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """A minutes item with the meeting it belongs to: a row of the decision register or
+    of the action-item listing."""
+
+    meeting: MeetingRecord
+    kind: str
+    text: str
+    nick: str
+    time: datetime
+    line: int
+    owners: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,23 +262,77 @@ class Storage:
         founder: str,
         ended_at: datetime | None,
         items: Iterable[Item],
+        owners: Mapping[int, Sequence[str]],
     ) -> None:
-        """Store what replay derived, so listing and search need no replay."""
-        async with self._session.begin() as session:
-            await session.execute(
-                update(MeetingRow).where(MeetingRow.id == meeting_id).values(
+        """Store what replay derived, so listing, the decision register and search need no
+        replay. `owners` maps an action item's line to the nicks it names."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(_MEETINGS).where(_MEETINGS.c.id == meeting_id).values(
                     name=name, title=title, founder=founder, ended_at=ended_at,
                 )
             )
-            await session.execute(delete(ItemRow).where(ItemRow.meeting_id == meeting_id))
+            await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id == meeting_id))
             rows = [
-                {"meeting_id": meeting_id, "position": i, "kind": it.kind.value,
-                 "text": it.text, "nick": it.nick, "time": it.time, "line": it.line}
+                {"meeting_id": meeting_id, "position": i, "kind": str(it.kind),
+                 "text": it.text, "nick": it.nick, "time": it.time, "line": it.line,
+                 "owners": json.dumps(list(owners.get(it.line, ())), ensure_ascii=False)}
                 for i, it in enumerate(items)
             ]
             if rows:
-                connection = await session.connection()
-                await connection.execute(insert(_ITEMS), rows)
+                await conn.execute(insert(_ITEMS), rows)
+
+    async def items(
+        self,
+        kinds: Iterable[str],
+        *,
+        channel: str | None = None,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        meeting_id: int | None = None,
+    ) -> list[ItemRecord]:
+        """Items of the given kinds across meetings, newest first."""
+        query = (
+            select(_MEETINGS, _ITEMS.c.kind, _ITEMS.c.text, _ITEMS.c.nick, _ITEMS.c.time,
+                   _ITEMS.c.line, _ITEMS.c.owners)
+            .join(_ITEMS, _ITEMS.c.meeting_id == _MEETINGS.c.id)
+            .where(_ITEMS.c.kind.in_(list(kinds)))
+            .order_by(_ITEMS.c.time.desc(), _ITEMS.c.id.desc())
+        )
+        if channel is not None:
+            query = query.where(func.lower(_MEETINGS.c.channel) == channel.lower())
+        if name is not None:
+            query = query.where(_MEETINGS.c.name == name)
+        if since is not None:
+            query = query.where(_ITEMS.c.time >= since)
+        if until is not None:
+            query = query.where(_ITEMS.c.time < until)
+        if meeting_id is not None:
+            query = query.where(_MEETINGS.c.id == meeting_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            ItemRecord(
+                MeetingRecord(r.id, r.network, r.channel, r.name, r.title, r.founder,
+                              r.started_at, r.ended_at, r.stem),
+                r.kind, r.text, r.nick, r.time, r.line, tuple(json.loads(r.owners)),
+            )
+            for r in rows
+        ]
+
+    async def previous_meeting(self, name: str, before: datetime,
+                               exclude: int) -> MeetingRecord | None:
+        """The latest ended meeting of a series that started before `before`."""
+        async with self._session() as session:
+            row = await session.scalar(
+                select(MeetingRow)
+                .where(MeetingRow.name == name, MeetingRow.ended_at.is_not(None),
+                       MeetingRow.started_at < before, MeetingRow.id != exclude)
+                .order_by(MeetingRow.started_at.desc(), MeetingRow.id.desc())
+                .limit(1)
+            )
+        return None if row is None else _record(row)
 
     async def claim_stem(self, meeting_id: int, candidates: Iterable[str]) -> str:
         """Give a meeting its output path for good: its own if it has one, else the first free."""

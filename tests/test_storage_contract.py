@@ -62,7 +62,7 @@ async def test_save_meeting_closes_it_and_stores_items(storage: Storage) -> None
     await storage.write_lines([(ref, _line(1, "#startmeeting"))])
     item = Item(ItemKind.AGREED, "yes", "alice", T0, 1)
     await storage.save_meeting(ref.id or 0, name="n", title="t", founder="alice",
-                               ended_at=T0 + timedelta(hours=1), items=[item])
+                               ended_at=T0 + timedelta(hours=1), items=[item], owners={})
     assert await storage.open_meetings() == []
     (record,) = await storage.meetings()
     assert (record.name, record.title, record.ended_at) == ("n", "t", T0 + timedelta(hours=1))
@@ -102,3 +102,62 @@ async def test_processes_opening_a_new_database_at_once_both_succeed(database_ur
     finally:
         for store in stores:
             await store.close()
+
+
+
+async def _series(storage: Storage) -> list[int]:
+    """Three meetings: two of series "tc" in #tc, one of "docs" in #docs."""
+    ids = []
+    for n, (channel, name) in enumerate([("#tc", "tc"), ("#docs", "docs"), ("#TC", "tc")]):
+        start = T0 + timedelta(days=7 * n)
+        ref = MeetingRef("net", channel, start)
+        await storage.write_lines([(ref, _line(1, "#startmeeting"))])
+        assert ref.id is not None
+        items = [
+            Item(ItemKind.TOPIC, f"topic {n}", "chair", start + timedelta(minutes=1), 2),
+            Item(ItemKind.AGREED, f"agreed {n}", "chair", start + timedelta(minutes=2), 3),
+            Item(ItemKind.ACTION, f"alice and bob to do {n}", "chair",
+                 start + timedelta(minutes=3), 4),
+            Item(ItemKind.VOTE, f"Q{n}? Motion PASSED", "chair", start + timedelta(minutes=4), 5),
+        ]
+        await storage.save_meeting(ref.id, name=name, title=name, founder="chair",
+                                   ended_at=start + timedelta(hours=1), items=items,
+                                   owners={4: ["alice", "bob"]})
+        ids.append(ref.id)
+    return ids
+
+
+DECISIONS = ("agreed", "accepted", "rejected", "vote")
+
+
+async def test_decision_register_newest_first_with_filters(storage: Storage) -> None:
+    ids = await _series(storage)
+    every = await storage.items(DECISIONS)
+    assert [(r.meeting.id, r.kind) for r in every] == [
+        (ids[2], "vote"), (ids[2], "agreed"), (ids[1], "vote"), (ids[1], "agreed"),
+        (ids[0], "vote"), (ids[0], "agreed")]
+    assert {r.meeting.id for r in await storage.items(DECISIONS, channel="#tc")} == {
+        ids[0], ids[2]}
+    assert {r.meeting.id for r in await storage.items(DECISIONS, name="docs")} == {ids[1]}
+    since = await storage.items(DECISIONS, since=T0 + timedelta(days=7))
+    assert {r.meeting.id for r in since} == {ids[1], ids[2]}
+    until = await storage.items(DECISIONS, until=T0 + timedelta(days=7))
+    assert {r.meeting.id for r in until} == {ids[0]}
+    record = every[1]
+    assert (record.text, record.nick, record.line) == ("agreed 2", "chair", 3)
+    assert record.time == T0 + timedelta(days=14, minutes=2)
+
+
+async def test_actions_keep_their_owners(storage: Storage) -> None:
+    await _series(storage)
+    actions = await storage.items(("action",))
+    assert len(actions) == 3
+    assert all(a.owners == ("alice", "bob") for a in actions)
+
+
+async def test_previous_meeting_of_a_series(storage: Storage) -> None:
+    ids = await _series(storage)
+    previous = await storage.previous_meeting("tc", T0 + timedelta(days=14), exclude=ids[2])
+    assert previous is not None
+    assert previous.id == ids[0]
+    assert await storage.previous_meeting("tc", T0, exclude=ids[0]) is None
