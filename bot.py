@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from meetings.nicks import fold
+from publish.publisher import DECISION_KINDS
 from runtime import app
 from runtime.config import Config, ConfigError, load
 from storage import MeetingRecord
@@ -38,7 +42,42 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="MEETING_ID")
     meetings = sub.add_parser("meetings", parents=[common], help="list meetings")
     meetings.add_argument("--json", action="store_true", help="machine-readable output")
+    decisions = sub.add_parser("decisions", parents=[common],
+                               help="every #agreed, #accepted, #rejected and vote result")
+    decisions.add_argument("--channel", help="only this channel")
+    decisions.add_argument("--meeting", help="only meetings of this name (series)")
+    decisions.add_argument("--since", type=_day, help="from this date (YYYY-MM-DD, UTC)")
+    decisions.add_argument("--until", type=_day, help="up to and including this date")
+    form = decisions.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="JSON output")
+    form.add_argument("--csv", action="store_true", help="CSV output")
+    actions = sub.add_parser("actions", parents=[common], help="action items across meetings")
+    actions.add_argument("--person", help="only items this nick owns")
+    actions.add_argument("--meeting", help="only meetings of this name (series)")
+    actions.add_argument("--json", action="store_true", help="JSON output")
     return parser
+
+
+def _day(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _print_items(items: list[app.ListedItem], as_json: bool, as_csv: bool = False) -> None:
+    rows = [item.as_dict() for item in items]
+    if as_json:
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["time"])
+        writer.writeheader()
+        writer.writerows({**r, "owners": " ".join(r["owners"])} for r in rows)
+    else:
+        for r in rows:
+            owners = f" [{' '.join(r['owners'])}]" if r["owners"] else ""
+            print(f"{r['time']}  {r['channel']}  {r['meeting']}  {str(r['kind']).upper()}: "
+                  f"{r['text']}{owners} ({r['nick']})  {r['url']}")
 
 
 def _load(path: Path | None) -> Config:
@@ -68,6 +107,19 @@ def main(argv: list[str] | None = None) -> int:
         for meeting_id, outcome in results:
             print(f"{meeting_id}\t{outcome}")
         return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
+    if args.command == "decisions":
+        until = args.until + timedelta(days=1) if args.until else None
+        found = asyncio.run(app.list_items(
+            config, DECISION_KINDS, channel=args.channel, name=args.meeting,
+            since=args.since, until=until))
+        _print_items(found, args.json, args.csv)
+        return 0
+    if args.command == "actions":
+        found = asyncio.run(app.list_items(config, ("action",), name=args.meeting))
+        if args.person:
+            found = [i for i in found if fold(args.person) in {fold(o) for o in i.record.owners}]
+        _print_items(found, args.json)
+        return 0
     records = asyncio.run(app.list_meetings(config))
     if args.json:
         print(json.dumps([_iso(r) for r in records], indent=1))

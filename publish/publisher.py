@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from meetings.model import DECISIONS
 from meetings.state import Meeting
 from publish import viewmodel
 from publish.files import files_for, inside, stem_candidates, stem_for, write_atomic
 from publish.fragments import Fragments
-from publish.render import new_fragments, render_all
-from storage import Storage
+from publish.render import new_fragments, render_all, render_decisions
+from storage import ItemRecord, Storage
+
+DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesDecision:
+    record: ItemRecord
+    link: str  # relative to the series folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,10 @@ class Publisher:
     def _url(self, relative: str) -> str:
         return f"{self.base_url}/{relative}" if self.base_url else str(self.root / relative)
 
+    def line_url(self, stem: str | None, line: int) -> str:
+        """Where readers find a line of a meeting's log ("" before it is published)."""
+        return f"{self._url(files_for(stem)['log_html'])}#l-{line}" if stem else ""
+
     async def publish(self, meeting_id: int, meeting: Meeting) -> Published:
         """Write all outputs (off the event loop), then store what replay derived.
 
@@ -72,6 +86,7 @@ class Publisher:
         files = files_for(stem)
         view = viewmodel.build(meeting, meeting_id, files,
                                {k: self._url(v) for k, v in files.items()})
+        view.previous = await self.previous_actions(meeting_id, meeting)
         fragments = self._fragments_of(meeting_id)
         if meeting.ended:
             del self._fragments[meeting_id]
@@ -81,7 +96,49 @@ class Publisher:
             ended_at=meeting.ended_at, items=view.items,
             owners={a.item.line: a.owners for a in view.actions},
         )
+        await self._write_decisions(meeting.name)
         return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
+
+    async def previous_actions(self, meeting_id: int,
+                               meeting: Meeting) -> viewmodel.PreviousMeeting | None:
+        """The action items of the series' previous meeting, if it had any."""
+        if meeting.started_at is None:
+            return None
+        previous = await self.storage.previous_meeting(meeting.name, meeting.started_at,
+                                                       exclude=meeting_id)
+        if previous is None:
+            return None
+        actions = await self.storage.items(("action",), meeting_id=previous.id)
+        if not actions:
+            return None
+        minutes = self._url(files_for(previous.stem)["html"]) if previous.stem else ""
+        return viewmodel.PreviousMeeting(
+            previous.id, previous.started_at, minutes,
+            [(a.text, a.owners) for a in reversed(actions)],
+        )
+
+    async def _write_decisions(self, series: str) -> None:
+        """The series' decision register: {name}/decisions.html and .json, newest first."""
+        records = await self.storage.items(DECISION_KINDS, name=series)
+        entries = [
+            SeriesDecision(r, f"{PurePosixPath(r.meeting.stem).relative_to(series)}"
+                              f".log.html#l-{r.line}" if r.meeting.stem else "")
+            for r in records
+        ]
+        data = [
+            {"time": viewmodel.iso(r.time), "channel": r.meeting.channel,
+             "meeting_id": r.meeting.id, "kind": r.kind, "text": r.text, "nick": r.nick,
+             "line": r.line, "url": self.line_url(r.meeting.stem, r.line)}
+            for r in records
+        ]
+        html = render_decisions(series, entries)
+        text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+        await asyncio.to_thread(self._write_files, {f"{series}/decisions.html": html,
+                                                    f"{series}/decisions.json": text})
+
+    def _write_files(self, contents: dict[str, str]) -> None:
+        for relative, content in contents.items():
+            write_atomic(inside(self.root, relative), content)
 
     def _taken_on_disk(self, stem: str) -> bool:
         return inside(self.root, f"{stem}.json").exists()

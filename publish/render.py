@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -99,9 +100,15 @@ PAGES = ("minutes.html.j2", "minutes.txt.j2", "minutes.md.j2", "log.html.j2", "l
 def preload() -> None:
     """Compile every template now, so the first #endmeeting does not pay for it."""
     env = environment()
-    for name in (*PAGES, "fragments.html.j2", "fragments.md.j2"):
+    for name in (*PAGES, "fragments.html.j2", "fragments.md.j2", "decisions.html.j2"):
         env.get_template(name)
     _css()
+
+
+def render_decisions(series: str, decisions: list[Any]) -> str:
+    """A series' decision register page; decisions carry .record and .link (relative)."""
+    return environment().get_template("decisions.html.j2").render(
+        series=series, decisions=decisions, css=_css())
 
 
 def new_fragments() -> Fragments:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,16 @@ class ActionView:
     owners: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class PreviousMeeting:
+    """The series' previous meeting, for "Action items from the previous meeting"."""
+
+    id: int
+    started_at: datetime
+    minutes_url: str
+    actions: list[tuple[str, tuple[str, ...]]]  # (text, owners)
+
+
 @dataclass
 class MinutesView:
     id: int
@@ -57,7 +67,7 @@ class MinutesView:
     log: list[Line]
     files: dict[str, str]  # output -> path relative to the publish dir
     urls: dict[str, str]  # output -> URL readers use
-    extra: dict[str, Any] = field(default_factory=dict)
+    previous: PreviousMeeting | None = None
 
     @property
     def heading(self) -> str:
@@ -85,6 +95,12 @@ class MinutesView:
             ],
             "attendees": [{"nick": n, "lines": c} for n, c in self.attendees],
             "votes": [_vote_json(v) for v in self.votes],
+            "previous_actions": None if self.previous is None else {
+                "meeting_id": self.previous.id,
+                "started_at": iso(self.previous.started_at),
+                "minutes": self.previous.minutes_url,
+                "actions": [{"text": t, "owners": list(o)} for t, o in self.previous.actions],
+            },
             "files": self.files,
             "urls": self.urls,
         }

@@ -9,6 +9,7 @@ import signal
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from chat.console import ConsoleAdapter
 from chat.irc import IrcAdapter
@@ -21,7 +22,7 @@ from publish.publisher import Publisher
 from publish.render import preload
 from runtime.config import Config
 from runtime.recorder import Recorder
-from storage import MeetingRecord, Storage
+from storage import ItemRecord, MeetingRecord, Storage
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +117,31 @@ async def list_meetings(config: Config) -> list[MeetingRecord]:
         return await storage.meetings()
     finally:
         await storage.close()
+
+
+
+
+@dataclass(frozen=True, slots=True)
+class ListedItem:
+    record: ItemRecord
+    url: str
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.record
+        return {
+            "time": r.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "network": r.meeting.network,
+            "channel": r.meeting.channel, "meeting": r.meeting.name,
+            "meeting_id": r.meeting.id, "kind": r.kind, "text": r.text, "nick": r.nick,
+            "owners": list(r.owners), "line": r.line, "url": self.url,
+        }
+
+
+async def list_items(config: Config, kinds: tuple[str, ...], **filters: Any) -> list[ListedItem]:
+    """Decisions or action items across meetings, newest first, each with its line's URL."""
+    services = await open_services(config)
+    try:
+        records = await services.storage.items(kinds, **filters)
+        return [ListedItem(r, services.publisher.line_url(r.meeting.stem, r.line))
+                for r in records]
+    finally:
+        await services.storage.close()

@@ -183,7 +183,10 @@ class Recorder:
         inserted = await self._write([(om.ref, line) for om, line in entries])
         for (om, line), fresh in zip(entries, inserted, strict=True):
             if fresh:
+                was_started = om.meeting.started
                 await self._act(om, self.engine.apply(om.meeting, line))
+                if not was_started and om.meeting.started:
+                    await self._mention_previous(om)
 
     async def _write(self, rows: list[tuple[MeetingRef, Line]]) -> list[bool]:
         """Commit, retrying while the database is away; lines wait in memory meanwhile."""
@@ -210,6 +213,18 @@ class Recorder:
                 self._say(om, text, record=False)
         else:
             self._say(om, f"Minutes so far: {published.urls['html']}", record=True)
+
+    async def _mention_previous(self, om: OpenMeeting) -> None:
+        """One line pointing at the open action items of the series' previous meeting."""
+        if om.ref.id is None or om.meeting.lurking:
+            return
+        previous = await self.publisher.previous_actions(om.ref.id, om.meeting)
+        if previous is None:
+            return
+        count = len(previous.actions)
+        self._say(om, f"Action items from the previous meeting ({previous.started_at:%Y-%m-%d}):"
+                      f" {count} item{'' if count == 1 else 's'}: {previous.minutes_url}#actions",
+                  record=True)
 
     def _say(self, om: OpenMeeting, text: str, *, record: bool) -> None:
         sender = self.senders.get(om.ref.network)
