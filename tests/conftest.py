@@ -64,19 +64,20 @@ async def storage(database_url: str) -> AsyncIterator[Storage]:
     await store.close()
 
 
-@pytest.fixture
-def ngircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NgIrcd]:
-    """A real ngIRCd with flood limits off."""
-    server = NgIrcd(tmp_path_factory.mktemp("ngircd"), free_port(), flood_limits=False)
+def _running_ngircd(factory: pytest.TempPathFactory, *, flood_limits: bool) -> Iterator[NgIrcd]:
+    server = NgIrcd(factory.mktemp("ngircd"), free_port(), flood_limits=flood_limits)
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def ngircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NgIrcd]:
+    """A real ngIRCd with flood limits off."""
+    yield from _running_ngircd(tmp_path_factory, flood_limits=False)
 
 
 @pytest.fixture
 def ngircd_default_limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NgIrcd]:
     """A real ngIRCd with its default flood limits, as the bot meets on a real network."""
-    server = NgIrcd(tmp_path_factory.mktemp("ngircd"), free_port(), flood_limits=True)
-    server.start()
-    yield server
-    server.stop()
+    yield from _running_ngircd(tmp_path_factory, flood_limits=True)
