@@ -16,13 +16,14 @@ _FORMATTING = re.compile(
     r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # cannot be written as UTF-8
 
 
 def clean_text(text: str) -> str:
     """Text as it is parsed and rendered: formatting codes and control characters removed."""
     if text.isprintable():  # the usual case, checked in C
         return text
-    return _CONTROL.sub("", _FORMATTING.sub("", text))
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", _FORMATTING.sub("", text)))
 
 
 class ChatEvent(NamedTuple):

@@ -1,0 +1,73 @@
+"""Hostile names and text: files stay inside the publish dir, output stays valid and inert."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from chat.base import ChatEvent, clean_text
+from meetings.engine import Engine
+from meetings.model import LineKind
+from meetings.state import MeetingSettings
+from plugins import default_registry
+from publish.publisher import Publisher
+from runtime.recorder import Recorder
+from storage import Storage
+from tests.helpers import run_transcript
+
+T0 = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+
+
+class Room:
+    nick = "bot"
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def say(self, room: str, text: str) -> None:
+        self.said.append(text)
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/../../b", "%c" * 40, "n" * 300, "a\x00b",
+                                  "..", "%Y-%m-%d", "<script>", "/etc/passwd", "C:\\x"])
+async def test_hostile_meeting_names_stay_inside(name: str, tmp_path: Path) -> None:
+    storage = await Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    out = tmp_path / "minutes"
+    recorder = Recorder(storage, Engine(default_registry()), Publisher(storage, out),
+                        MeetingSettings())
+    room = Room()
+    recorder.senders["net"] = room
+    task = asyncio.create_task(recorder.run())
+    for text in (f"#startmeeting {name}", f"#meetingname {name}", "#endmeeting"):
+        recorder.submit(ChatEvent("net", "#c", "chair", clean_text(text), LineKind.MESSAGE, T0))
+    await recorder.drained()
+    task.cancel()
+    files = await asyncio.to_thread(lambda: [p for p in tmp_path.rglob("*") if p.is_file()])
+    published = [p for p in files if p.suffix in (".html", ".txt", ".md", ".json")]
+    assert published, room.said
+    for path in published:
+        assert path.resolve().is_relative_to(out.resolve())
+        assert len(path.name) < 140
+        assert "%" not in path.name
+    (record,) = await storage.meetings()
+    assert record.ended_at is not None
+    await storage.close()
+
+
+def test_text_cleaning() -> None:
+    assert clean_text("\x0304,121234 apples") == "1234 apples"  # colour 04,12 then digits
+    assert clean_text("\x03041234") == "1234"
+    assert clean_text("bad \ud800 surrogate") == "bad \ufffd surrogate"
+    assert clean_text("a\x00b\rc\nd") == "abcd"
+    assert clean_text("\u202eevil\u200b") == "\u202eevil\u200b"  # kept; isolated when shown
+
+
+def test_bogus_commands_get_no_reply() -> None:
+    lines = "".join(f"10:00:{n % 60:02d} <troll> #bogus{n}\n10:00:{n % 60:02d} <troll> #{n}\n"
+                    for n in range(100))
+    run = run_transcript("10:00:00 <chair> #startmeeting\n" + lines)
+    assert run.all_replies[3:] == []
+    assert run.meeting.items == []
