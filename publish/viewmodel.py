@@ -64,6 +64,7 @@ class MinutesView:
     unassigned: list[Item]
     attendees: list[tuple[str, int]]
     votes: list[Vote]
+    gaps: list[Line]  # times the recorder was offline during the meeting
     log: list[Line]
     files: dict[str, str]  # output -> path relative to the publish dir
     urls: dict[str, str]  # output -> URL readers use
@@ -94,6 +95,7 @@ class MinutesView:
                 for a in self.actions
             ],
             "attendees": [{"nick": n, "lines": c} for n, c in self.attendees],
+            "gaps": [{"time": iso(g.time), "line": g.seq, "text": g.text} for g in self.gaps],
             "votes": [_vote_json(v) for v in self.votes],
             "previous_actions": None if self.previous is None else {
                 "meeting_id": self.previous.id,
@@ -174,7 +176,8 @@ def build(meeting: Meeting, meeting_id: int, files: dict[str, str],
         unassigned=unassigned,
         attendees=meeting.attendees(),
         votes=list(meeting.votes),
-        log=[ln for ln in meeting.lines if ln.kind is not LineKind.GAP or ln.text],
+        gaps=[ln for ln in meeting.lines if ln.kind is LineKind.GAP],
+        log=list(meeting.lines),
         files=files,
         urls=urls,
     )

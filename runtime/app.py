@@ -60,8 +60,8 @@ async def open_services(config: Config) -> Services:
 async def run_bot(config: Config) -> None:
     services = await open_services(config)
     await asyncio.to_thread(preload)
-    recorder = Recorder(services.storage, services.engine, services.publisher, services.settings)
-    await recorder.resume()
+    recorder = Recorder(services.storage, services.engine, services.publisher, services.settings,
+                        config.storage.max_pending_lines)
     adapters: list[IrcAdapter | ConsoleAdapter] = (
         [ConsoleAdapter()] if config.console else [IrcAdapter(irc) for irc in config.irc]
     )
@@ -69,6 +69,8 @@ async def run_bot(config: Config) -> None:
         log.warning("no [[irc]] networks are configured; nothing to do")
     for adapter in adapters:
         recorder.senders[adapter.name] = adapter
+    # After the senders: resuming announces itself (queued until each network is joined).
+    await recorder.resume()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

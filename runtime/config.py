@@ -17,6 +17,9 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class StorageConfig:
     url: str = "sqlite:///openminutes.db"
+    # Lines that may wait in memory while the database is unavailable; past this the bot
+    # says in the channel that it is not recording.
+    max_pending_lines: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def _build(prefix: str, raw: Any, cls: Any) -> Any:
 def _validate(config: Config) -> None:
     if not config.meetings.command_prefix.strip():
         raise ConfigError("meetings.command_prefix must not be empty")
+    if config.storage.max_pending_lines < 100:
+        raise ConfigError("storage.max_pending_lines must be at least 100")
     if config.meetings.max_length_minutes <= 0:
         raise ConfigError("meetings.max_length_minutes must be positive")
     _validate_rule("votes", config.votes.quorum, config.votes.threshold)

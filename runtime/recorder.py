@@ -27,7 +27,7 @@ _MAX_BATCH = 2000
 # #endmeeting only assembles them; never while lines are still pouring in.
 _WARM_AFTER_QUIET = 0.1
 _WARM_CHUNK = 500  # lines per step, so arriving lines never wait long for the GIL
-_RETRY_DELAYS = (0.1, 0.5, 1, 2, 5, 10)
+_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then every 5 s, for as long as it takes
 
 
 class Sender(Protocol):
@@ -53,7 +53,7 @@ class _Queued:
 
 class Recorder:
     def __init__(self, storage: Storage, engine: Engine, publisher: Publisher,
-                 settings: MeetingSettings) -> None:
+                 settings: MeetingSettings, max_pending: int = 10_000) -> None:
         self.storage = storage
         self.engine = engine
         self.publisher = publisher
@@ -64,6 +64,8 @@ class Recorder:
         self._idle = asyncio.Event()
         self._idle.set()
         self._warming: asyncio.Task[None] | None = None
+        self.max_pending = max_pending
+        self._dropped: dict[tuple[str, str], int] = {}  # lines dropped while the queue is full
         self._last_event = 0.0
 
     async def resume(self) -> None:
@@ -85,12 +87,41 @@ class Recorder:
             self.open[(rec.network, rec.channel.lower())] = om
             log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
                      rec.network, len(stored.lines))
+            await self._record_gap(om, stored.lines[-1].time if stored.lines else rec.started_at)
+
+    async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
+        """The recorder was down: say so in the log, the minutes and, once, the channel."""
+        now = datetime.now(UTC)
+        text = (f"recorder offline from {last:%H:%M:%S} to {now:%H:%M:%S} UTC; "
+                "lines said meanwhile may be missing")
+        gap = Line(om.next_seq, now, LineKind.GAP, "", text)
+        om.next_seq += 1
+        await self._write([(om.ref, gap)])
+        self.engine.apply(om.meeting, gap)
+        started = om.meeting.started_at or om.ref.started_at
+        self._say(om, f"Resumed recording the meeting started at {started:%H:%M} UTC "
+                      f"({text}).", record=True)
 
     def submit(self, event: ChatEvent) -> None:
         """Called by adapters for every event; cheap, never blocks."""
+        if self._queue.qsize() >= self.max_pending:
+            self._drop(event)
+            return
         self._idle.clear()
         self._last_event = time.monotonic()
         self._queue.put_nowait(_Queued(event))
+
+    def _drop(self, event: ChatEvent) -> None:
+        """The queue is full (the database has been away for long): never drop silently."""
+        key = (event.network, event.room)
+        if key not in self._dropped:
+            sender = self.senders.get(event.network)
+            if sender is not None:
+                sender.say(event.room, f"The database is unavailable and {self.max_pending} "
+                                       "lines are waiting: lines said now are NOT recorded "
+                                       "until it is back.")
+        self._dropped[key] = self._dropped.get(key, 0) + 1
+        log.error("queue full: dropped a line in %s on %s", event.room, event.network)
 
     async def drained(self) -> None:
         """Wait until every submitted event has been committed and handled."""
@@ -189,17 +220,30 @@ class Recorder:
                     await self._mention_previous(om)
 
     async def _write(self, rows: list[tuple[MeetingRef, Line]]) -> list[bool]:
-        """Commit, retrying while the database is away; lines wait in memory meanwhile."""
-        for attempt, delay in enumerate((*_RETRY_DELAYS, None)):
+        """Commit, retrying for as long as the database is away (PostgreSQL restarting,
+        SQLite locked); lines arriving meanwhile wait in the bounded queue."""
+        attempt = 0
+        while True:
             try:
-                return await self.storage.write_lines(rows)
+                inserted = await self.storage.write_lines(rows)
             except SQLAlchemyError:
-                if delay is None:
-                    raise
+                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
+                attempt += 1
                 log.warning("database write failed (attempt %d), retrying in %ss",
-                            attempt + 1, delay, exc_info=True)
+                            attempt, delay, exc_info=attempt == 1)
                 await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+                continue
+            if self._dropped:
+                self._database_back()
+            return inserted
+
+    def _database_back(self) -> None:
+        for (network, room), count in self._dropped.items():
+            sender = self.senders.get(network)
+            if sender is not None:
+                sender.say(room, f"Database is back; recording goes on. {count} line"
+                                 f"{'' if count == 1 else 's'} could not be recorded.")
+        self._dropped.clear()
 
     async def _act(self, om: OpenMeeting, outcome: Outcome) -> None:
         for text in outcome.replies:

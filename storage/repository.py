@@ -151,7 +151,8 @@ class Storage:
     @classmethod
     async def open(cls, url: str) -> Storage:
         """Connect and bring the schema up to date."""
-        engine = create_async_engine(async_url(url))
+        # pre_ping: after a PostgreSQL restart, pooled connections are dead; test first.
+        engine = create_async_engine(async_url(url), pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         try:

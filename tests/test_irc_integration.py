@@ -221,6 +221,13 @@ async def test_restart_resumes_the_open_meeting(
     assert [i["text"] for i in data["items"]] == ["still a chair after the restart"], output
     texts = [e["text"] for e in data["log"]]
     assert texts.count("#chair bob") == 1
+    resumed = [m for m in alice.messages_from("minutebot") if m.startswith("Resumed recording")]
+    assert len(resumed) == 1, resumed
+    (gap,) = data["gaps"]
+    assert gap["text"].startswith("recorder offline from ")
+    assert [e["kind"] for e in data["log"]].count("gap") == 1
+    minutes = json_file.with_suffix(".html").read_text()
+    assert "recorder offline from" in minutes
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run ngircd as nobody")
