@@ -287,7 +287,13 @@ class IrcAdapter:
                 return channel
         return folded
 
+    def _reclaim_nick(self, gone: str) -> None:
+        """Our configured nick was held (by our own ghost after a dead link); take it back."""
+        if fold(gone) == fold(self.config.nick) and fold(self.nick) != fold(self.config.nick):
+            self._send_raw(f"NICK {self.config.nick}")
+
     def _on_quit(self, event: Event) -> None:
+        self._reclaim_nick(event.source.nick)
         reason = event.arguments[0] if event.arguments else ""
         for channel in self._channels_of(event.source.nick):
             self._members[channel].discard(fold(event.source.nick))
@@ -295,6 +301,7 @@ class IrcAdapter:
 
     def _on_nick(self, event: Event) -> None:
         old, new = event.source.nick, event.target
+        self._reclaim_nick(old)
         for channel in self._channels_of(old):
             self._members[channel].discard(fold(old))
             self._members[channel].add(fold(new))
