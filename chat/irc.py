@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import logging
 import random
 import ssl
@@ -36,6 +37,16 @@ def _tag(event: Event, key: str) -> str | None:
             value = tag.get("value")
             return str(value) if value is not None else None
     return None
+
+
+def _stamped_id(event: Event, room: str, nick: str, kind: LineKind, text: str) -> str | None:
+    """Without a msgid, a server-time stamp still identifies a line well enough that a
+    bouncer playing back what the bot already saw does not store it twice."""
+    stamp = _tag(event, "time")
+    if not stamp:
+        return None
+    digest = hashlib.sha256(f"{stamp}\0{room}\0{nick}\0{kind}\0{text}".encode()).hexdigest()
+    return f"st:{digest[:32]}"
 
 
 def _server_time(event: Event) -> datetime:
@@ -235,24 +246,33 @@ class IrcAdapter:
               nick: str | None = None, identity: str | None = None) -> None:
         if self._sink is None:
             return
+        who = nick or event.source.nick
         account = identity or _tag(event, "account")
+        cleaned = clean_text(text)
         self._sink(ChatEvent(
-            network=self.name, room=room, nick=nick or event.source.nick,
-            text=clean_text(text), kind=kind, time=_server_time(event),
+            network=self.name, room=room, nick=who, text=cleaned, kind=kind,
+            time=_server_time(event),
             identity=account if account and account != "*" else None,
-            event_id=_tag(event, "msgid"),
+            event_id=_tag(event, "msgid") or _stamped_id(event, room, who, kind, cleaned),
         ))
 
+    def _own(self, event: Event) -> bool:
+        """Our own messages echoed back (a bouncer's playback, echo-message): the recorder
+        has already recorded what the bot said."""
+        return fold(event.source.nick) == fold(self.nick)
+
     def _on_pubmsg(self, event: Event) -> None:
-        self._emit(event, event.target, LineKind.MESSAGE, event.arguments[0])
+        if not self._own(event):
+            self._emit(event, event.target, LineKind.MESSAGE, event.arguments[0])
 
     def _on_action(self, event: Event) -> None:
-        if event.target and event.target[0] in "#&+!":
+        if event.target and event.target[0] in "#&+!" and not self._own(event):
             self._emit(event, event.target, LineKind.ACTION,
                        event.arguments[0] if event.arguments else "")
 
     def _on_pubnotice(self, event: Event) -> None:
-        self._emit(event, event.target, LineKind.NOTICE, event.arguments[0])
+        if not self._own(event):
+            self._emit(event, event.target, LineKind.NOTICE, event.arguments[0])
 
     def _on_join(self, event: Event) -> None:
         channel = event.target

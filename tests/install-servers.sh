@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs and starts the real servers the tests talk to: ngIRCd and PostgreSQL.
+# Installs and starts the real servers the tests talk to: ngIRCd, the ZNC bouncer and
+# PostgreSQL.
 # Uses apt-get (as root, or through sudo); does nothing for what is already there.
 set -e
 SUDO=""
@@ -7,6 +8,7 @@ SUDO=""
 
 need=""
 [ -x /usr/sbin/ngircd ] || command -v ngircd >/dev/null 2>&1 || need="$need ngircd"
+command -v znc >/dev/null 2>&1 || need="$need znc"
 command -v pg_ctlcluster >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
     echo "installing:$need"

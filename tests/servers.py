@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -142,3 +143,55 @@ class IrcClient:
             self._writer.close()
         if self._task is not None:
             self._task.cancel()
+
+
+class Znc:
+    """A real ZNC bouncer in front of a server: one user "bot" (password "secret") on one
+    network "test", keeping its channel buffer across playbacks."""
+
+    def __init__(self, port: int, upstream: int, channel: str) -> None:
+        # Its own folder directly under /tmp: it may run as nobody, who cannot enter
+        # pytest's private temporary folders.
+        self.folder = Path(tempfile.mkdtemp(prefix="openminutes-znc-"))
+        self.port = port
+        self.upstream = upstream
+        self.channel = channel
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("znc")
+        if binary is None:
+            raise RuntimeError("znc is not installed (make test installs it)")
+        (self.folder / "configs").mkdir(parents=True, exist_ok=True)
+        (self.folder / "configs" / "znc.conf").write_text(
+            "Version = 1.8.2\n"
+            f"<Listener l>\n Port = {self.port}\n IPv4 = true\n IPv6 = false\n SSL = false\n"
+            "</Listener>\n"
+            "<User bot>\n <Pass password>\n  Method = plain\n  Hash = secret\n </Pass>\n"
+            " Nick = zbot\n AltNick = zbot_\n Ident = zbot\n RealName = zbot\n"
+            " AutoClearChanBuffer = false\n ChanBufferSize = 1000\n"
+            f" <Network test>\n  Server = 127.0.0.1 {self.upstream}\n"
+            f"  <Chan {self.channel}>\n  </Chan>\n </Network>\n</User>\n"
+        )
+        command = [binary, "--foreground", "--datadir", str(self.folder)]
+        if os.geteuid() == 0:
+            # ZNC stalls for 30 s when started as root: run it as nobody.
+            subprocess.run(["chown", "-R", "nobody", str(self.folder)], check=True)
+            command = ["runuser", "-u", "nobody", "--", *command]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("znc did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+        shutil.rmtree(self.folder, ignore_errors=True)
