@@ -118,6 +118,10 @@ class Meeting:
             self.learn(line.nick)
         elif line.kind is LineKind.NICK:
             self._rename(line.nick, line.text.strip())
+        elif line.kind in (LineKind.QUIT, LineKind.PART):
+            # The nick is free now: whoever takes it next is not presumed to be the same
+            # account (they will say who they are, by account-tag or extended-join).
+            self.accounts.pop(fold(line.nick), None)
 
     def _rename(self, old: str, new: str) -> None:
         if not new:
