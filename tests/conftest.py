@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from storage import Storage
-from tests.servers import NgIrcd, free_port
+from tests.servers import InspIrcd, NgIrcd, free_port
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -81,3 +81,12 @@ def ngircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NgIrcd]:
 def ngircd_default_limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NgIrcd]:
     """A real ngIRCd with its default flood limits, as the bot meets on a real network."""
     yield from _running_ngircd(tmp_path_factory, flood_limits=True)
+
+
+@pytest.fixture
+def inspircd(tmp_path: Path) -> Iterator[InspIrcd]:
+    """A real InspIRCd with its default limits."""
+    server = InspIrcd(tmp_path, free_port())
+    server.start()
+    yield server
+    server.stop()

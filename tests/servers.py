@@ -63,6 +63,50 @@ class NgIrcd:
             self.process = None
 
 
+class InspIrcd:
+    """A real InspIRCd 3 with its default connect class: fakelag, command rate and recvq
+    limits as a network would have them."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder = folder
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("inspircd") or "/usr/sbin/inspircd"
+        if not os.path.exists(binary):
+            raise RuntimeError("inspircd is not installed (make test installs it)")
+        conf = self.folder / "inspircd.conf"
+        conf.write_text(
+            '<server name="irc.insp.test" description="test" network="Test">\n'
+            '<admin name="t" nick="t" email="t@example.org">\n'
+            f'<bind address="127.0.0.1" port="{self.port}" type="clients">\n'
+            '<connect allow="*" resolvehostnames="no" useident="no">\n'
+            '<performance nouserdns="yes">\n'
+            f'<pid file="{self.folder}/inspircd.pid">\n'
+            '<options>\n'
+        )
+        command = [binary, "--nofork", "--config", str(conf)]
+        if os.geteuid() == 0:
+            command.insert(2, "--runasroot")
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("inspircd did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
 class IrcClient:
     """Just enough IRC to act as a meeting participant in a test."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -230,14 +229,15 @@ async def test_restart_resumes_the_open_meeting(
     assert "recorder offline from" in minutes
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run ngircd as nobody")
+@pytest.mark.parametrize("server", ["ngircd_default_limits", "inspircd"])
 async def test_default_flood_limits_never_disconnect_the_bot(
-    ngircd_default_limits: NgIrcd, tmp_path: Path
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
+    port: int = request.getfixturevalue(server).port
     alice = IrcClient("alice")
-    await alice.connect(ngircd_default_limits.port)
+    await alice.connect(port)
     await alice.join(CHANNEL)
-    bot = _start_bot(_config(tmp_path, ngircd_default_limits.port))
+    bot = _start_bot(_config(tmp_path, port))
     try:
         await alice.wait_joined("minutebot")
         alice.say(CHANNEL, "#startmeeting")
