@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from meetings.commands import parse_command, starts_with_url
-from meetings.model import ItemKind, Line
+from meetings.model import ItemKind, Line, LineKind
 from meetings.registry import Context, Outcome, Registry
 from meetings.state import Meeting
 
@@ -31,6 +31,11 @@ class Engine:
         """Record a line and run the command it carries. Deterministic: time comes from the line."""
         outcome = Outcome()
         meeting.record(line)
+        if line.kind is LineKind.CLOSE and meeting.started and not meeting.ended:
+            # Closed from outside (an imported log that never ends): as #endmeeting would.
+            meeting.end_vote(line, by_meeting_end=True)
+            meeting.ended_at = line.time
+            return outcome
         if line.own or not line.kind.is_speech or meeting.ended:
             return outcome
         parsed = parse_command(line.text, meeting.settings.prefixes)

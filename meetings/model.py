@@ -20,6 +20,7 @@ class LineKind(StrEnum):
     NICK = "nick"  # text holds the new nick
     TOPIC = "topic"  # the channel topic changed
     GAP = "gap"  # the recorder was offline; text says from when to when
+    CLOSE = "close"  # the meeting was closed without #endmeeting; text says why
 
     @property
     def is_speech(self) -> bool:

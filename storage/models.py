@@ -92,3 +92,14 @@ class ItemRow(Base):
     time: Mapped[datetime] = mapped_column(UTCDateTime)
     line: Mapped[int] = mapped_column(Integer)
     owners: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+
+
+class SourceRow(Base):
+    """A file imported from an older bot's archive, and the meetings made from it."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the file's bytes
+    meeting_ids: Mapped[str] = mapped_column(Text)  # JSON list

@@ -26,12 +26,13 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from meetings.model import Item, Line, LineKind
-from storage.models import ItemRow, LineRow, MeetingRow
+from storage.models import ItemRow, LineRow, MeetingRow, SourceRow
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _LINES = cast(Table, LineRow.__table__)
 _ITEMS = cast(Table, ItemRow.__table__)
 _MEETINGS = cast(Table, MeetingRow.__table__)
+_SOURCES = cast(Table, SourceRow.__table__)
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -97,6 +98,12 @@ def _line(row: LineRow) -> Line:
         row.seq, row.time, LineKind(row.kind), row.nick, row.text, row.identity, row.own,
         row.event_id,
     )
+
+
+def _line_row(meeting_id: int | None, line: Line) -> dict[str, Any]:
+    return {"meeting_id": meeting_id, "seq": line.seq, "time": line.time,
+            "kind": str(line.kind), "nick": line.nick, "identity": line.identity,
+            "text": line.text, "own": line.own, "event_id": line.event_id}
 
 
 def _set_sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -192,11 +199,7 @@ class Storage:
                     continue
                 seen.add(key)
                 inserted.append(True)
-                rows.append({
-                    "meeting_id": ref.id, "seq": line.seq, "time": line.time,
-                    "kind": str(line.kind), "nick": line.nick, "identity": line.identity,
-                    "text": line.text, "own": line.own, "event_id": line.event_id,
-                })
+                rows.append(_line_row(ref.id, line))
             if rows:
                 await conn.execute(insert(_LINES), rows)
         return inserted
@@ -361,3 +364,41 @@ class Storage:
                 update(MeetingRow).where(MeetingRow.id == meeting_id).values(stem=None)
             )
         return await self.claim_stem(meeting_id, candidates)
+
+    async def source(self, path: str) -> tuple[str, list[int]] | None:
+        """(digest, meeting ids) of an imported file, if it was imported before."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(
+                select(_SOURCES.c.digest, _SOURCES.c.meeting_ids).where(_SOURCES.c.path == path)
+            )).first()
+        return None if row is None else (row.digest, list(json.loads(row.meeting_ids)))
+
+    async def replace_imported(
+        self, path: str, digest: str, meetings: Sequence[tuple[MeetingRef, Sequence[Line]]]
+    ) -> list[int]:
+        """In one transaction: forget what an earlier import of this file made, store its
+        meetings and lines now, and remember the file. Returns the new meeting ids."""
+        async with self.engine.begin() as conn:
+            old = (await conn.execute(
+                select(_SOURCES.c.meeting_ids).where(_SOURCES.c.path == path)
+            )).scalar_one_or_none()
+            if old is not None:
+                stale = list(json.loads(old))
+                await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id.in_(stale)))
+                await conn.execute(delete(_LINES).where(_LINES.c.meeting_id.in_(stale)))
+                await conn.execute(delete(_MEETINGS).where(_MEETINGS.c.id.in_(stale)))
+                await conn.execute(delete(_SOURCES).where(_SOURCES.c.path == path))
+            ids: list[int] = []
+            for ref, lines in meetings:
+                result = await conn.execute(
+                    insert(_MEETINGS).returning(_MEETINGS.c.id),
+                    {"network": ref.network, "channel": ref.channel,
+                     "started_at": ref.started_at, "name": "", "title": "", "founder": ""},
+                )
+                ref.id = result.scalar_one()
+                ids.append(ref.id)
+                if lines:
+                    await conn.execute(insert(_LINES), [_line_row(ref.id, ln) for ln in lines])
+            await conn.execute(insert(_SOURCES), {"path": path, "digest": digest,
+                                                  "meeting_ids": json.dumps(ids)})
+        return ids
