@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from importer.run import Summary
 from meetings.nicks import fold
 from publish.publisher import DECISION_KINDS
 from runtime import app
@@ -55,7 +56,34 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_argument("--person", help="only items this nick owns")
     actions.add_argument("--meeting", help="only meetings of this name (series)")
     actions.add_argument("--json", action="store_true", help="JSON output")
+    imports = sub.add_parser("import", parents=[common],
+                             help="import MeetBot / hcoop-meetbot / client logs (files or folders)")
+    imports.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    imports.add_argument("--network", default="irc", help="network name to store (default: irc)")
+    imports.add_argument("--channel", help="channel, for logs whose path does not say")
+    imports.add_argument("--date", type=_day, help="day the log starts, if its name has none")
+    imports.add_argument("--no-render", action="store_true",
+                         help="store only; write the minutes later with `render --all`")
+    imports.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     return parser
+
+
+def _print_summary(summary: Summary) -> None:
+    rate = summary.lines / summary.seconds if summary.seconds else 0.0
+    print(f"imported {summary.meetings} meetings, {summary.lines:,} lines "
+          f"({rate:,.0f} lines/s), {summary.decisions} decisions, {summary.actions} action "
+          f"items from {summary.files} files; {summary.unchanged} unchanged, "
+          f"{len(summary.skipped)} skipped, {len(summary.failed)} failed")
+    for path in summary.unended:
+        print(f"flagged: {path}: the log never ends its meeting; closed at its last line")
+    for path, lineno, text in summary.warnings[:50]:
+        print(f"warning: {path}:{lineno}: not a log line, left out: {text[:60]!r}")
+    if len(summary.warnings) > 50:
+        print(f"warning: ... and {len(summary.warnings) - 50} more unreadable lines")
+    for path, reason in summary.skipped:
+        print(f"skipped: {path}: {reason}")
+    for path, reason in summary.failed:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
 
 
 def _day(text: str) -> datetime:
@@ -107,6 +135,17 @@ def main(argv: list[str] | None = None) -> int:
         for meeting_id, outcome in results:
             print(f"{meeting_id}\t{outcome}")
         return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
+    if args.command == "import":
+        summary = asyncio.run(app.import_logs(
+            config, args.paths, network=args.network,
+            day=args.date.date() if args.date else None, channel=args.channel,
+            render=not args.no_render, progress=not args.quiet))
+        if not args.quiet:
+            _print_summary(summary)
+        else:
+            for path, reason in summary.failed:
+                print(f"failed: {path}: {reason}", file=sys.stderr)
+        return 1 if summary.failed else 0
     if args.command == "decisions":
         until = args.until + timedelta(days=1) if args.until else None
         found = asyncio.run(app.list_items(

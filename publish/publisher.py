@@ -66,7 +66,8 @@ class Publisher:
         """Where readers find a line of a meeting's log ("" before it is published)."""
         return f"{self._url(files_for(stem)['log_html'])}#l-{line}" if stem else ""
 
-    async def publish(self, meeting_id: int, meeting: Meeting) -> Published:
+    async def publish(self, meeting_id: int, meeting: Meeting, *,
+                      series_page: bool = True) -> Published:
         """Write all outputs (off the event loop), then store what replay derived.
 
         The files come first: if the bot dies in between, the stored lines still say the
@@ -82,7 +83,7 @@ class Publisher:
             stem = await self.storage.reclaim_stem(
                 meeting_id, (s for s in stem_candidates(base) if not self._taken_on_disk(s))
             )
-            await asyncio.to_thread(self._remove, old)
+            await asyncio.to_thread(self.remove, old)
         files = files_for(stem)
         view = viewmodel.build(meeting, meeting_id, files,
                                {k: self._url(v) for k, v in files.items()})
@@ -91,13 +92,18 @@ class Publisher:
         if meeting.ended:
             del self._fragments[meeting_id]
         await asyncio.to_thread(self._write, view, fragments)
+        await self.save_record(meeting_id, meeting)
+        if series_page:  # a bulk import writes each series' page once, at the end
+            await self.write_decisions(meeting.name)
+        return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
+
+    async def save_record(self, meeting_id: int, meeting: Meeting) -> None:
+        """Store what replay derived (name, end, items with owners), without any files."""
         await self.storage.save_meeting(
             meeting_id, name=meeting.name, title=meeting.title, founder=meeting.founder,
-            ended_at=meeting.ended_at, items=view.items,
-            owners={a.item.line: a.owners for a in view.actions},
+            ended_at=meeting.ended_at, items=meeting.items,
+            owners={a.item.line: a.owners for a in meeting.actions()},
         )
-        await self._write_decisions(meeting.name)
-        return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
 
     async def previous_actions(self, meeting_id: int,
                                meeting: Meeting) -> viewmodel.PreviousMeeting | None:
@@ -117,7 +123,7 @@ class Publisher:
             [(a.text, a.owners) for a in reversed(actions)],
         )
 
-    async def _write_decisions(self, series: str) -> None:
+    async def write_decisions(self, series: str) -> None:
         """The series' decision register: {name}/decisions.html and .json, newest first."""
         records = await self.storage.items(DECISION_KINDS, name=series)
         entries = [
@@ -143,7 +149,7 @@ class Publisher:
     def _taken_on_disk(self, stem: str) -> bool:
         return inside(self.root, f"{stem}.json").exists()
 
-    def _remove(self, stem: str) -> None:
+    def remove(self, stem: str) -> None:
         for relative in files_for(stem).values():
             inside(self.root, relative).unlink(missing_ok=True)
 

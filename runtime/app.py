@@ -7,12 +7,13 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from chat.console import ConsoleAdapter
 from chat.irc import IrcAdapter
+from importer.run import Importer, Summary
 from meetings.engine import Engine
 from meetings.nicks import fold
 from meetings.state import Meeting, MeetingSettings
@@ -145,5 +146,18 @@ async def list_items(config: Config, kinds: tuple[str, ...], **filters: Any) -> 
         records = await services.storage.items(kinds, **filters)
         return [ListedItem(r, services.publisher.line_url(r.meeting.stem, r.line))
                 for r in records]
+    finally:
+        await services.storage.close()
+
+
+async def import_logs(config: Config, paths: list[Path], *, network: str, day: date | None,
+                      channel: str | None, render: bool, progress: bool) -> Summary:
+    """`import`: older bots' logs into storage and the archive."""
+    services = await open_services(config)
+    try:
+        importer = Importer(services.storage, services.engine, services.publisher,
+                            services.settings, network=network, day=day, channel=channel,
+                            render=render)
+        return await importer.run(paths, progress=progress)
     finally:
         await services.storage.close()

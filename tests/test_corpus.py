@@ -67,8 +67,12 @@ def _with_minutes() -> list[tuple[Path, Path]]:
 
 @pytest.mark.parametrize(("log", "minutes"), _with_minutes(), ids=lambda p: p.name)
 def test_matches_meetbot_minutes(log: Path, minutes: Path) -> None:
+    assert_matches_meetbot(_replay(log), minutes)
+
+
+def assert_matches_meetbot(ours: Meeting, minutes: Path) -> None:
+    """Topics, items, action items by person and people present as MeetBot had them."""
     theirs = parse(minutes.read_text(encoding="utf-8"))
-    ours = _replay(log)
 
     # MeetBot lists items said before the first #topic at the top level, as we do.
     first_topic = next(n for n, i in enumerate(ours.items) if i.kind is ItemKind.TOPIC)

@@ -1,0 +1,1 @@
+"""Importing older bots' archives (MeetBot, hcoop-meetbot, client logs) as meetings."""
