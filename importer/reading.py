@@ -20,15 +20,18 @@ class UnreadableLogError(ValueError):
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DATED_DIR = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_BINARY_CONTROLS = set(range(9)) | {11, 12} | set(range(14, 32))
+# Bytes a text log does not contain: control characters other than tab, LF and CR.
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 32 and b not in (9, 10, 13)))
 
 
 @dataclass
 class Found:
-    """A meeting found in a file: its lines, renumbered from 1."""
+    """A meeting found in a file: its lines, renumbered from 1, and the state the engine
+    built from exactly those lines."""
 
     channel: str
     lines: list[Line]
+    meeting: Meeting
     unended: bool = False
 
 
@@ -41,7 +44,7 @@ class FileResult:
 def decode(data: bytes) -> str:
     """Text of a log: UTF-8, repaired when it was encoded twice, else Latin-1."""
     sample = data[:8192]
-    controls = sum(b in _BINARY_CONTROLS for b in sample)
+    controls = len(sample.translate(None, _NOT_CONTROL))  # counted in C
     if b"\x00" in sample or controls > len(sample) // 20:
         raise UnreadableLogError("binary file, not a chat log")
     try:
@@ -78,11 +81,11 @@ def day_for(path: PurePath, given: date | None) -> date:
     return date(*map(int, match.groups()))
 
 
-def split_meetings(lines: list[Line], channel: str, engine: Engine) -> list[Found]:
+def split_meetings(lines: list[Line], channel: str, engine: Engine,
+                   settings: MeetingSettings, network: str) -> list[Found]:
     """Meetings as the bot would have recorded them: from #startmeeting to #endmeeting;
     lines outside are not part of any. A meeting the log never ends is closed at its last
     line, with a line saying so."""
-    settings = MeetingSettings()
     found: list[Found] = []
     current: Meeting | None = None
     collected: list[Line] = []
@@ -90,34 +93,47 @@ def split_meetings(lines: list[Line], channel: str, engine: Engine) -> list[Foun
         if current is None:
             if not engine.starts_meeting(line, settings.prefixes):
                 continue
-            current, collected = Meeting("import", channel, settings), []
+            current, collected = Meeting(network, channel, settings), []
         line = Line(len(collected) + 1, *line[1:])
         collected.append(line)
         engine.apply(current, line)
         if current.ended:
-            found.append(Found(channel, collected))
+            found.append(Found(channel, collected, current))
             current = None
     if current is not None:
         last = collected[-1]
         closing = Line(len(collected) + 1, last.time, LineKind.CLOSE, "",
                        "the log ends without #endmeeting; the meeting was closed at its last line")
-        found.append(Found(channel, [*collected, closing], unended=True))
+        collected.append(closing)
+        engine.apply(current, closing)
+        found.append(Found(channel, collected, current, unended=True))
     return found
 
 
-def read_text_log(data: bytes, path: PurePath, engine: Engine, *, day: date | None = None,
-                  channel: str | None = None) -> FileResult:
-    parsed = parse_log(decode(data).splitlines(), day_for(path, day))
+@dataclass(frozen=True)
+class Reading:
+    """How to read files: the engine and rules meetings follow, and what the caller says
+    that the files do not."""
+
+    engine: Engine
+    settings: MeetingSettings
+    network: str = "irc"
+    day: date | None = None
+    channel: str | None = None
+
+
+def read_text_log(data: bytes, path: PurePath, how: Reading) -> FileResult:
+    parsed = parse_log(decode(data).splitlines(), day_for(path, how.day))
     if not parsed.lines:
         raise UnreadableLogError("no chat lines found")
-    meetings = split_meetings(parsed.lines, channel_for(path, channel), engine)
+    meetings = split_meetings(parsed.lines, channel_for(path, how.channel), how.engine,
+                              how.settings, how.network)
     if not meetings:
         raise UnreadableLogError("no #startmeeting in the log")
     return FileResult(meetings, parsed.problems)
 
 
-def read_hcoop_json(data: bytes, path: PurePath, engine: Engine, *,
-                    channel: str | None = None) -> FileResult:
+def read_hcoop_json(data: bytes, path: PurePath, how: Reading) -> FileResult:
     """hcoop-meetbot's raw log: {"channel": ..., "messages": [{"sender", "payload",
     "action", "timestamp"}]}."""
     try:
@@ -129,10 +145,10 @@ def read_hcoop_json(data: bytes, path: PurePath, engine: Engine, *,
                  str(m["sender"]), str(m["payload"]))
             for n, m in enumerate(messages, 1)
         ]
-        room = channel or str(raw.get("channel") or channel_for(path, None))
+        room = how.channel or str(raw.get("channel") or channel_for(path, None))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UnreadableLogError(f"not an hcoop-meetbot raw log: {exc}") from None
-    meetings = split_meetings(lines, room, engine)
+    meetings = split_meetings(lines, room, how.engine, how.settings, how.network)
     if not meetings:
         raise UnreadableLogError("no #startmeeting in the log")
     return FileResult(meetings)

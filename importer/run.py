@@ -14,6 +14,8 @@ from pathlib import Path
 
 from importer.reading import (
     FileResult,
+    Found,
+    Reading,
     UnreadableLogError,
     is_html,
     read_hcoop_json,
@@ -21,10 +23,10 @@ from importer.reading import (
 )
 from meetings.engine import Engine
 from meetings.model import ItemKind
-from meetings.state import Meeting, MeetingSettings
-from publish.publisher import Publisher
-from storage import Storage
-from storage.repository import MeetingRef
+from meetings.state import MeetingSettings
+from publish.publisher import Publisher, derived_of
+from storage import Derived, Storage
+from storage.repository import ImportedFile, MeetingRef
 
 # Inside a folder these are logs; MeetBot's minutes (.txt, .html) beside them are not.
 _LOG_SUFFIXES = (".log.txt", ".log.json", ".log")
@@ -86,6 +88,23 @@ class Progress:
         sys.stderr.flush()
 
 
+@dataclass
+class _Read:
+    path: Path
+    key: str  # the resolved path, as stored
+    digest: str
+    result: FileResult | None = None
+    derived: list[Derived] = field(default_factory=list)
+    error: str | None = None
+
+
+def _batches(files: list[Path], size: int = 200) -> Iterable[list[Path]]:
+    """Files stored per transaction: each meeting is whole or absent either way, and
+    fewer commits make a large archive import several times faster."""
+    for start in range(0, len(files), size):
+        yield files[start:start + size]
+
+
 class Importer:
     def __init__(self, storage: Storage, engine: Engine, publisher: Publisher,
                  settings: MeetingSettings, *, network: str = "irc", day: date | None = None,
@@ -105,8 +124,19 @@ class Importer:
         files, skipped = await asyncio.to_thread(discover, list(paths))
         summary = Summary(skipped=skipped)
         bar = Progress(len(files), progress)
-        for done, path in enumerate(files, 1):
-            await self.import_file(path, summary)
+        done = 0
+        batches = list(_batches(files))
+        # While one batch is written, the next is read and parsed in a worker thread.
+        upcoming = asyncio.create_task(asyncio.to_thread(self._read_all, batches[0])) \
+            if batches else None
+        for index, batch in enumerate(batches):
+            assert upcoming is not None
+            reads = await upcoming
+            if index + 1 < len(batches):
+                upcoming = asyncio.create_task(
+                    asyncio.to_thread(self._read_all, batches[index + 1]))
+            await self._import_batch(reads, summary)
+            done += len(batch)
             bar.update(summary, done)
         if self.render:
             for series in sorted(self._series):
@@ -115,50 +145,69 @@ class Importer:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _read(self, data: bytes, path: Path) -> FileResult:
-        if path.name.endswith(".json"):
-            return read_hcoop_json(data, path, self.engine, channel=self.channel)
-        return read_text_log(data, path, self.engine, day=self.day, channel=self.channel)
+    def _read_all(self, paths: list[Path]) -> list[_Read]:
+        """Read and parse a batch of files in one trip to a worker thread."""
+        how = Reading(self.engine, self.settings, self.network, self.day, self.channel)
+        results: list[_Read] = []
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                results.append(_Read(path, "", "", error=f"cannot read: {exc.strerror}"))
+                continue
+            read = _Read(path, str(path.resolve()), hashlib.sha256(data).hexdigest())
+            try:
+                reader = read_hcoop_json if path.name.endswith(".json") else read_text_log
+                read.result = reader(data, path, how)
+                read.derived = [derived_of(found.meeting) for found in read.result.meetings]
+            except UnreadableLogError as exc:
+                read.error = str(exc)
+            results.append(read)
+        return results
 
-    async def import_file(self, path: Path, summary: Summary) -> None:
-        summary.files += 1
-        try:
-            data = await asyncio.to_thread(path.read_bytes)
-        except OSError as exc:
-            summary.failed.append((path, f"cannot read: {exc.strerror}"))
-            return
-        key = str(await asyncio.to_thread(path.resolve))
-        digest = hashlib.sha256(data).hexdigest()
-        before = await self.storage.source(key)
-        if before is not None and before[0] == digest:
-            summary.unchanged += 1
-            return
-        try:
-            result = self._read(data, path)
-        except UnreadableLogError as exc:
-            summary.failed.append((path, str(exc)))
-            return
-        summary.warnings.extend((path, n, text) for n, text in result.problems)
-        if before is not None:
-            await self._unpublish(before[1])
-        refs = [(MeetingRef(self.network, found.channel, found.lines[0].time), found.lines)
-                for found in result.meetings]
-        await self.storage.replace_imported(key, digest, refs)
-        for (ref, lines), found in zip(refs, result.meetings, strict=True):
-            assert ref.id is not None
-            meeting = self.engine.replay(Meeting(self.network, found.channel, self.settings),
-                                         lines)
-            if self.render:
-                await self.publisher.publish(ref.id, meeting, series_page=False)
-                self._series.add(meeting.name)
+    async def _import_batch(self, reads: list[_Read], summary: Summary) -> None:
+        summary.files += len(reads)
+        known = await self.storage.sources([r.key for r in reads if r.key])
+        todo: list[tuple[_Read, FileResult]] = []
+        for read in reads:
+            before = known.get(read.key)
+            if before is not None and before[0] == read.digest:
+                summary.unchanged += 1  # checked before any error: nothing changed
+            elif read.error is not None or read.result is None:
+                summary.failed.append((read.path, read.error or "unreadable"))
             else:
-                await self.publisher.save_record(ref.id, meeting)
-            summary.meetings += 1
-            summary.lines += len(lines)
-            summary.decisions += sum(i.kind.is_decision for i in meeting.items)
-            summary.actions += sum(i.kind is ItemKind.ACTION for i in meeting.items)
-            if found.unended:
-                summary.unended.append(path)
+                if before is not None:
+                    await self._unpublish(before[1])
+                todo.append((read, read.result))
+        if not todo:
+            return
+        files = [
+            ImportedFile(read.key, read.digest, [
+                (MeetingRef(self.network, found.channel, found.lines[0].time), found.lines,
+                 derived)
+                for found, derived in zip(result.meetings, read.derived, strict=True)
+            ])
+            for read, result in todo
+        ]
+        await self.storage.replace_imported(files)
+        for (read, result), stored in zip(todo, files, strict=True):
+            summary.warnings.extend((read.path, n, text) for n, text in result.problems)
+            for found, (ref, _, _) in zip(result.meetings, stored.meetings, strict=True):
+                await self._account(read.path, found, ref, summary)
+
+    async def _account(self, path: Path, found: Found, ref: MeetingRef,
+                       summary: Summary) -> None:
+        assert ref.id is not None
+        meeting = found.meeting  # the engine's state from exactly the stored lines
+        if self.render:
+            await self.publisher.publish(ref.id, meeting, series_page=False)
+            self._series.add(meeting.name)
+        summary.meetings += 1
+        summary.lines += len(found.lines)
+        summary.decisions += sum(i.kind.is_decision for i in meeting.items)
+        summary.actions += sum(i.kind is ItemKind.ACTION for i in meeting.items)
+        if found.unended:
+            summary.unended.append(path)
 
     async def _unpublish(self, meeting_ids: list[int]) -> None:
         """A changed file is imported again in place: its old outputs go first."""

@@ -13,9 +13,15 @@ from publish import viewmodel
 from publish.files import files_for, inside, stem_candidates, stem_for, write_atomic
 from publish.fragments import Fragments
 from publish.render import new_fragments, render_all, render_decisions
-from storage import ItemRecord, Storage
+from storage import Derived, ItemRecord, Storage
 
 DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
+
+
+def derived_of(meeting: Meeting) -> Derived:
+    """What storage keeps of a replayed meeting besides its lines."""
+    return Derived(meeting.name, meeting.title, meeting.founder, meeting.ended_at,
+                   list(meeting.items), {a.item.line: a.owners for a in meeting.actions()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +105,7 @@ class Publisher:
 
     async def save_record(self, meeting_id: int, meeting: Meeting) -> None:
         """Store what replay derived (name, end, items with owners), without any files."""
-        await self.storage.save_meeting(
-            meeting_id, name=meeting.name, title=meeting.title, founder=meeting.founder,
-            ended_at=meeting.ended_at, items=meeting.items,
-            owners={a.item.line: a.owners for a in meeting.actions()},
-        )
+        await self.storage.save_meeting(meeting_id, derived_of(meeting))
 
     async def previous_actions(self, meeting_id: int,
                                meeting: Meeting) -> viewmodel.PreviousMeeting | None:

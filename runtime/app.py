@@ -49,8 +49,8 @@ class Services:
     settings: MeetingSettings
 
 
-async def open_services(config: Config) -> Services:
-    storage = await Storage.open(config.storage.url)
+async def open_services(config: Config, *, durable: bool = True) -> Services:
+    storage = await Storage.open(config.storage.url, durable=durable)
     return Services(
         storage, Engine(default_registry()),
         Publisher(storage, Path(config.publish.dir), config.publish.base_url),
@@ -152,8 +152,9 @@ async def list_items(config: Config, kinds: tuple[str, ...], **filters: Any) -> 
 
 async def import_logs(config: Config, paths: list[Path], *, network: str, day: date | None,
                       channel: str | None, render: bool, progress: bool) -> Summary:
-    """`import`: older bots' logs into storage and the archive."""
-    services = await open_services(config)
+    """`import`: older bots' logs into storage and the archive. Commits are not synced
+    one by one: an import interrupted by a crash is simply run again."""
+    services = await open_services(config, durable=False)
     try:
         importer = Importer(services.storage, services.engine, services.publisher,
                             services.settings, network=network, day=day, channel=channel,

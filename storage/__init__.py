@@ -1,5 +1,5 @@
 """Everything that touches the database: models, migrations, the repository."""
 
-from storage.repository import ItemRecord, MeetingRecord, Storage, StoredMeeting
+from storage.repository import Derived, ItemRecord, MeetingRecord, Storage, StoredMeeting
 
-__all__ = ["ItemRecord", "MeetingRecord", "Storage", "StoredMeeting"]
+__all__ = ["Derived", "ItemRecord", "MeetingRecord", "Storage", "StoredMeeting"]

@@ -76,6 +76,19 @@ class StoredMeeting:
     lines: list[Line]
 
 
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """What replaying a meeting's lines gives, stored so listings, the decision register
+    and search need no replay. `owners` maps an action item's line to the nicks it names."""
+
+    name: str
+    title: str
+    founder: str
+    ended_at: datetime | None
+    items: Sequence[Item]
+    owners: Mapping[int, Sequence[str]]
+
+
 @dataclass
 class MeetingRef:
     """A meeting a line belongs to; id is None until its first line is committed."""
@@ -84,6 +97,15 @@ class MeetingRef:
     channel: str
     started_at: datetime
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedFile:
+    """A file to store: its path, digest and the meetings read from it."""
+
+    path: str
+    digest: str
+    meetings: Sequence[tuple[MeetingRef, Sequence[Line], Derived]]
 
 
 def _record(row: MeetingRow) -> MeetingRecord:
@@ -100,18 +122,49 @@ def _line(row: LineRow) -> Line:
     )
 
 
+async def _write_derived(conn: AsyncConnection, meeting_id: int, derived: Derived) -> None:
+    await conn.execute(
+        update(_MEETINGS).where(_MEETINGS.c.id == meeting_id).values(
+            name=derived.name, title=derived.title, founder=derived.founder,
+            ended_at=derived.ended_at,
+        )
+    )
+    await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id == meeting_id))
+    rows = _item_rows(meeting_id, derived)
+    if rows:
+        await conn.execute(insert(_ITEMS), rows)
+
+
+def _item_rows(meeting_id: int | None, derived: Derived) -> list[dict[str, Any]]:
+    return [
+        {"meeting_id": meeting_id, "position": i, "kind": str(it.kind), "text": it.text,
+         "nick": it.nick, "time": it.time, "line": it.line,
+         "owners": json.dumps(list(derived.owners.get(it.line, ())), ensure_ascii=False)}
+        for i, it in enumerate(derived.items)
+    ]
+
+
 def _line_row(meeting_id: int | None, line: Line) -> dict[str, Any]:
     return {"meeting_id": meeting_id, "seq": line.seq, "time": line.time,
             "kind": str(line.kind), "nick": line.nick, "identity": line.identity,
             "text": line.text, "own": line.own, "event_id": line.event_id}
 
 
-def _set_sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+def _sqlite_pragmas(durable: bool) -> Any:
+    def apply(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        _set_sqlite_pragmas(dbapi_conn, durable)
+
+    return apply
+
+
+def _set_sqlite_pragmas(dbapi_conn: Any, durable: bool) -> None:
     cursor = dbapi_conn.cursor()
-    # WAL lets readers (the web archive, `meetings`) run beside the recorder;
-    # FULL makes each commit durable before the bot acts on the line.
+    # WAL lets readers (the web archive, `meetings`) run beside the recorder; FULL makes
+    # each commit durable before the bot acts on the line. NORMAL (bulk imports, which
+    # are idempotent and re-runnable) is safe against a crash of the process, not of
+    # the machine.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -156,12 +209,12 @@ class Storage:
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    async def open(cls, url: str) -> Storage:
+    async def open(cls, url: str, *, durable: bool = True) -> Storage:
         """Connect and bring the schema up to date."""
         # pre_ping: after a PostgreSQL restart, pooled connections are dead; test first.
         engine = create_async_engine(async_url(url), pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
-            event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(durable))
         try:
             async with _migration_lock(engine), engine.begin() as conn:
                 await conn.run_sync(_upgrade)
@@ -257,34 +310,9 @@ class Storage:
             )
             return [_record(r) for r in rows]
 
-    async def save_meeting(
-        self,
-        meeting_id: int,
-        *,
-        name: str,
-        title: str,
-        founder: str,
-        ended_at: datetime | None,
-        items: Iterable[Item],
-        owners: Mapping[int, Sequence[str]],
-    ) -> None:
-        """Store what replay derived, so listing, the decision register and search need no
-        replay. `owners` maps an action item's line to the nicks it names."""
+    async def save_meeting(self, meeting_id: int, derived: Derived) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(
-                update(_MEETINGS).where(_MEETINGS.c.id == meeting_id).values(
-                    name=name, title=title, founder=founder, ended_at=ended_at,
-                )
-            )
-            await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id == meeting_id))
-            rows = [
-                {"meeting_id": meeting_id, "position": i, "kind": str(it.kind),
-                 "text": it.text, "nick": it.nick, "time": it.time, "line": it.line,
-                 "owners": json.dumps(list(owners.get(it.line, ())), ensure_ascii=False)}
-                for i, it in enumerate(items)
-            ]
-            if rows:
-                await conn.execute(insert(_ITEMS), rows)
+            await _write_derived(conn, meeting_id, derived)
 
     async def items(
         self,
@@ -365,40 +393,61 @@ class Storage:
             )
         return await self.claim_stem(meeting_id, candidates)
 
-    async def source(self, path: str) -> tuple[str, list[int]] | None:
-        """(digest, meeting ids) of an imported file, if it was imported before."""
+    async def sources(self, paths: Sequence[str]) -> dict[str, tuple[str, list[int]]]:
+        """(digest, meeting ids) of the files among `paths` imported before."""
+        found: dict[str, tuple[str, list[int]]] = {}
         async with self.engine.connect() as conn:
-            row = (await conn.execute(
-                select(_SOURCES.c.digest, _SOURCES.c.meeting_ids).where(_SOURCES.c.path == path)
-            )).first()
-        return None if row is None else (row.digest, list(json.loads(row.meeting_ids)))
+            for chunk in range(0, len(paths), 500):
+                rows = await conn.execute(
+                    select(_SOURCES.c.path, _SOURCES.c.digest, _SOURCES.c.meeting_ids)
+                    .where(_SOURCES.c.path.in_(paths[chunk:chunk + 500])))
+                found.update((r.path, (r.digest, list(json.loads(r.meeting_ids))))
+                             for r in rows)
+        return found
+
+    async def source(self, path: str) -> tuple[str, list[int]] | None:
+        return (await self.sources([path])).get(path)
 
     async def replace_imported(
-        self, path: str, digest: str, meetings: Sequence[tuple[MeetingRef, Sequence[Line]]]
-    ) -> list[int]:
-        """In one transaction: forget what an earlier import of this file made, store its
-        meetings and lines now, and remember the file. Returns the new meeting ids."""
+        self, files: Sequence[ImportedFile],
+    ) -> None:
+        """In one transaction: forget what earlier imports of these files made, store their
+        meetings, lines and what replay derived, and remember the files. Sets each
+        meeting's `ref.id`. Every meeting is whole or absent, never half-stored."""
         async with self.engine.begin() as conn:
-            old = (await conn.execute(
-                select(_SOURCES.c.meeting_ids).where(_SOURCES.c.path == path)
-            )).scalar_one_or_none()
-            if old is not None:
-                stale = list(json.loads(old))
-                await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id.in_(stale)))
-                await conn.execute(delete(_LINES).where(_LINES.c.meeting_id.in_(stale)))
-                await conn.execute(delete(_MEETINGS).where(_MEETINGS.c.id.in_(stale)))
-                await conn.execute(delete(_SOURCES).where(_SOURCES.c.path == path))
-            ids: list[int] = []
-            for ref, lines in meetings:
+            paths = [f.path for f in files]
+            stale: list[int] = []
+            for chunk in range(0, len(paths), 500):
+                rows = await conn.execute(select(_SOURCES.c.meeting_ids)
+                                          .where(_SOURCES.c.path.in_(paths[chunk:chunk + 500])))
+                stale.extend(i for r in rows for i in json.loads(r.meeting_ids))
+            for chunk in range(0, len(stale), 500):
+                ids = stale[chunk:chunk + 500]
+                await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id.in_(ids)))
+                await conn.execute(delete(_LINES).where(_LINES.c.meeting_id.in_(ids)))
+                await conn.execute(delete(_MEETINGS).where(_MEETINGS.c.id.in_(ids)))
+            for chunk in range(0, len(paths), 500):
+                await conn.execute(delete(_SOURCES).where(
+                    _SOURCES.c.path.in_(paths[chunk:chunk + 500])))
+            meetings = [m for f in files for m in f.meetings]
+            if meetings:
                 result = await conn.execute(
-                    insert(_MEETINGS).returning(_MEETINGS.c.id),
-                    {"network": ref.network, "channel": ref.channel,
-                     "started_at": ref.started_at, "name": "", "title": "", "founder": ""},
+                    insert(_MEETINGS).returning(_MEETINGS.c.id, sort_by_parameter_order=True),
+                    [{"network": ref.network, "channel": ref.channel,
+                      "started_at": ref.started_at, "name": d.name, "title": d.title,
+                      "founder": d.founder, "ended_at": d.ended_at}
+                     for ref, _, d in meetings],
                 )
-                ref.id = result.scalar_one()
-                ids.append(ref.id)
+                for (ref, _, _), new_id in zip(meetings, result.scalars().all(), strict=True):
+                    ref.id = new_id
+                lines = [_line_row(ref.id, ln) for ref, lns, _ in meetings for ln in lns]
                 if lines:
-                    await conn.execute(insert(_LINES), [_line_row(ref.id, ln) for ln in lines])
-            await conn.execute(insert(_SOURCES), {"path": path, "digest": digest,
-                                                  "meeting_ids": json.dumps(ids)})
-        return ids
+                    await conn.execute(insert(_LINES), lines)
+                items = [row for ref, _, d in meetings for row in _item_rows(ref.id, d)]
+                if items:
+                    await conn.execute(insert(_ITEMS), items)
+            await conn.execute(insert(_SOURCES), [
+                {"path": f.path, "digest": f.digest,
+                 "meeting_ids": json.dumps([ref.id for ref, _, _ in f.meetings])}
+                for f in files
+            ])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from meetings.model import Item, ItemKind, Line, LineKind
-from storage import Storage
+from storage import Derived, Storage
 from storage.repository import MeetingRef
 
 T0 = datetime(2024, 5, 6, 23, 59, 58, tzinfo=UTC)
@@ -61,8 +61,8 @@ async def test_save_meeting_closes_it_and_stores_items(storage: Storage) -> None
     ref = MeetingRef("net", "#chan", T0)
     await storage.write_lines([(ref, _line(1, "#startmeeting"))])
     item = Item(ItemKind.AGREED, "yes", "alice", T0, 1)
-    await storage.save_meeting(ref.id or 0, name="n", title="t", founder="alice",
-                               ended_at=T0 + timedelta(hours=1), items=[item], owners={})
+    await storage.save_meeting(ref.id or 0, Derived("n", "t", "alice", T0 + timedelta(hours=1),
+                                                    [item], {}))
     assert await storage.open_meetings() == []
     (record,) = await storage.meetings()
     assert (record.name, record.title, record.ended_at) == ("n", "t", T0 + timedelta(hours=1))
@@ -120,9 +120,9 @@ async def _series(storage: Storage) -> list[int]:
                  start + timedelta(minutes=3), 4),
             Item(ItemKind.VOTE, f"Q{n}? Motion PASSED", "chair", start + timedelta(minutes=4), 5),
         ]
-        await storage.save_meeting(ref.id, name=name, title=name, founder="chair",
-                                   ended_at=start + timedelta(hours=1), items=items,
-                                   owners={4: ["alice", "bob"]})
+        await storage.save_meeting(ref.id, Derived(name, name, "chair",
+                                                   start + timedelta(hours=1), items,
+                                                   {4: ["alice", "bob"]}))
         ids.append(ref.id)
     return ids
 

@@ -1,0 +1,97 @@
+"""Import a generated archive of MeetBot logs and report lines per second and peak memory.
+
+Usage: python bench/bench_import.py [--files 10000] [--lines 200] [--render]
+Runs `python bot.py import` as a user would, on SQLite, for the full archive and for a
+tenth of it, so that memory can be compared across archive sizes. hcoop-meetbot, the
+reference bot, has no importer: there is nothing of it to measure here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_archive(folder: Path, files: int, lines: int) -> int:
+    """MeetBot's layout: {channel}/{YYYY}/{name}.{YYYY-MM-DD-HH.MM}.log.txt"""
+    total = 0
+    for n in range(files):
+        year = 2010 + n % 15
+        day = f"{year}-{1 + n % 12:02d}-{1 + n % 28:02d}"
+        channel = f"project{n % 20}"
+        # A name per meeting keeps every file distinct, as in a real archive.
+        path = (folder / channel / str(year)
+                / f"{channel}-{n}.{day}-{n % 24:02d}.{n % 60:02d}.log.txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = [f"{n % 24:02d}:{n % 60:02d}:00 <chair{n % 7}> #startmeeting {channel}"]
+        for i in range(1, lines - 1):
+            minute, second = divmod(i, 60)
+            stamp = f"{n % 24:02d}:{(n + minute) % 60:02d}:{second:02d}"
+            if i % 40 == 0:
+                text = f"#topic subject {i}"
+            elif i % 17 == 0:
+                text = f"#action alice{n % 5} to follow up item {i}"
+            elif i % 23 == 0:
+                text = f"#agreed decision {i} of meeting {n}"
+            else:
+                text = f"discussing item {i} of meeting {n} with everyone"
+            speaker = f"chair{n % 7}" if text.startswith(("#topic", "#agreed")) else (
+                f"{'alice' if i % 3 else 'bob'}{n % 5}")
+            body.append(f"{stamp} <{speaker}> {text}")
+        body.append(f"{n % 24:02d}:59:59 <chair{n % 7}> #endmeeting")
+        path.write_text("\n".join(body) + "\n")
+        total += len(body)
+    return total
+
+
+def run_import(archive: Path, work: Path, render: bool) -> tuple[float, int, str]:
+    config = work / "config.toml"
+    config.write_text(f'[storage]\nurl = "sqlite:///{work}/bench.db"\n'
+                      f'[publish]\ndir = "{work}/minutes"\n')
+    args = [sys.executable, str(ROOT / "bot.py"), "import", str(archive), "-c", str(config)]
+    if not render:
+        args.append("--no-render")
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, peak_kib, done.stdout.splitlines()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--lines", type=int, default=200)
+    parser.add_argument("--render", action="store_true", help="also write every meeting's files")
+    args = parser.parse_args()
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    print("reference: hcoop-meetbot has no importer; nothing to compare with")
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as name:
+        base = Path(name)
+        for files in (max(args.files // 10, 1), args.files):
+            archive, work = base / f"archive-{files}", base / f"work-{files}"
+            work.mkdir()
+            total = write_archive(archive, files, args.lines)
+            # RUSAGE_CHILDREN keeps the largest child so far: run the small archive first.
+            seconds, peak, line = run_import(archive, work, args.render)
+            print(f"{files:>6} files, {total:>9,} lines: {seconds:6.1f} s, "
+                  f"{total / seconds:9,.0f} lines/s, peak RSS so far {peak / 1024:6.1f} MiB"
+                  f"{' (with rendering)' if args.render else ''}")
+            print(f"        bot said: {line}")
+            shutil.rmtree(archive)
+
+
+if __name__ == "__main__":
+    main()
