@@ -161,3 +161,30 @@ async def test_previous_meeting_of_a_series(storage: Storage) -> None:
     assert previous is not None
     assert previous.id == ids[0]
     assert await storage.previous_meeting("tc", T0, exclude=ids[0]) is None
+
+
+async def test_imported_files_replace_their_meetings(storage: Storage) -> None:
+    from storage.repository import ImportedFile
+
+    def _file(text: str) -> ImportedFile:
+        ref = MeetingRef("net", "#imp", T0)
+        lines = [_line(1, "#startmeeting"), _line(2, text), _line(3, "#endmeeting")]
+        derived = Derived("imp", "imp", "alice", T0 + timedelta(seconds=3),
+                          [Item(ItemKind.AGREED, text, "alice", T0 + timedelta(seconds=2), 2)], {})
+        return ImportedFile("/logs/imp.log.txt", "digest-" + text, [(ref, lines, derived)])
+
+    first = _file("first")
+    await storage.replace_imported([first])
+    assert await storage.source("/logs/imp.log.txt") == ("digest-first",
+                                                         [first.meetings[0][0].id])
+    second = _file("second")
+    await storage.replace_imported([second])
+    (record,) = await storage.meetings()
+    assert record.id == second.meetings[0][0].id
+    assert (record.name, record.ended_at) == ("imp", T0 + timedelta(seconds=3))
+    stored = await storage.meeting(record.id)
+    assert stored is not None
+    assert [ln.text for ln in stored.lines] == ["#startmeeting", "second", "#endmeeting"]
+    assert stored.lines[1].time == T0 + timedelta(seconds=2)
+    assert stored.lines[1].own is False
+    assert [r.text for r in await storage.items(("agreed",))] == ["second"]
