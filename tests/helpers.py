@@ -17,6 +17,18 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
 
 
+class Room:
+    """Stands in for a chat network where a test only needs what the bot said."""
+
+    nick = "bot"
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def say(self, room: str, text: str) -> None:
+        self.said.append(text)
+
+
 @dataclass
 class Run:
     meeting: Meeting

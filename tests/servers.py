@@ -19,7 +19,30 @@ def free_port() -> int:
         return port
 
 
-class NgIrcd:
+def wait_for_port(port: int, name: str, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{name} did not start")
+
+
+class _Process:
+    """A server the tests start as a child process and stop with SIGTERM."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+class NgIrcd(_Process):
     def __init__(self, folder: Path, port: int, *, flood_limits: bool) -> None:
         self.folder = folder
         self.port = port
@@ -47,23 +70,9 @@ class NgIrcd:
             [binary, "-n", "-f", str(conf)], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("ngircd did not start")
+        wait_for_port(self.port, "ngircd", 10)
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-class InspIrcd:
+class InspIrcd(_Process):
     """A real InspIRCd 3 with its default connect class: fakelag, command rate and recvq
     limits as a network would have them."""
 
@@ -91,20 +100,7 @@ class InspIrcd:
             command.insert(2, "--runasroot")
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("inspircd did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
+        wait_for_port(self.port, "inspircd", 15)
 
 
 class IrcClient:
@@ -189,7 +185,7 @@ class IrcClient:
             self._task.cancel()
 
 
-class Znc:
+class Znc(_Process):
     """A real ZNC bouncer in front of a server: one user "bot" (password "secret") on one
     network "test", keeping its channel buffer across playbacks."""
 
@@ -224,18 +220,8 @@ class Znc:
             command = ["runuser", "-u", "nobody", "--", *command]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("znc did not start")
+        wait_for_port(self.port, "znc", 15)
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
+        super().stop()
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -16,7 +16,7 @@ from publish.files import stem_for
 from publish.publisher import Publisher
 from runtime.recorder import Recorder
 from storage import Storage
-from tests.helpers import run_lines, run_transcript
+from tests.helpers import Room, run_lines, run_transcript
 
 T = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 
@@ -62,13 +62,6 @@ def test_a_meeting_across_midnight_stays_one() -> None:
     assert m.started_at is not None
     assert m.ended_at == datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
     assert stem_for(m.name, m.started_at) == "late/2026/late.2026-03-28-23.58"
-
-
-class Room:
-    nick = "bot"
-
-    def say(self, room: str, text: str) -> None:
-        pass
 
 
 async def test_a_100000_line_meeting_is_recorded_and_rendered(tmp_path: Path) -> None:

@@ -14,18 +14,9 @@ from plugins import default_registry
 from publish.publisher import Publisher
 from runtime.recorder import Recorder
 from storage import Storage
+from tests.helpers import Room
 
 T0 = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
-
-
-class Room:
-    nick = "bot"
-
-    def __init__(self) -> None:
-        self.said: list[str] = []
-
-    def say(self, room: str, text: str) -> None:
-        self.said.append(text)
 
 
 def _recorder(storage: Storage, out: Path) -> tuple[Recorder, Room]:
