@@ -118,6 +118,7 @@ class Importer:
         self.channel = channel
         self.render = render
         self._series: set[str] = set()
+        self._years: set[int] = set()
 
     async def run(self, paths: Iterable[Path], *, progress: bool = True) -> Summary:
         started = time.monotonic()
@@ -141,6 +142,8 @@ class Importer:
         if self.render:
             for series in sorted(self._series):
                 await self.publisher.write_decisions(series)
+            if self._series:
+                await self.publisher.archive.update(sorted(self._series), sorted(self._years))
         bar.update(summary, len(files), final=True)
         summary.seconds = time.monotonic() - started
         return summary
@@ -202,6 +205,8 @@ class Importer:
         if self.render:
             await self.publisher.publish(ref.id, meeting, series_page=False)
             self._series.add(meeting.name)
+            if meeting.started_at is not None:
+                self._years.add(meeting.started_at.year)
         summary.meetings += 1
         summary.lines += len(found.lines)
         summary.decisions += sum(i.kind.is_decision for i in meeting.items)

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from meetings.model import DECISIONS
 from meetings.state import Meeting
 from publish import viewmodel
+from publish.archive import ArchiveWriter
 from publish.files import files_for, inside, stem_candidates, stem_for, write_atomic
 from publish.fragments import Fragments
 from publish.render import new_fragments, render_all, render_decisions
@@ -42,6 +43,7 @@ class Publisher:
         self.root = root
         self.base_url = base_url.rstrip("/")
         self._fragments: dict[int, Fragments] = {}  # open meetings only
+        self.archive = ArchiveWriter(storage, root, base_url)
 
     def _fragments_of(self, meeting_id: int) -> Fragments:
         if meeting_id not in self._fragments:
@@ -99,8 +101,10 @@ class Publisher:
             del self._fragments[meeting_id]
         await asyncio.to_thread(self._write, view, fragments)
         await self.save_record(meeting_id, meeting)
-        if series_page:  # a bulk import writes each series' page once, at the end
+        if series_page:  # a bulk import writes each series' pages once, at the end
             await self.write_decisions(meeting.name)
+            if meeting.ended:
+                await self.archive.update([meeting.name], [meeting.started_at.year])
         return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
 
     async def save_record(self, meeting_id: int, meeting: Meeting) -> None:

@@ -73,7 +73,7 @@ def _ymd(t: datetime) -> str:
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        autoescape=select_autoescape(enabled_extensions=("html.j2", "atom.j2"), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=False,
@@ -81,6 +81,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         segments=segments, wrap=wrap, md=_md, mdrich=_mdrich, hms=_hms, ymd=_ymd, iso=iso,
+        hm=lambda t: f"{t.hour:02d}:{t.minute:02d}",
         event_text=event_text, log_text=log_text,
         basename=lambda p: PurePosixPath(p).name,
         has_url=lambda t: "://" in t or "mailto:" in t.lower(),
@@ -103,6 +104,11 @@ def preload() -> None:
     for name in (*PAGES, "fragments.html.j2", "fragments.md.j2", "decisions.html.j2"):
         env.get_template(name)
     _css()
+
+
+def render_page(template: str, **context: Any) -> str:
+    """An archive page or feed (see publish.archive)."""
+    return environment().get_template(template).render(css=_css(), **context)
 
 
 def render_decisions(series: str, decisions: list[Any]) -> str:

@@ -107,8 +107,15 @@ async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]
             if not meeting.started:
                 results.append((record.id, "never started; nothing to render"))
                 continue
-            published = await services.publisher.publish(record.id, meeting)
+            published = await services.publisher.publish(record.id, meeting, series_page=False)
             results.append((record.id, published.urls["html"]))
+        # The series pages, decision registers, year pages and feeds, once each.
+        published_records = await services.storage.published()
+        names = sorted({r.name for r in published_records})
+        for name in names:
+            await services.publisher.write_decisions(name)
+        await services.publisher.archive.update(
+            names, sorted({r.started_at.year for r in published_records}))
         return results
     finally:
         await services.storage.close()

@@ -42,7 +42,11 @@ class Base(DeclarativeBase):
 
 class MeetingRow(Base):
     __tablename__ = "meetings"
-    __table_args__ = (Index("ix_meetings_open", "network", "channel", "ended_at"),)
+    __table_args__ = (
+        Index("ix_meetings_open", "network", "channel", "ended_at"),
+        Index("ix_meetings_name_started", "name", "started_at"),
+        Index("ix_meetings_started", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     network: Mapped[str] = mapped_column(String(100))

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from meetings.model import Item, Line, LineKind
-from storage.models import ItemRow, LineRow, MeetingRow, SourceRow
+from storage.models import ItemRow, LineRow, MeetingRow, SourceRow, UTCDateTime
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _LINES = cast(Table, LineRow.__table__)
@@ -68,6 +68,14 @@ class ItemRecord:
     time: datetime
     line: int
     owners: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRecord:
+    name: str
+    meetings: int
+    first: datetime
+    last: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +304,42 @@ class Storage:
             )
             return StoredMeeting(record, [_line(r) for r in rows])
 
+    async def published(
+        self,
+        *,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[MeetingRecord]:
+        """Ended, published meetings, newest first: of a series, a period, or the latest."""
+        query = (select(_MEETINGS).where(_MEETINGS.c.ended_at.is_not(None),
+                                         _MEETINGS.c.stem.is_not(None))
+                 .order_by(_MEETINGS.c.started_at.desc(), _MEETINGS.c.id.desc()))
+        if name is not None:
+            query = query.where(_MEETINGS.c.name == name)
+        if since is not None:
+            query = query.where(_MEETINGS.c.started_at >= since)
+        if until is not None:
+            query = query.where(_MEETINGS.c.started_at < until)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [MeetingRecord(r.id, r.network, r.channel, r.name, r.title, r.founder,
+                              r.started_at, r.ended_at, r.stem) for r in rows]
+
+    async def series(self) -> list[SeriesRecord]:
+        """Every meeting name with its number of published meetings, first and last."""
+        started = _MEETINGS.c.started_at
+        query = (select(_MEETINGS.c.name, func.count(),
+                        func.min(started, type_=UTCDateTime), func.max(started, type_=UTCDateTime))
+                 .where(_MEETINGS.c.ended_at.is_not(None), _MEETINGS.c.stem.is_not(None))
+                 .group_by(_MEETINGS.c.name).order_by(_MEETINGS.c.name))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [SeriesRecord(r[0], r[1], r[2], r[3]) for r in rows]
+
     async def count_lines(self, meeting_id: int) -> int:
         async with self._session() as session:
             count = await session.scalar(
@@ -323,6 +367,7 @@ class Storage:
         since: datetime | None = None,
         until: datetime | None = None,
         meeting_id: int | None = None,
+        meeting_ids: Sequence[int] | None = None,
     ) -> list[ItemRecord]:
         """Items of the given kinds across meetings, newest first."""
         query = (
@@ -342,6 +387,8 @@ class Storage:
             query = query.where(_ITEMS.c.time < until)
         if meeting_id is not None:
             query = query.where(_MEETINGS.c.id == meeting_id)
+        if meeting_ids is not None:
+            query = query.where(_MEETINGS.c.id.in_(list(meeting_ids)))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [

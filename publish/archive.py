@@ -1,0 +1,95 @@
+"""The browsable archive around the minutes: an index, a page per series (by year) and
+per year, a `latest` page per series and Atom feeds. Updated when a meeting is published;
+each update reads only the meeting's series, its year and the newest meetings, so its
+cost does not grow with the size of the archive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby
+from pathlib import Path
+
+from meetings.model import DECISIONS
+from publish.files import inside, write_atomic
+from publish.render import TEMPLATES, render_page
+from publish.viewmodel import iso
+from storage import ItemRecord, MeetingRecord, Storage
+
+RECENT = 30  # meetings on the index page and in each feed
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    meeting: MeetingRecord
+    url: str
+    decisions: list[ItemRecord]
+    actions: list[ItemRecord]
+
+
+class ArchiveWriter:
+    def __init__(self, storage: Storage, root: Path, base_url: str) -> None:
+        self.storage = storage
+        self.root = root
+        self.base_url = base_url.rstrip("/")
+
+    def _absolute(self, relative: str) -> str:
+        return f"{self.base_url}/{relative}" if self.base_url else relative
+
+    async def update(self, series: Iterable[str], years: Iterable[int]) -> None:
+        """Rewrite the pages a newly published meeting of these series and years touches."""
+        pages: dict[str, str] = {"static/localtime.js": _script()}
+        recent = await self.storage.published(limit=RECENT)
+        all_series = await self.storage.series()
+        years_known = sorted({s.first.year for s in all_series} | {s.last.year for s in all_series}
+                             | set(years), reverse=True)
+        pages["index.html"] = render_page(
+            "archive_index.html.j2", series=all_series, recent=recent, years=years_known,
+            root="", feed="feed.atom")
+        pages["feed.atom"] = await self._feed("Meetings", "feed.atom", recent)
+        for name in series:
+            meetings = await self.storage.published(name=name)
+            if not meetings:
+                continue
+            by_year = [(year, list(group)) for year, group
+                       in groupby(meetings, key=lambda m: m.started_at.year)]
+            pages[f"{name}/index.html"] = render_page(
+                "archive_series.html.j2", name=name, by_year=by_year, root="../",
+                feed="feed.atom")
+            pages[f"{name}/latest.html"] = render_page(
+                "archive_latest.html.j2", name=name, target=f"../{meetings[0].stem}.html")
+            pages[f"{name}/feed.atom"] = await self._feed(
+                f"Meetings: {name}", f"{name}/feed.atom", meetings[:RECENT])
+        for year in years:
+            meetings = await self.storage.published(
+                since=datetime(year, 1, 1, tzinfo=UTC), until=datetime(year + 1, 1, 1, tzinfo=UTC))
+            pages[f"years/{year}.html"] = render_page(
+                "archive_year.html.j2", year=year, meetings=meetings, root="../",
+                feed="../feed.atom")
+        await asyncio.to_thread(self._write, pages)
+
+    async def _feed(self, title: str, path: str, meetings: list[MeetingRecord]) -> str:
+        ids = [m.id for m in meetings]
+        items = await self.storage.items([*sorted(k.value for k in DECISIONS), "action"],
+                                         meeting_ids=ids) if ids else []
+        entries = [
+            FeedEntry(m, self._absolute(f"{m.stem}.html"),
+                      [i for i in reversed(items) if i.meeting.id == m.id and i.kind != "action"],
+                      [i for i in reversed(items) if i.meeting.id == m.id and i.kind == "action"])
+            for m in meetings
+        ]
+        updated = max((m.ended_at for m in meetings if m.ended_at), default=None)
+        return render_page("feed.atom.j2", title=title, entries=entries,
+                           feed_id=f"urn:openminutes:feed:{path}",
+                           self_url=self._absolute(path),
+                           updated=iso(updated or datetime(1970, 1, 1, tzinfo=UTC)))
+
+    def _write(self, pages: dict[str, str]) -> None:
+        for relative, content in pages.items():
+            write_atomic(inside(self.root, relative), content)
+
+
+def _script() -> str:
+    return (TEMPLATES / "static" / "localtime.js").read_text(encoding="utf-8")

@@ -1,0 +1,106 @@
+"""The static archive: index, series and year pages, latest, feeds; updated incrementally."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from chat.base import ChatEvent
+from meetings.engine import Engine
+from meetings.model import LineKind
+from meetings.state import MeetingSettings
+from plugins import default_registry
+from publish.publisher import Publisher
+from runtime.recorder import Recorder
+from storage import Storage
+from tests.helpers import Room
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+async def _hold(recorder: Recorder, start: datetime, channel: str, name: str,
+                body: list[str]) -> None:
+    texts = [f"#startmeeting {name}", *body, "#endmeeting"]
+    for n, text in enumerate(texts):
+        recorder.submit(ChatEvent("net", channel, "chair", text, LineKind.MESSAGE,
+                                  start + timedelta(minutes=n)))
+    await recorder.drained()
+
+
+async def _archive(tmp: Path) -> tuple[Storage, Recorder, asyncio.Task[None]]:
+    storage = await Storage.open(f"sqlite:///{tmp / 'db.sqlite'}")
+    recorder = Recorder(storage, Engine(default_registry()),
+                        Publisher(storage, tmp / "out", "https://m.example.org"),
+                        MeetingSettings())
+    recorder.senders["net"] = Room()
+    return storage, recorder, asyncio.create_task(recorder.run())
+
+
+def _links(page: Path) -> list[str]:
+    return [h for h in re.findall(r'href="([^"]+)"', page.read_text())
+            if not h.startswith(("http", "#"))]
+
+
+async def test_pages_link_to_what_exists_and_feeds_parse(tmp_path: Path) -> None:
+    storage, recorder, task = await _archive(tmp_path)
+    await _hold(recorder, datetime(2025, 12, 30, 18, tzinfo=UTC), "#tc", "tc",
+                ["#agreed adopt <script>alert(1)</script>", "#action chair to ship"])
+    await _hold(recorder, datetime(2026, 1, 6, 18, tzinfo=UTC), "#tc", "tc", ["#info hi"])
+    await _hold(recorder, datetime(2026, 1, 7, 9, tzinfo=UTC), "#docs", "docs",
+                ["#meetingtopic <img src=x onerror=alert(1)>", "#rejected the wiki"])
+    task.cancel()
+    out = tmp_path / "out"
+    pages = [out / "index.html", out / "tc" / "index.html", out / "docs" / "index.html",
+             out / "years" / "2026.html", out / "years" / "2025.html"]
+    for page in pages:
+        for link in _links(page):
+            target = (page.parent / link.split("#")[0]).resolve()
+            assert target.exists(), f"{page}: {link}"
+    index = (out / "index.html").read_text()
+    assert index.index("docs") < index.index(">tc<")  # series listed by name
+    series = (out / "tc" / "index.html").read_text()
+    assert series.index('id="y2026"') < series.index('id="y2025"')  # newest year first
+    latest = (out / "tc" / "latest.html").read_text()
+    assert 'url=../tc/2026/tc.2026-01-06-18.00.html"' in latest
+    assert "&lt;img src=x onerror=alert(1)&gt;" in index
+    assert "<img" not in index
+    year = (out / "years" / "2026.html").read_text()
+    assert "tc.2026-01-06" in year
+    assert "docs.2026-01-07" in year
+    assert "2025-12-30" not in year
+
+    feed = ET.parse(out / "feed.atom").getroot()
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == 3
+    first_links = [e.find(f"{ATOM}link").get("href") for e in entries]  # type: ignore[union-attr]
+    assert first_links[0] == "https://m.example.org/docs/2026/docs.2026-01-07-09.00.html"
+    tc_feed = ET.parse(out / "tc" / "feed.atom").getroot()
+    summaries = [e.findtext(f"{ATOM}summary") or "" for e in tc_feed.findall(f"{ATOM}entry")]
+    assert "AGREED: adopt <script>alert(1)</script>" in summaries[1]  # text, escaped in XML
+    assert "ACTION: chair to ship (chair)" in summaries[1]
+    raw = (out / "tc" / "feed.atom").read_text()
+    assert "<script>" not in raw
+    assert (out / "static" / "localtime.js").exists()
+    await storage.close()
+
+
+async def test_publishing_touches_only_its_series_year_and_the_index(tmp_path: Path) -> None:
+    storage, recorder, task = await _archive(tmp_path)
+    await _hold(recorder, datetime(2024, 3, 1, tzinfo=UTC), "#a", "alpha", ["#info a"])
+    await _hold(recorder, datetime(2025, 3, 1, tzinfo=UTC), "#b", "beta", ["#info b"])
+    out = tmp_path / "out"
+    untouched = [out / "alpha" / "index.html", out / "alpha" / "feed.atom",
+                 out / "years" / "2024.html"]
+    old = 1_000_000_000
+    for page in untouched:
+        os.utime(page, (old, old))
+    await _hold(recorder, datetime(2025, 4, 1, tzinfo=UTC), "#b", "beta", ["#info again"])
+    task.cancel()
+    assert all(page.stat().st_mtime == old for page in untouched)
+    assert "beta.2025-04-01" in (out / "beta" / "index.html").read_text()
+    assert "beta.2025-04-01" in (out / "index.html").read_text()
+    await storage.close()
