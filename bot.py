@@ -17,6 +17,7 @@ from publish.publisher import DECISION_KINDS
 from runtime import app
 from runtime.config import Config, ConfigError, load
 from storage import MeetingRecord
+from storage.search import KINDS, Filters
 
 
 def _iso(record: MeetingRecord) -> dict[str, object]:
@@ -56,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_argument("--person", help="only items this nick owns")
     actions.add_argument("--meeting", help="only meetings of this name (series)")
     actions.add_argument("--json", action="store_true", help="JSON output")
+    find = sub.add_parser("search", parents=[common], help="full-text search of every meeting")
+    find.add_argument("query", help='words, "a phrase", -excluded, a OR b')
+    find.add_argument("--kind", choices=KINDS, help="an item kind, decision, or line")
+    find.add_argument("--series", help="only meetings of this name")
+    find.add_argument("--channel", help="only this channel")
+    find.add_argument("--person", help="only what this nick said")
+    find.add_argument("--since", type=_day, help="from this date (YYYY-MM-DD, UTC)")
+    find.add_argument("--until", type=_day, help="up to and including this date")
+    find.add_argument("--limit", type=int, default=20, help="hits to show (at most 100)")
+    find.add_argument("--json", action="store_true", help="JSON output")
     imports = sub.add_parser("import", parents=[common],
                              help="import MeetBot / hcoop-meetbot / client logs (files or folders)")
     imports.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -135,6 +146,20 @@ def main(argv: list[str] | None = None) -> int:
         for meeting_id, outcome in results:
             print(f"{meeting_id}\t{outcome}")
         return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
+    if args.command == "search":
+        filters = Filters(args.kind, args.series, args.channel, args.person, args.since,
+                          args.until + timedelta(days=1) if args.until else None)
+        page, hits = asyncio.run(app.search(config, args.query, filters, limit=args.limit))
+        if args.json:
+            print(json.dumps({"total": page.total, "capped": page.capped, "hits": hits},
+                             indent=1, ensure_ascii=False))
+        else:
+            for hit in hits:
+                print(f"{hit['time']}  {hit['channel']}  {hit['series']}  "
+                      f"{str(hit['kind']).upper()} <{hit['nick']}> {hit['snippet']}  {hit['url']}")
+            more = "+" if page.capped else ""
+            print(f"{len(hits)} of {page.total}{more} hits", file=sys.stderr)
+        return 0
     if args.command == "import":
         summary = asyncio.run(app.import_logs(
             config, args.paths, network=args.network,

@@ -26,7 +26,7 @@ from meetings.model import ItemKind
 from meetings.state import MeetingSettings
 from publish.publisher import Publisher, derived_of
 from storage import Derived, Storage
-from storage.repository import ImportedFile, MeetingRef
+from storage.records import ImportedFile, MeetingRef
 
 # Inside a folder these are logs; MeetBot's minutes (.txt, .html) beside them are not.
 _LOG_SUFFIXES = (".log.txt", ".log.json", ".log")

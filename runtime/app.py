@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,6 +25,7 @@ from publish.render import preload
 from runtime.config import Config
 from runtime.recorder import Recorder
 from storage import ItemRecord, MeetingRecord, Storage
+from storage.search import MARK_END, MARK_START, Filters, Hit, SearchPage
 
 log = logging.getLogger(__name__)
 
@@ -167,5 +169,29 @@ async def import_logs(config: Config, paths: list[Path], *, network: str, day: d
                             services.settings, network=network, day=day, channel=channel,
                             render=render)
         return await importer.run(paths, progress=progress)
+    finally:
+        await services.storage.close()
+
+
+def hit_dict(hit: Hit, url: str) -> dict[str, Any]:
+    """A search hit as the CLI and the API show it: the snippet without markers, and the
+    matched words separately."""
+    matches = re.findall(f"{MARK_START}(.*?){MARK_END}", hit.snippet)
+    return {
+        "time": hit.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "network": hit.meeting.network,
+        "channel": hit.meeting.channel, "series": hit.meeting.name,
+        "meeting_id": hit.meeting.id, "kind": hit.kind, "nick": hit.nick, "line": hit.line,
+        "text": hit.text, "snippet": hit.snippet.replace(MARK_START, "").replace(MARK_END, ""),
+        "matches": list(dict.fromkeys(matches)), "url": url,
+    }
+
+
+async def search(config: Config, query: str, filters: Filters, *, limit: int,
+                 offset: int = 0) -> tuple[SearchPage, list[dict[str, Any]]]:
+    services = await open_services(config)
+    try:
+        page = await services.storage.search(query, filters, limit=limit, offset=offset)
+        return page, [hit_dict(h, services.publisher.line_url(h.meeting.stem, h.line))
+                      for h in page.hits]
     finally:
         await services.storage.close()

@@ -19,7 +19,7 @@ from meetings.registry import Outcome
 from meetings.state import Meeting, MeetingSettings
 from publish.publisher import Published, Publisher
 from storage import Storage
-from storage.repository import MeetingRef
+from storage.records import MeetingRef
 
 log = logging.getLogger(__name__)
 _MAX_BATCH = 2000

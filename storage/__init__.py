@@ -1,12 +1,12 @@
 """Everything that touches the database: models, migrations, the repository."""
 
-from storage.repository import (
+from storage.records import (
     Derived,
     ItemRecord,
     MeetingRecord,
     SeriesRecord,
-    Storage,
     StoredMeeting,
 )
+from storage.repository import Storage
 
 __all__ = ["Derived", "ItemRecord", "MeetingRecord", "SeriesRecord", "Storage", "StoredMeeting"]

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -25,8 +24,19 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from meetings.model import Item, Line, LineKind
+from meetings.model import Line, LineKind
 from storage.models import ItemRow, LineRow, MeetingRow, SourceRow, UTCDateTime
+from storage.records import (
+    Derived,
+    ImportedFile,
+    ItemRecord,
+    MeetingRecord,
+    MeetingRef,
+    SeriesRecord,
+    StoredMeeting,
+)
+from storage.search import Filters, SearchPage
+from storage.search import search as full_text_search
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _LINES = cast(Table, LineRow.__table__)
@@ -41,79 +51,6 @@ def async_url(url: str) -> str:
     parsed = make_url(url)
     driver = _ASYNC_DRIVERS.get(parsed.drivername)
     return parsed.set(drivername=driver).render_as_string(False) if driver else url
-
-
-@dataclass(frozen=True, slots=True)
-class MeetingRecord:
-    id: int
-    network: str
-    channel: str
-    name: str
-    title: str
-    founder: str
-    started_at: datetime
-    ended_at: datetime | None
-    stem: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRecord:
-    """A minutes item with the meeting it belongs to: a row of the decision register or
-    of the action-item listing."""
-
-    meeting: MeetingRecord
-    kind: str
-    text: str
-    nick: str
-    time: datetime
-    line: int
-    owners: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesRecord:
-    name: str
-    meetings: int
-    first: datetime
-    last: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMeeting:
-    record: MeetingRecord
-    lines: list[Line]
-
-
-@dataclass(frozen=True, slots=True)
-class Derived:
-    """What replaying a meeting's lines gives, stored so listings, the decision register
-    and search need no replay. `owners` maps an action item's line to the nicks it names."""
-
-    name: str
-    title: str
-    founder: str
-    ended_at: datetime | None
-    items: Sequence[Item]
-    owners: Mapping[int, Sequence[str]]
-
-
-@dataclass
-class MeetingRef:
-    """A meeting a line belongs to; id is None until its first line is committed."""
-
-    network: str
-    channel: str
-    started_at: datetime
-    id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ImportedFile:
-    """A file to store: its path, digest and the meetings read from it."""
-
-    path: str
-    digest: str
-    meetings: Sequence[tuple[MeetingRef, Sequence[Line], Derived]]
 
 
 def _record(row: MeetingRow) -> MeetingRecord:
@@ -339,6 +276,12 @@ class Storage:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [SeriesRecord(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def search(self, query: str, filters: Filters | None = None, *, limit: int = 20,
+                     offset: int = 0) -> SearchPage:
+        """Full-text search (see storage.search): hits, best first."""
+        return await full_text_search(self.engine, query, filters or Filters(), limit=limit,
+                                      offset=offset)
 
     async def count_lines(self, meeting_id: int) -> int:
         async with self._session() as session:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from meetings.model import Item, ItemKind, Line, LineKind
 from storage import Derived, Storage
-from storage.repository import MeetingRef
+from storage.records import MeetingRef
 
 T0 = datetime(2024, 5, 6, 23, 59, 58, tzinfo=UTC)
 
@@ -164,7 +164,7 @@ async def test_previous_meeting_of_a_series(storage: Storage) -> None:
 
 
 async def test_imported_files_replace_their_meetings(storage: Storage) -> None:
-    from storage.repository import ImportedFile
+    from storage.records import ImportedFile
 
     def _file(text: str) -> ImportedFile:
         ref = MeetingRef("net", "#imp", T0)

@@ -1,0 +1,202 @@
+"""Full-text search over minutes items and log lines (SQLite FTS5, PostgreSQL tsvector).
+
+A hit is an item (`#agreed ...`, a vote result ...) or a log line that made no item. User
+input never reaches the database as query syntax: for SQLite it is rebuilt from its
+words; PostgreSQL's websearch_to_tsquery accepts anything."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.models import UTCDateTime
+from storage.records import MeetingRecord
+
+# Around highlighted words in snippets; control characters never occur in stored text.
+MARK_START, MARK_END = "\x02", "\x03"
+MAX_QUERY = 1000  # characters of a query that are looked at
+MAX_TERMS = 32
+MAX_RESULTS = 1000  # hits counted; pages go no further
+DECISION_KINDS = ("agreed", "accepted", "rejected", "vote")
+ITEM_KINDS = ("topic", "info", "action", "agreed", "accepted", "rejected", "idea", "link",
+              "help", "vote")
+KINDS = (*ITEM_KINDS, "decision", "line")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    meeting: MeetingRecord
+    kind: str  # an item kind, or "line"
+    nick: str
+    time: datetime
+    line: int
+    text: str
+    snippet: str  # with MARK_START / MARK_END around matched words
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: list[Hit]
+    total: int  # capped at MAX_RESULTS
+    capped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    kind: str | None = None
+    series: str | None = None
+    channel: str | None = None
+    person: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def fts5_query(query: str) -> str | None:
+    """A valid FTS5 query with the meaning of a web search box: words and "quoted
+    phrases" must all match, -word excludes, OR between terms. None: nothing to search."""
+    terms: list[str] = []
+    excluded: list[str] = []
+    for term in re.findall(r'-?"[^"]*"?|\S+', query[:MAX_QUERY])[:MAX_TERMS]:
+        if term == "OR":
+            if terms and terms[-1] != "OR":
+                terms.append("OR")
+            continue
+        negative = term.startswith("-") and len(term) > 1
+        words = re.findall(r"\w+", term[1:] if negative else term)
+        if not words:
+            continue
+        phrase = '"' + " ".join(words) + '"'
+        (excluded if negative else terms).append(phrase)
+    while terms and terms[-1] == "OR":
+        terms.pop()
+    if not terms:
+        return None
+    return " ".join(terms) + "".join(f" NOT {phrase}" for phrase in excluded)
+
+
+def _where(filters: Filters, alias: str) -> tuple[list[str], dict[str, Any]]:
+    clauses = ["m.stem IS NOT NULL"]
+    params: dict[str, Any] = {}
+    if filters.series:
+        clauses.append("m.name = :series")
+        params["series"] = filters.series
+    if filters.channel:
+        clauses.append("lower(m.channel) = lower(:channel)")
+        params["channel"] = filters.channel
+    if filters.person:
+        clauses.append(f"lower({alias}.nick) = lower(:person)")
+        params["person"] = filters.person
+    if filters.since:
+        clauses.append(f"{alias}.time >= :since")
+        params["since"] = filters.since
+    if filters.until:
+        clauses.append(f"{alias}.time < :until")
+        params["until"] = filters.until
+    return clauses, params
+
+
+def _branches(filters: Filters) -> tuple[bool, str | None]:
+    """Whether log lines are searched, and the item kinds searched (None: every kind)."""
+    if filters.kind == "line":
+        return True, ""
+    if filters.kind == "decision":
+        return False, "','".join(DECISION_KINDS)
+    if filters.kind:
+        return False, filters.kind
+    return True, None
+
+
+async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: int = 20,
+                 offset: int = 0) -> SearchPage:
+    if filters.kind is not None and filters.kind not in KINDS:
+        raise ValueError(f"unknown kind {filters.kind!r}; one of {', '.join(KINDS)}")
+    limit = max(1, min(limit, 100))
+    offset = max(0, min(offset, MAX_RESULTS))
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        match = fts5_query(query)
+        if match is None:
+            return SearchPage([], 0, False)
+    else:
+        match = query[:MAX_QUERY]
+    with_lines, kinds = _branches(filters)
+    parts: list[str] = []
+    params: dict[str, Any] = {"q": match}
+    if kinds != "":
+        clauses, extra = _where(filters, "i")
+        params.update(extra)
+        if kinds:
+            clauses.append(f"i.kind IN ('{kinds}')")
+        parts.append(_item_sql(sqlite, clauses))
+    if with_lines:
+        clauses, extra = _where(filters, "l")
+        params.update(extra)
+        parts.append(_line_sql(sqlite, clauses))
+    hits_sql = " UNION ALL ".join(parts)
+    order = "rank" if sqlite else "rank DESC"
+    page_sql = (f"SELECT * FROM ({hits_sql}) hits ORDER BY {order}, time DESC "
+                "LIMIT :limit OFFSET :offset")
+    count_sql = f"SELECT count(*) FROM (SELECT 1 FROM ({hits_sql}) hits LIMIT {MAX_RESULTS}) c"
+    if not sqlite:
+        params["headline"] = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", '
+                              "MaxWords=24, MinWords=8, ShortWord=2")
+    binds = [bindparam(name, type_=UTCDateTime) for name in ("since", "until") if name in params]
+    page = text(page_sql).bindparams(*binds).columns(
+        time=UTCDateTime, started_at=UTCDateTime, ended_at=UTCDateTime)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(page, {**params, "limit": limit, "offset": offset})).all()
+        total = (await conn.execute(text(count_sql).bindparams(*binds), params)).scalar_one()
+    hits = [
+        Hit(MeetingRecord(r.meeting_id, r.network, r.channel, r.name, r.title, r.founder,
+                          r.started_at, r.ended_at, r.stem),
+            r.kind, r.nick, r.time, r.line, r.text, r.snip)
+        for r in rows
+    ]
+    return SearchPage(hits, int(total), int(total) >= MAX_RESULTS)
+
+
+_MEETING_COLUMNS = ("m.network, m.channel, m.name, m.title, m.founder, m.started_at, "
+                    "m.ended_at, m.stem")
+
+
+def _item_sql(sqlite: bool, clauses: list[str]) -> str:
+    if sqlite:
+        return (f"SELECT i.meeting_id, i.kind, i.nick, i.time, i.line, i.text, "
+                f"snippet(items_fts, 0, char(2), char(3), '…', 24) AS snip, "
+                f"bm25(items_fts) AS rank, {_MEETING_COLUMNS} "
+                "FROM items_fts JOIN items i ON i.id = items_fts.rowid "
+                "JOIN meetings m ON m.id = i.meeting_id "
+                f"WHERE items_fts MATCH :q AND {' AND '.join(clauses)}")
+    return (f"SELECT i.meeting_id, i.kind, i.nick, i.time, i.line, i.text, "
+            "ts_headline('simple', i.text, websearch_to_tsquery('simple', :q), :headline) "
+            "AS snip, ts_rank(to_tsvector('simple', i.text), "
+            f"websearch_to_tsquery('simple', :q)) AS rank, {_MEETING_COLUMNS} "
+            "FROM items i JOIN meetings m ON m.id = i.meeting_id "
+            "WHERE to_tsvector('simple', i.text) @@ websearch_to_tsquery('simple', :q) "
+            f"AND {' AND '.join(clauses)}")
+
+
+_NO_ITEM = ("NOT EXISTS (SELECT 1 FROM items i2 WHERE i2.meeting_id = l.meeting_id "
+            "AND i2.line = l.seq) AND l.kind IN ('message', 'action', 'notice')")
+
+
+def _line_sql(sqlite: bool, clauses: list[str]) -> str:
+    if sqlite:
+        return ("SELECT l.meeting_id, 'line' AS kind, l.nick, l.time, l.seq AS line, l.text, "
+                "snippet(lines_fts, 0, char(2), char(3), '…', 24) AS snip, "
+                f"bm25(lines_fts) AS rank, {_MEETING_COLUMNS} "
+                "FROM lines_fts JOIN lines l ON l.id = lines_fts.rowid "
+                "JOIN meetings m ON m.id = l.meeting_id "
+                f"WHERE lines_fts MATCH :q AND {_NO_ITEM} AND {' AND '.join(clauses)}")
+    return ("SELECT l.meeting_id, 'line' AS kind, l.nick, l.time, l.seq AS line, l.text, "
+            "ts_headline('simple', l.text, websearch_to_tsquery('simple', :q), :headline) "
+            "AS snip, ts_rank(to_tsvector('simple', l.text), "
+            f"websearch_to_tsquery('simple', :q)) AS rank, {_MEETING_COLUMNS} "
+            "FROM lines l JOIN meetings m ON m.id = l.meeting_id "
+            "WHERE to_tsvector('simple', l.text) @@ websearch_to_tsquery('simple', :q) "
+            f"AND {_NO_ITEM} AND {' AND '.join(clauses)}")

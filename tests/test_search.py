@@ -1,0 +1,119 @@
+"""Full-text search contract, on SQLite (FTS5) and PostgreSQL (tsvector)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from meetings.model import Item, ItemKind, Line, LineKind
+from storage import Derived, Storage
+from storage.records import ImportedFile, MeetingRef
+from storage.search import MARK_END, MARK_START, Filters, fts5_query
+
+
+async def _meeting(storage: Storage, name: str, channel: str, start: datetime,
+                   said: list[tuple[str, str]], *, publish: bool = True) -> int:
+    lines = [Line(n, start + timedelta(minutes=n), LineKind.MESSAGE, nick, text)
+             for n, (nick, text) in enumerate(said, 1)]
+    items = []
+    for line in lines:
+        for kind in (ItemKind.AGREED, ItemKind.ACTION, ItemKind.REJECTED, ItemKind.INFO):
+            if line.text.startswith(f"#{kind.value} "):
+                items.append(Item(kind, line.text.split(" ", 1)[1], line.nick, line.time,
+                                  line.seq))
+    ref = MeetingRef("net", channel, start)
+    derived = Derived(name, name, "chair", lines[-1].time, items, {})
+    source = ImportedFile(f"/{name}/{start:%F}", "d", [(ref, lines, derived)])
+    await storage.replace_imported([source])
+    assert ref.id is not None
+    if publish:
+        await storage.claim_stem(ref.id, [f"{name}/{start:%Y}/{name}.{start:%F}"])
+    return ref.id
+
+
+@pytest.fixture
+async def archive(storage: Storage) -> Storage:
+    t = datetime(2025, 6, 1, 18, tzinfo=UTC)
+    await _meeting(storage, "tc", "#tc", t, [
+        ("chair", "#startmeeting tc"),
+        ("alice", "we should adopt the charter today"),
+        ("chair", "#agreed adopt the charter"),
+        ("chair", "#action bob to publish the charter"),
+        ("bob", "the café is closed"),
+        ("chair", "#endmeeting"),
+    ])
+    await _meeting(storage, "docs", "#docs", t + timedelta(days=30), [
+        ("chair", "#startmeeting docs"),
+        ("carol", "#rejected a charter for the docs team"),
+        ("chair", "#endmeeting"),
+    ])
+    await _meeting(storage, "secret", "#tc", t, [
+        ("chair", "#startmeeting"), ("chair", "charter drafts not yet published")],
+        publish=False)
+    return storage
+
+
+async def test_items_and_lines_are_found_once(archive: Storage) -> None:
+    page = await archive.search("charter")
+    found = sorted((h.meeting.name, h.kind, h.line) for h in page.hits)
+    assert found == [("docs", "rejected", 2), ("tc", "action", 4), ("tc", "agreed", 3),
+                     ("tc", "line", 2)]
+    assert page.total == 4
+    hit = next(h for h in page.hits if h.kind == "agreed")
+    assert f"{MARK_START}charter{MARK_END}" in hit.snippet
+    assert hit.text == "adopt the charter"
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    (Filters(kind="decision"), {("docs", "rejected"), ("tc", "agreed")}),
+    (Filters(kind="line"), {("tc", "line")}),
+    (Filters(kind="action"), {("tc", "action")}),
+    (Filters(series="docs"), {("docs", "rejected")}),
+    (Filters(channel="#TC"), {("tc", "agreed"), ("tc", "action"), ("tc", "line")}),
+    (Filters(person="ALICE"), {("tc", "line")}),
+    (Filters(since=datetime(2025, 6, 15, tzinfo=UTC)), {("docs", "rejected")}),
+    (Filters(until=datetime(2025, 6, 15, tzinfo=UTC)),
+     {("tc", "agreed"), ("tc", "action"), ("tc", "line")}),
+])
+async def test_filters(archive: Storage, filters: Filters, expected: set[tuple[str, str]]) -> None:
+    page = await archive.search("charter", filters)
+    assert {(h.meeting.name, h.kind) for h in page.hits} == expected
+
+
+async def test_phrases_exclusion_accents_and_paging(archive: Storage) -> None:
+    assert {h.kind for h in (await archive.search('"adopt the charter"')).hits} == {
+        "agreed", "line"}
+    assert {h.meeting.name for h in (await archive.search("charter -docs")).hits} == {"tc"}
+    assert [h.nick for h in (await archive.search("café")).hits] == ["bob"]
+    first = await archive.search("charter", limit=2)
+    second = await archive.search("charter", limit=2, offset=2)
+    assert len(first.hits) == 2
+    assert len(second.hits) == 2
+    assert not {(h.meeting.id, h.line) for h in first.hits} & {
+        (h.meeting.id, h.line) for h in second.hits}
+
+
+@pytest.mark.parametrize("query", [
+    '"', '""', '"unclosed phrase', "NOT", "charter NOT", "OR", "a OR", "AND OR NOT", "%", "_",
+    "%charter%", "' OR 1=1--", "'; DROP TABLE lines; --", "*", "char*", "(", ")", "a:b",
+    "NEAR(a b)", "^charter", "x" * 10_000, "charter " * 2000, "a", "é", "\\", "\u202e",
+])
+async def test_hostile_queries_never_raise(archive: Storage, query: str) -> None:
+    page = await archive.search(query)
+    assert page.total >= 0
+    assert all(h.meeting.stem for h in page.hits)
+
+
+async def test_unknown_kind_is_refused(archive: Storage) -> None:
+    with pytest.raises(ValueError, match="unknown kind"):
+        await archive.search("charter", Filters(kind="bogus"))
+
+
+def test_fts5_query_translation() -> None:
+    assert fts5_query("adopt charter") == '"adopt" "charter"'
+    assert fts5_query('"adopt the" -docs') == '"adopt the" NOT "docs"'
+    assert fts5_query("a OR b") == '"a" OR "b"'
+    assert fts5_query("' OR 1=1--") == '"1 1"'
+    assert fts5_query("-only") is None
+    assert fts5_query("% * ^") is None
