@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", parents=[common], help="run the bot (console chat without a config)")
+    sub.add_parser("serve", parents=[common], help="serve the archive, its search and API")
     render = sub.add_parser("render", parents=[common], help="re-render minutes from storage")
     which = render.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every meeting")
@@ -138,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         if config.console:
             logging.getLogger().setLevel(logging.WARNING)
         asyncio.run(app.run_bot(config))
+        return 0
+    if args.command == "serve":
+        asyncio.run(app.serve(config))
         return 0
     if args.command == "render":
         if args.all == bool(args.ids):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -29,6 +32,21 @@ def _md(text: str) -> str:
 
 def _mdrich(text: str) -> str:
     return "".join(f"<{s.url}>" if s.url else _md(s.text) for s in segments(text))
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    text: str
+    marked: bool
+
+
+def _marked(snippet: str) -> list[_Part]:
+    """A search snippet split at its highlight markers (see storage.search)."""
+    parts: list[_Part] = []
+    for n, piece in enumerate(re.split("[\x02\x03]", snippet)):
+        if piece:
+            parts.append(_Part(piece, n % 2 == 1))
+    return parts
 
 
 def event_text(line: Line) -> str:
@@ -82,11 +100,18 @@ def environment() -> Environment:
     env.filters.update(
         segments=segments, wrap=wrap, md=_md, mdrich=_mdrich, hms=_hms, ymd=_ymd, iso=iso,
         hm=lambda t: f"{t.hour:02d}:{t.minute:02d}",
+        marked=_marked,
         event_text=event_text, log_text=log_text,
         basename=lambda p: PurePosixPath(p).name,
         has_url=lambda t: "://" in t or "mailto:" in t.lower(),
     )
     return env
+
+
+def css_hash() -> str:
+    """The CSP hash of the stylesheet every page inlines."""
+    digest = hashlib.sha256(str(_css()).encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
 @cache

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from chat.console import ConsoleAdapter
 from chat.irc import IrcAdapter
@@ -25,7 +26,9 @@ from publish.render import preload
 from runtime.config import Config
 from runtime.recorder import Recorder
 from storage import ItemRecord, MeetingRecord, Storage
-from storage.search import MARK_END, MARK_START, Filters, Hit, SearchPage
+from storage.search import Filters, SearchPage
+from web.app import create_app
+from web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ async def run_bot(config: Config) -> None:
         recorder.senders[adapter.name] = adapter
     # After the senders: resuming announces itself (queued until each network is joined).
     await recorder.resume()
+    runner = await start_web(config, services) if config.web.enabled else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,6 +94,8 @@ async def run_bot(config: Config) -> None:
     for task in (*running, stopper, recording):
         task.cancel()
     await asyncio.gather(*running, stopper, recording, return_exceptions=True)
+    if runner is not None:
+        await runner.cleanup()
     await services.storage.close()
 
 
@@ -173,25 +179,40 @@ async def import_logs(config: Config, paths: list[Path], *, network: str, day: d
         await services.storage.close()
 
 
-def hit_dict(hit: Hit, url: str) -> dict[str, Any]:
-    """A search hit as the CLI and the API show it: the snippet without markers, and the
-    matched words separately."""
-    matches = re.findall(f"{MARK_START}(.*?){MARK_END}", hit.snippet)
-    return {
-        "time": hit.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "network": hit.meeting.network,
-        "channel": hit.meeting.channel, "series": hit.meeting.name,
-        "meeting_id": hit.meeting.id, "kind": hit.kind, "nick": hit.nick, "line": hit.line,
-        "text": hit.text, "snippet": hit.snippet.replace(MARK_START, "").replace(MARK_END, ""),
-        "matches": list(dict.fromkeys(matches)), "url": url,
-    }
-
-
 async def search(config: Config, query: str, filters: Filters, *, limit: int,
                  offset: int = 0) -> tuple[SearchPage, list[dict[str, Any]]]:
     services = await open_services(config)
     try:
         page = await services.storage.search(query, filters, limit=limit, offset=offset)
-        return page, [hit_dict(h, services.publisher.line_url(h.meeting.stem, h.line))
+        return page, [h.as_dict(services.publisher.line_url(h.meeting.stem, h.line))
                       for h in page.hits]
     finally:
+        await services.storage.close()
+
+
+async def start_web(config: Config, services: Services) -> web.AppRunner:
+    """The archive server on [web] listen; stopped with runner.cleanup()."""
+    host, _, port = config.web.listen.rpartition(":")
+    limiter = RateLimiter(config.web.search_rate, config.web.search_burst)
+    runner = web.AppRunner(create_app(services.storage, services.publisher, limiter),
+                           access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    log.info("archive served on http://%s/", config.web.listen)
+    return runner
+
+
+async def serve(config: Config) -> None:
+    """`serve`: the archive and its search, until SIGINT or SIGTERM."""
+    services = await open_services(config)
+    runner = await start_web(config, services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
         await services.storage.close()

@@ -35,6 +35,15 @@ class MeetingsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = False  # `run` serves the archive too
+    listen: str = "127.0.0.1:8080"
+    # Searches per second per client, with bursts of search_burst.
+    search_rate: float = 2.0
+    search_burst: int = 20
+
+
+@dataclass(frozen=True)
 class ChannelVotesConfig:
     channel: str
     quorum: int = 0
@@ -81,6 +90,7 @@ class Config:
     publish: PublishConfig = field(default_factory=PublishConfig)
     meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
     votes: VotesConfig = field(default_factory=VotesConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     irc: list[IrcConfig] = field(default_factory=list)
     console: bool = False  # no config file: a local text-mode chat in the terminal
 
@@ -130,6 +140,11 @@ def _validate(config: Config) -> None:
         raise ConfigError("storage.max_pending_lines must be at least 100")
     if config.meetings.max_length_minutes <= 0:
         raise ConfigError("meetings.max_length_minutes must be positive")
+    host, _, port = config.web.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"web.listen must be HOST:PORT, not {config.web.listen!r}")
+    if config.web.search_rate <= 0 or config.web.search_burst < 1:
+        raise ConfigError("web.search_rate and web.search_burst must be positive")
     _validate_rule("votes", config.votes.quorum, config.votes.threshold)
     for i, rule in enumerate(config.votes.channel):
         _validate_rule(f"votes.channel[{i}]", rule.quorum, rule.threshold)

@@ -248,6 +248,7 @@ class Storage:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[MeetingRecord]:
         """Ended, published meetings, newest first: of a series, a period, or the latest."""
         query = (select(_MEETINGS).where(_MEETINGS.c.ended_at.is_not(None),
@@ -261,10 +262,20 @@ class Storage:
             query = query.where(_MEETINGS.c.started_at < until)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [MeetingRecord(r.id, r.network, r.channel, r.name, r.title, r.founder,
                               r.started_at, r.ended_at, r.stem) for r in rows]
+
+    async def count_published(self, name: str | None = None) -> int:
+        query = select(func.count()).select_from(_MEETINGS).where(
+            _MEETINGS.c.ended_at.is_not(None), _MEETINGS.c.stem.is_not(None))
+        if name is not None:
+            query = query.where(_MEETINGS.c.name == name)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def series(self) -> list[SeriesRecord]:
         """Every meeting name with its number of published meetings, first and last."""
@@ -301,24 +312,14 @@ class Storage:
         async with self.engine.begin() as conn:
             await _write_derived(conn, meeting_id, derived)
 
-    async def items(
-        self,
-        kinds: Iterable[str],
-        *,
-        channel: str | None = None,
-        name: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        meeting_id: int | None = None,
-        meeting_ids: Sequence[int] | None = None,
-    ) -> list[ItemRecord]:
-        """Items of the given kinds across meetings, newest first."""
+    def _items_query(self, kinds: Iterable[str], channel: str | None, name: str | None,
+                     since: datetime | None, until: datetime | None, meeting_id: int | None,
+                     meeting_ids: Sequence[int] | None) -> Any:
         query = (
             select(_MEETINGS, _ITEMS.c.kind, _ITEMS.c.text, _ITEMS.c.nick, _ITEMS.c.time,
                    _ITEMS.c.line, _ITEMS.c.owners)
             .join(_ITEMS, _ITEMS.c.meeting_id == _MEETINGS.c.id)
             .where(_ITEMS.c.kind.in_(list(kinds)))
-            .order_by(_ITEMS.c.time.desc(), _ITEMS.c.id.desc())
         )
         if channel is not None:
             query = query.where(func.lower(_MEETINGS.c.channel) == channel.lower())
@@ -332,6 +333,26 @@ class Storage:
             query = query.where(_MEETINGS.c.id == meeting_id)
         if meeting_ids is not None:
             query = query.where(_MEETINGS.c.id.in_(list(meeting_ids)))
+        return query
+
+    async def items(
+        self,
+        kinds: Iterable[str],
+        *,
+        channel: str | None = None,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        meeting_id: int | None = None,
+        meeting_ids: Sequence[int] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ItemRecord]:
+        """Items of the given kinds across meetings, newest first."""
+        query = self._items_query(kinds, channel, name, since, until, meeting_id, meeting_ids)
+        query = query.order_by(_ITEMS.c.time.desc(), _ITEMS.c.id.desc()).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
@@ -342,6 +363,14 @@ class Storage:
             )
             for r in rows
         ]
+
+    async def count_items(self, kinds: Iterable[str], *, channel: str | None = None,
+                          name: str | None = None, since: datetime | None = None,
+                          until: datetime | None = None) -> int:
+        query = self._items_query(kinds, channel, name, since, until, None, None)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(
+                select(func.count()).select_from(query.subquery()))).scalar_one())
 
     async def previous_meeting(self, name: str, before: datetime,
                                exclude: int) -> MeetingRecord | None:

@@ -38,6 +38,19 @@ class Hit:
     text: str
     snippet: str  # with MARK_START / MARK_END around matched words
 
+    def as_dict(self, url: str) -> dict[str, Any]:
+        """As the CLI and the API show it: the snippet without markers, and the matched
+        words apart."""
+        matches = re.findall(f"{MARK_START}(.*?){MARK_END}", self.snippet)
+        return {
+            "time": self.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "network": self.meeting.network,
+            "channel": self.meeting.channel, "series": self.meeting.name,
+            "meeting_id": self.meeting.id, "kind": self.kind, "nick": self.nick,
+            "line": self.line, "text": self.text,
+            "snippet": self.snippet.replace(MARK_START, "").replace(MARK_END, ""),
+            "matches": list(dict.fromkeys(matches)), "url": url,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:

@@ -1,0 +1,1 @@
+"""The archive server: the published files, a search page and a JSON API."""

@@ -1,0 +1,288 @@
+"""The archive server (aiohttp): the published files, a search page and a JSON API.
+Stateless apart from per-process rate limits, so several can share one database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from publish.files import files_for, inside
+from publish.publisher import DECISION_KINDS, Publisher
+from publish.render import css_hash, render_page
+from storage import ItemRecord, MeetingRecord, Storage
+from storage.search import KINDS, Filters, Hit
+from web.openapi import SPEC
+from web.ratelimit import RateLimiter
+
+mimetypes.add_type("application/atom+xml", ".atom")
+mimetypes.add_type("text/markdown; charset=utf-8", ".md")
+
+STORAGE = web.AppKey("storage", Storage)
+PUBLISHER = web.AppKey("publisher", Publisher)
+LIMITER = web.AppKey("limiter", RateLimiter)
+HEADERS = web.AppKey("headers", dict)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def security_headers() -> dict[str, str]:
+    return {
+        "Content-Security-Policy": (
+            "default-src 'none'; script-src 'self'; "
+            f"style-src {css_hash()}; img-src 'self'; connect-src 'self'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+
+
+@web.middleware
+async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    headers = request.app[HEADERS]
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(headers)
+        raise
+    response.headers.update(headers)
+    return response
+
+
+class BadRequestError(Exception):
+    """A parameter the API cannot use; the message names it."""
+
+
+def _text(request: web.Request, name: str, max_length: int = 200) -> str | None:
+    value = request.query.get(name, "").strip()
+    if len(value) > max_length:
+        raise BadRequestError(f"{name} is longer than {max_length} characters")
+    return value or None
+
+
+def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequestError(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise BadRequestError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _day(request: web.Request, name: str, *, end: bool = False) -> datetime | None:
+    raw = _text(request, name, 10)
+    if raw is None:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequestError(f"{name} must be a date, YYYY-MM-DD") from None
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start + timedelta(days=1) if end else start
+
+
+def _filters(request: web.Request) -> Filters:
+    kind = _text(request, "kind", 20)
+    if kind is not None and kind not in KINDS:
+        raise BadRequestError(f"kind must be one of {', '.join(KINDS)}")
+    return Filters(kind, _text(request, "series"), _text(request, "channel"),
+                   _text(request, "person"), _day(request, "since"),
+                   _day(request, "until", end=True))
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(data, status=status, headers=headers,
+                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
+def _limited(request: web.Request) -> float:
+    return request.app[LIMITER].retry_after(request.remote or "unknown")
+
+
+def _meeting_dict(publisher: Publisher, m: MeetingRecord) -> dict[str, Any]:
+    files = files_for(m.stem) if m.stem else {}
+    return {
+        "id": m.id, "network": m.network, "channel": m.channel, "name": m.name,
+        "title": m.title, "started_at": m.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ended_at": m.ended_at.strftime("%Y-%m-%dT%H:%M:%SZ") if m.ended_at else None,
+        "minutes": f"/{files['html']}" if files else "",
+        "log": f"/{files['log_html']}" if files else "",
+        "json": f"/{files['json']}" if files else "",
+    }
+
+
+def _item_dict(publisher: Publisher, r: ItemRecord) -> dict[str, Any]:
+    return {
+        "time": r.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "network": r.meeting.network,
+        "channel": r.meeting.channel, "meeting": r.meeting.name, "meeting_id": r.meeting.id,
+        "kind": r.kind, "text": r.text, "nick": r.nick, "owners": list(r.owners),
+        "line": r.line, "url": publisher.line_url(r.meeting.stem, r.line),
+    }
+
+
+async def api_openapi(request: web.Request) -> web.Response:
+    return _json(SPEC)
+
+
+async def api_meetings(request: web.Request) -> web.Response:
+    storage, publisher = request.app[STORAGE], request.app[PUBLISHER]
+    series = _text(request, "series")
+    limit, offset = _int(request, "limit", 20, 1, 100), _int(request, "offset", 0, 0, 10**7)
+    found = await storage.published(name=series, limit=limit, offset=offset)
+    total = await storage.count_published(series)
+    return _json({"total": total, "items": [_meeting_dict(publisher, m) for m in found]})
+
+
+async def api_meeting(request: web.Request) -> web.StreamResponse:
+    try:
+        meeting_id = int(request.match_info["id"])
+    except ValueError:
+        raise BadRequestError("id must be an integer") from None
+    stored = await request.app[STORAGE].meeting(meeting_id)
+    if stored is None or not stored.record.stem:
+        raise web.HTTPNotFound(text=json.dumps({"error": "no such meeting"}),
+                               content_type="application/json")
+    path = inside(request.app[PUBLISHER].root, files_for(stored.record.stem)["json"])
+    return web.FileResponse(path, headers={"Content-Type": "application/json"})
+
+
+async def api_search(request: web.Request) -> web.Response:
+    wait = _limited(request)
+    if wait:
+        return _json({"error": "too many searches; try again shortly"}, 429,
+                     {"Retry-After": str(max(1, round(wait)))})
+    query = _text(request, "q", 10_000) or ""
+    filters = _filters(request)
+    limit, offset = _int(request, "limit", 20, 1, 100), _int(request, "offset", 0, 0, 1000)
+    page = await request.app[STORAGE].search(query, filters, limit=limit, offset=offset)
+    publisher = request.app[PUBLISHER]
+    hits = [h.as_dict(publisher.line_url(h.meeting.stem, h.line)) for h in page.hits]
+    return _json({"total": page.total, "capped": page.capped, "hits": hits})
+
+
+async def _items(request: web.Request, kinds: tuple[str, ...], **filters: Any) -> web.Response:
+    storage, publisher = request.app[STORAGE], request.app[PUBLISHER]
+    limit, offset = _int(request, "limit", 20, 1, 100), _int(request, "offset", 0, 0, 10**7)
+    found = await storage.items(kinds, limit=limit, offset=offset, **filters)
+    total = await storage.count_items(kinds, **filters)
+    return _json({"total": total, "items": [_item_dict(publisher, r) for r in found]})
+
+
+async def api_decisions(request: web.Request) -> web.Response:
+    return await _items(request, DECISION_KINDS, channel=_text(request, "channel"),
+                        name=_text(request, "series"), since=_day(request, "since"),
+                        until=_day(request, "until", end=True))
+
+
+async def api_actions(request: web.Request) -> web.Response:
+    person = _text(request, "person")
+    response = await _items(request, ("action",), name=_text(request, "series"))
+    if person is None:
+        return response
+    # Owners are a JSON list per item: filter here, on the page asked for.
+    data = json.loads(response.text or "{}")
+    data["items"] = [i for i in data["items"]
+                     if person.lower() in (o.lower() for o in i["owners"])]
+    return _json(data)
+
+
+async def search_page(request: web.Request) -> web.Response:
+    query = _text(request, "q", 10_000) or ""
+    context: dict[str, Any] = {"q": query, "kinds": KINDS, "hits": [], "total": 0,
+                               "capped": False, "offset": 0, "error": "",
+                               "prev_url": "", "next_url": "",
+                               "since": request.query.get("since", "")[:10],
+                               "until": request.query.get("until", "")[:10]}
+    try:
+        filters = _filters(request)
+    except BadRequestError as exc:
+        filters, context["error"] = Filters(), str(exc)
+    context["filters"] = filters
+    status = 200
+    if query and not context["error"]:
+        wait = _limited(request)
+        if wait:
+            context["error"] = "Too many searches from here; please wait a moment."
+            status = 429
+        else:
+            offset = _int(request, "offset", 0, 0, 1000)
+            page = await request.app[STORAGE].search(query, filters, limit=20, offset=offset)
+            context.update(total=page.total, capped=page.capped, offset=offset, hits=[
+                _SearchHit(h, f"/{files_for(h.meeting.stem)['log_html']}#l-{h.line}"
+                           if h.meeting.stem else "") for h in page.hits])
+            base = {k: v for k, v in request.query.items() if k != "offset" and v}
+            if offset > 0:
+                context["prev_url"] = "search?" + urlencode({**base, "offset": max(0, offset - 20)})
+            if offset + 20 < min(page.total, 1000):
+                context["next_url"] = "search?" + urlencode({**base, "offset": offset + 20})
+    html = render_page("search.html.j2", root="", feed="feed.atom", **context)
+    headers = {"Retry-After": "5"} if status == 429 else None
+    return web.Response(text=html, content_type="text/html", status=status, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class _SearchHit:
+    """A hit as the search page shows it, with the server-relative link to its line."""
+
+    hit: Hit
+    url: str
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.hit, name)
+
+
+async def archive_file(request: web.Request) -> web.StreamResponse:
+    """A published file; a folder gives its index.html."""
+    root: Path = request.app[PUBLISHER].root
+    relative = request.match_info.get("path", "")
+    try:
+        target = inside(root, relative or "index.html")
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    if await asyncio.to_thread(target.is_dir):
+        target = target / "index.html"
+    if not await asyncio.to_thread(target.is_file):
+        raise web.HTTPNotFound(text="Not found. Try the index or the search page.")
+    return web.FileResponse(target)
+
+
+@web.middleware
+async def _bad_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BadRequestError as exc:
+        if request.path.startswith("/api/"):
+            return _json({"error": str(exc)}, 400)
+        return web.Response(text=str(exc), status=400)
+
+
+def create_app(storage: Storage, publisher: Publisher, limiter: RateLimiter) -> web.Application:
+    # Request lines up to 32 KiB: a pasted 10 kB search query is answered, not refused.
+    app = web.Application(middlewares=[_headers, _bad_requests],
+                          handler_args={"max_line_size": 32768, "max_field_size": 32768})
+    app[STORAGE] = storage
+    app[PUBLISHER] = publisher
+    app[LIMITER] = limiter
+    app[HEADERS] = security_headers()
+    app.router.add_get("/api/openapi.json", api_openapi)
+    app.router.add_get("/api/meetings", api_meetings)
+    app.router.add_get("/api/meetings/{id}", api_meeting)
+    app.router.add_get("/api/search", api_search)
+    app.router.add_get("/api/decisions", api_decisions)
+    app.router.add_get("/api/actions", api_actions)
+    app.router.add_get("/search", search_page)
+    app.router.add_get("/{path:.*}", archive_file)
+    return app
