@@ -19,6 +19,7 @@ from publish.viewmodel import iso
 from storage import ItemRecord, MeetingRecord, Storage
 
 RECENT = 30  # meetings on the index page and in each feed
+SCRIPT = "static/localtime.js"  # every page loads it, relative to the publish dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class ArchiveWriter:
 
     async def update(self, series: Iterable[str], years: Iterable[int]) -> None:
         """Rewrite the pages a newly published meeting of these series and years touches."""
-        pages: dict[str, str] = {"static/localtime.js": _script()}
+        pages: dict[str, str] = {SCRIPT: local_time_script()}
         recent = await self.storage.published(limit=RECENT)
         all_series = await self.storage.series()
         years_known = sorted({s.first.year for s in all_series} | {s.last.year for s in all_series}
@@ -91,5 +92,5 @@ class ArchiveWriter:
             write_atomic(inside(self.root, relative), content)
 
 
-def _script() -> str:
+def local_time_script() -> str:
     return (TEMPLATES / "static" / "localtime.js").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from meetings.model import DECISIONS
 from meetings.state import Meeting
 from publish import viewmodel
-from publish.archive import ArchiveWriter
+from publish.archive import SCRIPT, ArchiveWriter, local_time_script
 from publish.files import files_for, inside, stem_candidates, stem_for, write_atomic
 from publish.fragments import Fragments
 from publish.render import new_fragments, render_all, render_decisions
@@ -160,5 +160,8 @@ class Publisher:
             inside(self.root, relative).unlink(missing_ok=True)
 
     def _write(self, view: viewmodel.MinutesView, fragments: Fragments) -> None:
+        script = inside(self.root, SCRIPT)
+        if not script.exists():  # the pages load it; the archive pages come later
+            write_atomic(script, local_time_script())
         for key, content in render_all(view, fragments).items():
             write_atomic(inside(self.root, view.files[key]), content)

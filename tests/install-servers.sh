@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs and starts the real servers the tests talk to: ngIRCd, InspIRCd, the ZNC
-# bouncer and PostgreSQL.
+# bouncer and PostgreSQL, and Chromium for the browser tests.
 # Uses apt-get (as root, or through sudo); does nothing for what is already there.
 set -e
 SUDO=""
@@ -10,6 +10,8 @@ need=""
 [ -x /usr/sbin/ngircd ] || command -v ngircd >/dev/null 2>&1 || need="$need ngircd"
 command -v znc >/dev/null 2>&1 || need="$need znc"
 [ -x /usr/sbin/inspircd ] || command -v inspircd >/dev/null 2>&1 || need="$need inspircd"
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v pg_ctlcluster >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
     echo "installing:$need"

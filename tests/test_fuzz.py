@@ -28,8 +28,10 @@ NICKS = ["chair", "alice", "bob", "<b>x</b>", "x[m]", "v|w", "n_", "`q", "^", "\
 # Everything our templates may emit; anything else in the HTML came from user text.
 TAGS = {"html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "a",
         "time", "ol", "ul", "li", "span", "strong", "section", "table", "tr", "th", "td",
-        "footer"}
-ATTRS = {"lang", "charset", "name", "content", "href", "rel", "id", "class", "datetime"}
+        "footer", "script"}
+ATTRS = {"lang", "charset", "name", "content", "href", "rel", "id", "class", "datetime", "src",
+         "defer"}
+OUR_SCRIPT = "../../static/localtime.js"
 
 
 class _Collector(HTMLParser):
@@ -38,9 +40,12 @@ class _Collector(HTMLParser):
         self.tags: set[str] = set()
         self.attrs: set[str] = set()
         self.hrefs: list[str] = []
+        self.scripts: list[str | None] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
+        if tag == "script":
+            self.scripts.append(dict(attrs).get("src"))
         for name, value in attrs:
             self.attrs.add(name)
             if name == "href" and value is not None:
@@ -84,6 +89,7 @@ def test_engine_and_outputs_hold_their_invariants(events: list[tuple[str, str, L
         parser.feed(outputs[key])
         assert parser.tags <= TAGS, parser.tags - TAGS
         assert parser.attrs <= ATTRS, parser.attrs - ATTRS
+        assert parser.scripts == [OUR_SCRIPT]  # ours, once; nothing else ever runs
         for href in parser.hrefs:
             scheme = href.split(":", 1)[0].lower() if ":" in href.split("/", 1)[0] else ""
             assert scheme in ("", "http", "https", "irc", "ircs", "ftp", "mailto"), href

@@ -244,6 +244,11 @@ class _SearchHit:
         return getattr(self.hit, name)
 
 
+async def no_icon(request: web.Request) -> web.Response:
+    """Browsers ask for /favicon.ico on their own; answer without an error in the console."""
+    return web.Response(status=204)
+
+
 async def archive_file(request: web.Request) -> web.StreamResponse:
     """A published file; a folder gives its index.html."""
     root: Path = request.app[PUBLISHER].root
@@ -284,5 +289,6 @@ def create_app(storage: Storage, publisher: Publisher, limiter: RateLimiter) -> 
     app.router.add_get("/api/decisions", api_decisions)
     app.router.add_get("/api/actions", api_actions)
     app.router.add_get("/search", search_page)
+    app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/{path:.*}", archive_file)
     return app
