@@ -22,6 +22,7 @@ MARK_START, MARK_END = "\x02", "\x03"
 MAX_QUERY = 1000  # characters of a query that are looked at
 MAX_TERMS = 32
 MAX_RESULTS = 1000  # hits counted; pages go no further
+CANDIDATES = 10_000  # newest matches of items and of lines that are ranked
 DECISION_KINDS = ("agreed", "accepted", "rejected", "vote")
 ITEM_KINDS = ("topic", "info", "action", "agreed", "accepted", "rejected", "idea", "link",
               "help", "vote")
@@ -126,6 +127,9 @@ def _branches(filters: Filters) -> tuple[bool, str | None]:
 
 async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: int = 20,
                  offset: int = 0) -> SearchPage:
+    """Hits best first. Ranking looks at the newest CANDIDATES matches of items and of lines
+    (a word said in every meeting would otherwise cost a ranking of all of them), and
+    snippets are made only for the page shown."""
     if filters.kind is not None and filters.kind not in KINDS:
         raise ValueError(f"unknown kind {filters.kind!r}; one of {', '.join(KINDS)}")
     limit = max(1, min(limit, 100))
@@ -139,7 +143,7 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
         match = query[:MAX_QUERY]
     with_lines, kinds = _branches(filters)
     parts: list[str] = []
-    params: dict[str, Any] = {"q": match}
+    params: dict[str, Any] = {"q": match, "cap": CANDIDATES}
     if kinds != "":
         clauses, extra = _where(filters, "i")
         params.update(extra)
@@ -155,61 +159,77 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
     page_sql = (f"SELECT * FROM ({hits_sql}) hits ORDER BY {order}, time DESC "
                 "LIMIT :limit OFFSET :offset")
     count_sql = f"SELECT count(*) FROM (SELECT 1 FROM ({hits_sql}) hits LIMIT {MAX_RESULTS}) c"
-    if not sqlite:
-        params["headline"] = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", '
-                              "MaxWords=24, MinWords=8, ShortWord=2")
     binds = [bindparam(name, type_=UTCDateTime) for name in ("since", "until") if name in params]
     page = text(page_sql).bindparams(*binds).columns(
         time=UTCDateTime, started_at=UTCDateTime, ended_at=UTCDateTime)
     async with engine.connect() as conn:
         rows = (await conn.execute(page, {**params, "limit": limit, "offset": offset})).all()
         total = (await conn.execute(text(count_sql).bindparams(*binds), params)).scalar_one()
+        snippets = await _snippets(conn, sqlite, match, rows)
     hits = [
         Hit(MeetingRecord(r.meeting_id, r.network, r.channel, r.name, r.title, r.founder,
                           r.started_at, r.ended_at, r.stem),
-            r.kind, r.nick, r.time, r.line, r.text, r.snip)
+            r.kind, r.nick, r.time, r.line, r.text, snippets.get((r.src, r.rid), r.text))
         for r in rows
     ]
     return SearchPage(hits, int(total), int(total) >= MAX_RESULTS)
 
 
+async def _snippets(conn: Any, sqlite: bool, match: str,
+                    rows: Any) -> dict[tuple[str, int], str]:
+    """Highlighted snippets of the rows on the page, made only for those."""
+    found: dict[tuple[str, int], str] = {}
+    for src, table in (("i", "items"), ("l", "lines")):
+        ids = [r.rid for r in rows if r.src == src]
+        if not ids:
+            continue
+        marks = ", ".join(str(int(i)) for i in ids)  # integers from our own query
+        if sqlite:
+            sql = (f"SELECT rowid AS rid, snippet({table}_fts, 0, char(2), char(3), '…', 24) "
+                   f"AS snip FROM {table}_fts WHERE {table}_fts MATCH :q AND rowid IN ({marks})")
+            params: dict[str, Any] = {"q": match}
+        else:
+            sql = (f"SELECT id AS rid, ts_headline('simple', text, "
+                   f"websearch_to_tsquery('simple', :q), :headline) AS snip FROM {table} "
+                   f"WHERE id IN ({marks})")
+            params = {"q": match, "headline": _HEADLINE}
+        for row in (await conn.execute(text(sql), params)).all():
+            found[(src, row.rid)] = row.snip
+    return found
+
+
+_HEADLINE = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", '
+             "MaxWords=24, MinWords=8, ShortWord=2")
 _MEETING_COLUMNS = ("m.network, m.channel, m.name, m.title, m.founder, m.started_at, "
                     "m.ended_at, m.stem")
-
-
-def _item_sql(sqlite: bool, clauses: list[str]) -> str:
-    if sqlite:
-        return (f"SELECT i.meeting_id, i.kind, i.nick, i.time, i.line, i.text, "
-                f"snippet(items_fts, 0, char(2), char(3), '…', 24) AS snip, "
-                f"bm25(items_fts) AS rank, {_MEETING_COLUMNS} "
-                "FROM items_fts JOIN items i ON i.id = items_fts.rowid "
-                "JOIN meetings m ON m.id = i.meeting_id "
-                f"WHERE items_fts MATCH :q AND {' AND '.join(clauses)}")
-    return (f"SELECT i.meeting_id, i.kind, i.nick, i.time, i.line, i.text, "
-            "ts_headline('simple', i.text, websearch_to_tsquery('simple', :q), :headline) "
-            "AS snip, ts_rank(to_tsvector('simple', i.text), "
-            f"websearch_to_tsquery('simple', :q)) AS rank, {_MEETING_COLUMNS} "
-            "FROM items i JOIN meetings m ON m.id = i.meeting_id "
-            "WHERE to_tsvector('simple', i.text) @@ websearch_to_tsquery('simple', :q) "
-            f"AND {' AND '.join(clauses)}")
-
-
 _NO_ITEM = ("NOT EXISTS (SELECT 1 FROM items i2 WHERE i2.meeting_id = l.meeting_id "
             "AND i2.line = l.seq) AND l.kind IN ('message', 'action', 'notice')")
 
 
-def _line_sql(sqlite: bool, clauses: list[str]) -> str:
+def _candidates(sqlite: bool, table: str) -> str:
+    """The newest :cap matches of a table, with their relevance."""
     if sqlite:
-        return ("SELECT l.meeting_id, 'line' AS kind, l.nick, l.time, l.seq AS line, l.text, "
-                "snippet(lines_fts, 0, char(2), char(3), '…', 24) AS snip, "
-                f"bm25(lines_fts) AS rank, {_MEETING_COLUMNS} "
-                "FROM lines_fts JOIN lines l ON l.id = lines_fts.rowid "
-                "JOIN meetings m ON m.id = l.meeting_id "
-                f"WHERE lines_fts MATCH :q AND {_NO_ITEM} AND {' AND '.join(clauses)}")
-    return ("SELECT l.meeting_id, 'line' AS kind, l.nick, l.time, l.seq AS line, l.text, "
-            "ts_headline('simple', l.text, websearch_to_tsquery('simple', :q), :headline) "
-            "AS snip, ts_rank(to_tsvector('simple', l.text), "
-            f"websearch_to_tsquery('simple', :q)) AS rank, {_MEETING_COLUMNS} "
-            "FROM lines l JOIN meetings m ON m.id = l.meeting_id "
-            "WHERE to_tsvector('simple', l.text) @@ websearch_to_tsquery('simple', :q) "
-            f"AND {_NO_ITEM} AND {' AND '.join(clauses)}")
+        return (f"SELECT rowid AS rid, rank FROM {table}_fts WHERE {table}_fts MATCH :q "
+                "ORDER BY rowid DESC LIMIT :cap")
+    return (f"SELECT id AS rid, ts_rank(to_tsvector('simple', text), "
+            f"websearch_to_tsquery('simple', :q)) AS rank FROM {table} "
+            "WHERE to_tsvector('simple', text) @@ websearch_to_tsquery('simple', :q) "
+            "ORDER BY id DESC LIMIT :cap")
+
+
+def _item_sql(sqlite: bool, clauses: list[str]) -> str:
+    # CROSS JOIN keeps SQLite from driving the join from items and re-running the match.
+    join = "CROSS JOIN" if sqlite else "JOIN"
+    return (f"SELECT 'i' AS src, i.id AS rid, i.meeting_id, i.kind, i.nick, i.time, i.line, "
+            f"i.text, c.rank, {_MEETING_COLUMNS} FROM ({_candidates(sqlite, 'items')}) c "
+            f"{join} items i ON i.id = c.rid {join} meetings m ON m.id = i.meeting_id "
+            f"WHERE {' AND '.join(clauses)}")
+
+
+def _line_sql(sqlite: bool, clauses: list[str]) -> str:
+    join = "CROSS JOIN" if sqlite else "JOIN"
+    return (f"SELECT 'l' AS src, l.id AS rid, l.meeting_id, 'line' AS kind, l.nick, l.time, "
+            f"l.seq AS line, l.text, c.rank, {_MEETING_COLUMNS} "
+            f"FROM ({_candidates(sqlite, 'lines')}) c {join} lines l ON l.id = c.rid "
+            f"{join} meetings m ON m.id = l.meeting_id "
+            f"WHERE {_NO_ITEM} AND {' AND '.join(clauses)}")

@@ -1,0 +1,166 @@
+"""The archive at scale: search latency against grep, publishing one more meeting, and a
+full rebuild.
+
+Usage: python bench/bench_archive.py [--meetings 50000] [--lines 200] [--series 100]
+Generates MeetBot logs over 12 years, imports them (`bot.py import --no-render`), rebuilds
+every page (`bot.py render --all`), then measures in one run:
+- search p50/p95 over ten queries (20 runs each, SQLite FTS5), beside `grep -ril` for the
+  same words over the same logs, which is what auditors do today;
+- publishing one more meeting into that archive, against publishing one into an empty one.
+The reference bot (hcoop-meetbot) has no archive or search to compare with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from meetings.engine import Engine  # noqa: E402
+from meetings.model import Line, LineKind  # noqa: E402
+from meetings.state import Meeting, MeetingSettings  # noqa: E402
+from plugins import default_registry  # noqa: E402
+from publish.publisher import Publisher  # noqa: E402
+from storage import Storage  # noqa: E402
+from storage.records import MeetingRef  # noqa: E402
+from storage.search import Filters  # noqa: E402
+
+WORDS = ["release", "charter", "budget", "security", "review", "kernel", "docs", "ci",
+         "mirror", "translation", "packaging", "infra", "meetup", "deadline", "governance"]
+QUERIES = [("security", Filters()), ("release deadline", Filters()),
+           ('"security review"', Filters()), ("charter", Filters(kind="decision")),
+           ("budget", Filters(kind="action")), ("kernel -docs", Filters()),
+           ("mirror OR infra", Filters()), ("translation", Filters(series="series7")),
+           ("governance", Filters(person="alice3")),
+           ("packaging", Filters(since=datetime(2020, 1, 1, tzinfo=UTC)))]
+
+
+def write_archive(folder: Path, meetings: int, lines: int, series: int) -> int:
+    total = 0
+    for n in range(meetings):
+        name = f"series{n % series}"
+        start = datetime(2014, 1, 1, 15, tzinfo=UTC) + timedelta(
+            days=(n * 12 * 365) // meetings, hours=n % 6)
+        path = folder / name / f"{start:%Y}" / f"{name}.{start:%Y-%m-%d-%H.%M}-{n}.log.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = [f"{start:%H:%M}:00 <chair{n % 9}> #startmeeting {name}"]
+        for i in range(1, lines - 1):
+            t = start + timedelta(seconds=15 * i)
+            word, other = WORDS[(n + i) % len(WORDS)], WORDS[(n * 7 + i * 3) % len(WORDS)]
+            if i % 40 == 0:
+                text, nick = f"#topic {word} and {other}", f"chair{n % 9}"
+            elif i % 29 == 0:
+                text, nick = f"#agreed the {word} {other} plan for {n}", f"chair{n % 9}"
+            elif i % 17 == 0:
+                text, nick = f"#action alice{n % 5} to handle the {word} {other}", "bob"
+            else:
+                text, nick = f"we talked about the {word} {other} item {i}", f"alice{i % 7}"
+            body.append(f"{t:%H:%M:%S} <{nick}> {text}")
+        end = start + timedelta(seconds=15 * lines)
+        body.append(f"{end:%H:%M:%S} <chair{n % 9}> #endmeeting")
+        path.write_text("\n".join(body) + "\n")
+        total += len(body)
+    return total
+
+
+def bot(config: Path, *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "bot.py"), *args, "-c", str(config)],
+                   check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+async def publish_one(storage: Storage, out: Path, n: int) -> float:
+    """Publish a fresh 200-line meeting of series0; seconds from start to all pages."""
+    engine = Engine(default_registry())
+    start = datetime(2026, 6, 1, 15, tzinfo=UTC) + timedelta(days=n)
+    lines = [Line(1, start, LineKind.MESSAGE, "chair", "#startmeeting series0")]
+    lines += [Line(i, start + timedelta(seconds=i), LineKind.MESSAGE, "alice", f"line {i}")
+              for i in range(2, 200)]
+    lines.append(Line(200, start + timedelta(seconds=200), LineKind.MESSAGE, "chair",
+                      "#endmeeting"))
+    ref = MeetingRef("bench", "#series0", start)
+    await storage.write_lines([(ref, line) for line in lines])
+    assert ref.id is not None
+    meeting = engine.replay(Meeting("bench", "#series0", MeetingSettings()), lines)
+    publisher = Publisher(storage, out)
+    began = time.perf_counter()
+    await publisher.publish(ref.id, meeting)
+    return time.perf_counter() - began
+
+
+def grep_seconds(word: str, logs: Path) -> float:
+    began = time.perf_counter()
+    subprocess.run(["grep", "-ril", word, str(logs)], capture_output=True, check=False)
+    return time.perf_counter() - began
+
+
+async def measure(work: Path, logs: Path) -> None:
+    storage = await Storage.open(f"sqlite:///{work}/archive.db")
+    print("search (20 runs each; ms)              p50     p95    hits   grep -ril (s)")
+    everything: list[float] = []
+    for query, filters in QUERIES:
+        runs = []
+        for _ in range(20):
+            began = time.perf_counter()
+            page = await storage.search(query, filters)
+            runs.append((time.perf_counter() - began) * 1000)
+        everything += runs
+        word = query.strip('"').split()[0]
+        grep = await asyncio.to_thread(grep_seconds, word, logs)
+        label = f"{query} {filters.kind or ''}{filters.series or ''}{filters.person or ''}"
+        print(f"  {label[:36]:36} {statistics.median(runs):7.1f} "
+              f"{statistics.quantiles(runs, n=20)[18]:7.1f} {page.total:7} {grep:10.2f}")
+    print(f"  all queries: p50 {statistics.median(everything):.1f} ms, "
+          f"p95 {statistics.quantiles(everything, n=20)[18]:.1f} ms")
+    big = [await publish_one(storage, work / "minutes", n) for n in range(5)]
+    await storage.close()
+    empty_dir = work / "empty"
+    empty_dir.mkdir()
+    empty = await Storage.open(f"sqlite:///{empty_dir}/empty.db")
+    small = [await publish_one(empty, empty_dir / "minutes", n) for n in range(5)]
+    await empty.close()
+    print(f"publish one more meeting: {statistics.median(big) * 1000:.0f} ms into this "
+          f"archive, {statistics.median(small) * 1000:.0f} ms into an empty one "
+          f"({statistics.median(big) / statistics.median(small):.1f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--meetings", type=int, default=50_000)
+    parser.add_argument("--lines", type=int, default=200)
+    parser.add_argument("--series", type=int, default=100)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    args = parser.parse_args()
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory(prefix="bench-archive-") as name:
+        work = args.keep or Path(name)
+        work.mkdir(parents=True, exist_ok=True)
+        logs = work / "logs"
+        began = time.perf_counter()
+        total = write_archive(logs, args.meetings, args.lines, args.series)
+        print(f"{args.meetings:,} meetings, {total:,} lines, {args.series} series, 12 years "
+              f"(generated in {time.perf_counter() - began:.0f} s)")
+        config = work / "config.toml"
+        config.write_text(f'[storage]\nurl = "sqlite:///{work}/archive.db"\n'
+                          f'[publish]\ndir = "{work}/minutes"\n')
+        print(f"import (no render): {bot(config, 'import', str(logs), '--no-render', '-q'):.0f} s")
+        print(f"full rebuild (render --all): {bot(config, 'render', '--all'):.0f} s")
+        asyncio.run(measure(work, logs))
+
+
+if __name__ == "__main__":
+    main()
