@@ -127,7 +127,7 @@ async def measure(work: Path, logs: Path) -> None:
     big = [await publish_one(storage, work / "minutes", n) for n in range(5)]
     await storage.close()
     empty_dir = work / "empty"
-    empty_dir.mkdir()
+    empty_dir.mkdir(exist_ok=True)
     empty = await Storage.open(f"sqlite:///{empty_dir}/empty.db")
     small = [await publish_one(empty, empty_dir / "minutes", n) for n in range(5)]
     await empty.close()

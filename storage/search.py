@@ -22,7 +22,7 @@ MARK_START, MARK_END = "\x02", "\x03"
 MAX_QUERY = 1000  # characters of a query that are looked at
 MAX_TERMS = 32
 MAX_RESULTS = 1000  # hits counted; pages go no further
-CANDIDATES = 10_000  # newest matches of items and of lines that are ranked
+CANDIDATES = 2_000  # newest matches of items and of lines that are ranked
 DECISION_KINDS = ("agreed", "accepted", "rejected", "vote")
 ITEM_KINDS = ("topic", "info", "action", "agreed", "accepted", "rejected", "idea", "link",
               "help", "vote")
@@ -128,8 +128,8 @@ def _branches(filters: Filters) -> tuple[bool, str | None]:
 async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: int = 20,
                  offset: int = 0) -> SearchPage:
     """Hits best first. Ranking looks at the newest CANDIDATES matches of items and of lines
-    (a word said in every meeting would otherwise cost a ranking of all of them), and
-    snippets are made only for the page shown."""
+    that pass the filters (a word said in every meeting would otherwise cost a ranking of
+    all of them), and snippets are made only for the page shown."""
     if filters.kind is not None and filters.kind not in KINDS:
         raise ValueError(f"unknown kind {filters.kind!r}; one of {', '.join(KINDS)}")
     limit = max(1, min(limit, 100))
@@ -156,15 +156,18 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
         parts.append(_line_sql(sqlite, clauses))
     hits_sql = " UNION ALL ".join(parts)
     order = "rank" if sqlite else "rank DESC"
-    page_sql = (f"SELECT * FROM ({hits_sql}) hits ORDER BY {order}, time DESC "
-                "LIMIT :limit OFFSET :offset")
-    count_sql = f"SELECT count(*) FROM (SELECT 1 FROM ({hits_sql}) hits LIMIT {MAX_RESULTS}) c"
+    # The total comes with the page (a window over the same candidates), not from a
+    # second pass over them.
+    page_sql = (f"SELECT *, count(*) OVER () AS total FROM ({hits_sql}) hits "
+                f"ORDER BY {order}, time DESC LIMIT :limit OFFSET :offset")
     binds = [bindparam(name, type_=UTCDateTime) for name in ("since", "until") if name in params]
     page = text(page_sql).bindparams(*binds).columns(
         time=UTCDateTime, started_at=UTCDateTime, ended_at=UTCDateTime)
     async with engine.connect() as conn:
         rows = (await conn.execute(page, {**params, "limit": limit, "offset": offset})).all()
-        total = (await conn.execute(text(count_sql).bindparams(*binds), params)).scalar_one()
+        total = min(rows[0].total, MAX_RESULTS) if rows else 0
+        if not rows and offset:  # past the end: the total still tells how many there are
+            total = min(await _count(conn, hits_sql, binds, params), MAX_RESULTS)
         snippets = await _snippets(conn, sqlite, match, rows)
     hits = [
         Hit(MeetingRecord(r.meeting_id, r.network, r.channel, r.name, r.title, r.founder,
@@ -173,6 +176,11 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
         for r in rows
     ]
     return SearchPage(hits, int(total), int(total) >= MAX_RESULTS)
+
+
+async def _count(conn: Any, hits_sql: str, binds: list[Any], params: dict[str, Any]) -> int:
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM ({hits_sql}) hits LIMIT {MAX_RESULTS}) c"
+    return int((await conn.execute(text(sql).bindparams(*binds), params)).scalar_one())
 
 
 async def _snippets(conn: Any, sqlite: bool, match: str,
@@ -206,30 +214,40 @@ _NO_ITEM = ("NOT EXISTS (SELECT 1 FROM items i2 WHERE i2.meeting_id = l.meeting_
             "AND i2.line = l.seq) AND l.kind IN ('message', 'action', 'notice')")
 
 
-def _candidates(sqlite: bool, table: str) -> str:
-    """The newest :cap matches of a table, with their relevance."""
-    if sqlite:
-        return (f"SELECT rowid AS rid, rank FROM {table}_fts WHERE {table}_fts MATCH :q "
-                "ORDER BY rowid DESC LIMIT :cap")
-    return (f"SELECT id AS rid, ts_rank(to_tsvector('simple', text), "
-            f"websearch_to_tsquery('simple', :q)) AS rank FROM {table} "
-            "WHERE to_tsvector('simple', text) @@ websearch_to_tsquery('simple', :q) "
-            "ORDER BY id DESC LIMIT :cap")
-
-
 def _item_sql(sqlite: bool, clauses: list[str]) -> str:
-    # CROSS JOIN keeps SQLite from driving the join from items and re-running the match.
-    join = "CROSS JOIN" if sqlite else "JOIN"
-    return (f"SELECT 'i' AS src, i.id AS rid, i.meeting_id, i.kind, i.nick, i.time, i.line, "
-            f"i.text, c.rank, {_MEETING_COLUMNS} FROM ({_candidates(sqlite, 'items')}) c "
-            f"{join} items i ON i.id = c.rid {join} meetings m ON m.id = i.meeting_id "
-            f"WHERE {' AND '.join(clauses)}")
+    """The newest :cap items that match and pass the filters, with their relevance."""
+    where = " AND ".join(clauses)
+    if sqlite:
+        # CROSS JOIN keeps the match driving the join; ORDER BY rowid DESC lets FTS5 stream
+        # newest first and stop at the cap, so filters apply before it and the rank is
+        # computed only for rows that pass.
+        return (f"SELECT * FROM (SELECT 'i' AS src, i.id AS rid, i.meeting_id, i.kind, i.nick, "
+                f"i.time, i.line, i.text, items_fts.rank AS rank, {_MEETING_COLUMNS} "
+                "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid "
+                "CROSS JOIN meetings m ON m.id = i.meeting_id "
+                f"WHERE items_fts MATCH :q AND {where} "
+                "ORDER BY items_fts.rowid DESC LIMIT :cap)")
+    return (f"SELECT * FROM (SELECT 'i' AS src, i.id AS rid, i.meeting_id, i.kind, i.nick, "
+            "i.time, i.line, i.text, ts_rank(to_tsvector('simple', i.text), "
+            f"websearch_to_tsquery('simple', :q)) AS rank, {_MEETING_COLUMNS} "
+            "FROM items i JOIN meetings m ON m.id = i.meeting_id "
+            "WHERE to_tsvector('simple', i.text) @@ websearch_to_tsquery('simple', :q) "
+            f"AND {where} ORDER BY i.id DESC LIMIT :cap) ic")
 
 
 def _line_sql(sqlite: bool, clauses: list[str]) -> str:
-    join = "CROSS JOIN" if sqlite else "JOIN"
-    return (f"SELECT 'l' AS src, l.id AS rid, l.meeting_id, 'line' AS kind, l.nick, l.time, "
-            f"l.seq AS line, l.text, c.rank, {_MEETING_COLUMNS} "
-            f"FROM ({_candidates(sqlite, 'lines')}) c {join} lines l ON l.id = c.rid "
-            f"{join} meetings m ON m.id = l.meeting_id "
-            f"WHERE {_NO_ITEM} AND {' AND '.join(clauses)}")
+    """The newest :cap log lines that match, made no item and pass the filters."""
+    where = " AND ".join([_NO_ITEM, *clauses])
+    if sqlite:
+        return (f"SELECT * FROM (SELECT 'l' AS src, l.id AS rid, l.meeting_id, 'line' AS kind, "
+                f"l.nick, l.time, l.seq AS line, l.text, lines_fts.rank AS rank, "
+                f"{_MEETING_COLUMNS} FROM lines_fts CROSS JOIN lines l ON l.id = lines_fts.rowid "
+                "CROSS JOIN meetings m ON m.id = l.meeting_id "
+                f"WHERE lines_fts MATCH :q AND {where} "
+                "ORDER BY lines_fts.rowid DESC LIMIT :cap)")
+    return ("SELECT * FROM (SELECT 'l' AS src, l.id AS rid, l.meeting_id, 'line' AS kind, "
+            "l.nick, l.time, l.seq AS line, l.text, ts_rank(to_tsvector('simple', l.text), "
+            f"websearch_to_tsquery('simple', :q)) AS rank, {_MEETING_COLUMNS} "
+            "FROM lines l JOIN meetings m ON m.id = l.meeting_id "
+            "WHERE to_tsvector('simple', l.text) @@ websearch_to_tsquery('simple', :q) "
+            f"AND {where} ORDER BY l.id DESC LIMIT :cap) lc")
