@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from meetings.model import Item, ItemKind, Line, LineKind
-from meetings.state import Meeting
+from meetings.state import ActionItem, Meeting
 from meetings.votes import Vote
 
 EXTENSIONS = {
@@ -28,12 +28,6 @@ def iso(t: datetime | None) -> str | None:
 class TopicGroup:
     topic: Item | None  # None for items said before the first #topic
     items: list[Item]
-
-
-@dataclass(frozen=True, slots=True)
-class ActionView:
-    item: Item
-    owners: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +53,7 @@ class MinutesView:
     ended_at: datetime | None
     groups: list[TopicGroup]
     items: list[Item]
-    actions: list[ActionView]
+    actions: list[ActionItem]
     by_person: list[tuple[str, list[Item]]]
     unassigned: list[Item]
     attendees: list[tuple[str, int]]
@@ -151,7 +145,7 @@ def _groups(items: list[Item]) -> list[TopicGroup]:
 def build(meeting: Meeting, meeting_id: int, files: dict[str, str],
           urls: dict[str, str]) -> MinutesView:
     assert meeting.started_at is not None, "only a started meeting has minutes"
-    actions = [ActionView(a.item, a.owners) for a in meeting.actions()]
+    actions = meeting.actions()
     by_person: dict[str, list[Item]] = {}
     unassigned: list[Item] = []
     for action in actions:

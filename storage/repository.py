@@ -43,6 +43,8 @@ _LINES = cast(Table, LineRow.__table__)
 _ITEMS = cast(Table, ItemRow.__table__)
 _MEETINGS = cast(Table, MeetingRow.__table__)
 _SOURCES = cast(Table, SourceRow.__table__)
+# Ended and given its files: what the archive lists.
+_PUBLISHED = (_MEETINGS.c.ended_at.is_not(None), _MEETINGS.c.stem.is_not(None))
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -251,8 +253,7 @@ class Storage:
         offset: int = 0,
     ) -> list[MeetingRecord]:
         """Ended, published meetings, newest first: of a series, a period, or the latest."""
-        query = (select(_MEETINGS).where(_MEETINGS.c.ended_at.is_not(None),
-                                         _MEETINGS.c.stem.is_not(None))
+        query = (select(_MEETINGS).where(*_PUBLISHED)
                  .order_by(_MEETINGS.c.started_at.desc(), _MEETINGS.c.id.desc()))
         if name is not None:
             query = query.where(_MEETINGS.c.name == name)
@@ -270,8 +271,7 @@ class Storage:
                               r.started_at, r.ended_at, r.stem) for r in rows]
 
     async def count_published(self, name: str | None = None) -> int:
-        query = select(func.count()).select_from(_MEETINGS).where(
-            _MEETINGS.c.ended_at.is_not(None), _MEETINGS.c.stem.is_not(None))
+        query = select(func.count()).select_from(_MEETINGS).where(*_PUBLISHED)
         if name is not None:
             query = query.where(_MEETINGS.c.name == name)
         async with self.engine.connect() as conn:
@@ -282,7 +282,7 @@ class Storage:
         started = _MEETINGS.c.started_at
         query = (select(_MEETINGS.c.name, func.count(),
                         func.min(started, type_=UTCDateTime), func.max(started, type_=UTCDateTime))
-                 .where(_MEETINGS.c.ended_at.is_not(None), _MEETINGS.c.stem.is_not(None))
+                 .where(*_PUBLISHED)
                  .group_by(_MEETINGS.c.name).order_by(_MEETINGS.c.name))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
