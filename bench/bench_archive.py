@@ -32,6 +32,7 @@ from meetings.model import Line, LineKind  # noqa: E402
 from meetings.state import Meeting, MeetingSettings  # noqa: E402
 from plugins import default_registry  # noqa: E402
 from publish.publisher import Publisher  # noqa: E402
+from publish.render import preload  # noqa: E402
 from storage import Storage  # noqa: E402
 from storage.records import MeetingRef  # noqa: E402
 from storage.search import Filters  # noqa: E402
@@ -107,6 +108,7 @@ def grep_seconds(word: str, logs: Path) -> float:
 
 
 async def measure(work: Path, logs: Path) -> None:
+    preload()  # as `run` and `serve` do at start
     storage = await Storage.open(f"sqlite:///{work}/archive.db")
     print("search (20 runs each; ms)              p50     p95    hits   grep -ril (s)")
     everything: list[float] = []

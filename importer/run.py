@@ -144,6 +144,8 @@ class Importer:
                 await self.publisher.write_decisions(series)
             if self._series:
                 await self.publisher.archive.update(sorted(self._series), sorted(self._years))
+        if summary.meetings:
+            await self.storage.analyze()
         bar.update(summary, len(files), final=True)
         summary.seconds = time.monotonic() - started
         return summary

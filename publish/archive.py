@@ -89,7 +89,7 @@ class ArchiveWriter:
 
     def _write(self, pages: dict[str, str]) -> None:
         for relative, content in pages.items():
-            write_atomic(inside(self.root, relative), content)
+            write_atomic(inside(self.root, relative), content, durable=False)
 
 
 def local_time_script() -> str:

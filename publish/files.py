@@ -35,15 +35,17 @@ def inside(root: Path, relative: str) -> Path:
     return target
 
 
-def write_atomic(path: Path, content: str) -> None:
-    """Temp file in the same folder, flushed, then renamed over the old one."""
+def write_atomic(path: Path, content: str, *, durable: bool = True) -> None:
+    """Temp file in the same folder, flushed, then renamed over the old one. Pages that
+    are rebuilt from storage anyway (archive pages) skip the fsync."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -149,8 +149,8 @@ class Publisher:
                                                     f"{series}/decisions.json": text})
 
     def _write_files(self, contents: dict[str, str]) -> None:
-        for relative, content in contents.items():
-            write_atomic(inside(self.root, relative), content)
+        for relative, content in contents.items():  # rebuilt from storage: no fsync
+            write_atomic(inside(self.root, relative), content, durable=False)
 
     def _taken_on_disk(self, stem: str) -> bool:
         return inside(self.root, f"{stem}.json").exists()

@@ -126,7 +126,9 @@ PAGES = ("minutes.html.j2", "minutes.txt.j2", "minutes.md.j2", "log.html.j2", "l
 def preload() -> None:
     """Compile every template now, so the first #endmeeting does not pay for it."""
     env = environment()
-    for name in (*PAGES, "fragments.html.j2", "fragments.md.j2", "decisions.html.j2"):
+    for name in (*PAGES, "fragments.html.j2", "fragments.md.j2", "decisions.html.j2",
+                 "archive_index.html.j2", "archive_series.html.j2", "archive_year.html.j2",
+                 "archive_latest.html.j2", "feed.atom.j2", "search.html.j2"):
         env.get_template(name)
     _css()
 

@@ -23,6 +23,11 @@ def _get(port: int, path: str) -> dict[str, object]:
         return data
 
 
+def _serve(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "serve", "-c", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def test_two_serve_processes_share_one_postgresql(postgres_url: str,
                                                         tmp_path: Path) -> None:
     ports = [free_port(), free_port()]
@@ -39,9 +44,7 @@ async def test_two_serve_processes_share_one_postgresql(postgres_url: str,
         sys.executable, str(ROOT / "bot.py"), "import", str(log), "-q", "-c", str(configs[0])],
         capture_output=True, text=True)
     assert imported.returncode == 0, imported.stderr
-    servers = [subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "serve", "-c",
-                                 str(c)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-               for c in configs]
+    servers = [_serve(c) for c in configs]
     try:
         for port in ports:
             await asyncio.to_thread(wait_for_port, port, "serve", 20)
