@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from importer.run import Summary
-from meetings.nicks import fold
 from publish.publisher import DECISION_KINDS
 from runtime import app
 from runtime.config import Config, ConfigError, load
@@ -183,9 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         _print_items(found, args.json, args.csv)
         return 0
     if args.command == "actions":
-        found = asyncio.run(app.list_items(config, ("action",), name=args.meeting))
-        if args.person:
-            found = [i for i in found if fold(args.person) in {fold(o) for o in i.record.owners}]
+        found = asyncio.run(app.list_items(config, ("action",), name=args.meeting,
+                                           owner=args.person))
         _print_items(found, args.json)
         return 0
     records = asyncio.run(app.list_meetings(config))

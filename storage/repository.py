@@ -325,7 +325,7 @@ class Storage:
 
     def _items_query(self, kinds: Iterable[str], channel: str | None, name: str | None,
                      since: datetime | None, until: datetime | None, meeting_id: int | None,
-                     meeting_ids: Sequence[int] | None) -> Any:
+                     meeting_ids: Sequence[int] | None, owner: str | None = None) -> Any:
         query = (
             select(_MEETINGS, _ITEMS.c.kind, _ITEMS.c.text, _ITEMS.c.nick, _ITEMS.c.time,
                    _ITEMS.c.line, _ITEMS.c.owners)
@@ -344,6 +344,11 @@ class Storage:
             query = query.where(_MEETINGS.c.id == meeting_id)
         if meeting_ids is not None:
             query = query.where(_MEETINGS.c.id.in_(list(meeting_ids)))
+        if owner is not None:
+            # owners is a JSON list: match the quoted name, case-insensitively, literally.
+            quoted = json.dumps(owner.lower(), ensure_ascii=False)
+            literal = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(func.lower(_ITEMS.c.owners).like(f"%{literal}%", escape="\\"))
         if meeting_id is not None or meeting_ids is not None:
             # A few meetings' items: without statistics SQLite would walk every item of the
             # kind in time order instead.
@@ -360,11 +365,14 @@ class Storage:
         until: datetime | None = None,
         meeting_id: int | None = None,
         meeting_ids: Sequence[int] | None = None,
+        owner: str | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[ItemRecord]:
-        """Items of the given kinds across meetings, newest first."""
-        query = self._items_query(kinds, channel, name, since, until, meeting_id, meeting_ids)
+        """Items of the given kinds across meetings, newest first; `owner`: action items
+        that name this nick."""
+        query = self._items_query(kinds, channel, name, since, until, meeting_id, meeting_ids,
+                                  owner)
         query = query.order_by(_ITEMS.c.time.desc(), _ITEMS.c.id.desc()).offset(offset)
         if limit is not None:
             query = query.limit(limit)
@@ -381,8 +389,8 @@ class Storage:
 
     async def count_items(self, kinds: Iterable[str], *, channel: str | None = None,
                           name: str | None = None, since: datetime | None = None,
-                          until: datetime | None = None) -> int:
-        query = self._items_query(kinds, channel, name, since, until, None, None)
+                          until: datetime | None = None, owner: str | None = None) -> int:
+        query = self._items_query(kinds, channel, name, since, until, None, None, owner)
         async with self.engine.connect() as conn:
             return int((await conn.execute(
                 select(func.count()).select_from(query.subquery()))).scalar_one())

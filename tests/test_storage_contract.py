@@ -188,3 +188,14 @@ async def test_imported_files_replace_their_meetings(storage: Storage) -> None:
     assert stored.lines[1].time == T0 + timedelta(seconds=2)
     assert stored.lines[1].own is False
     assert [r.text for r in await storage.items(("agreed",))] == ["second"]
+
+
+async def test_actions_by_owner_in_the_query(storage: Storage) -> None:
+    await _series(storage)
+    assert len(await storage.items(("action",), owner="ALICE")) == 3
+    assert await storage.count_items(("action",), owner="bob") == 3
+    assert await storage.items(("action",), owner="ali") == []  # whole names only
+    assert await storage.items(("action",), owner="%") == []  # literal, not a pattern
+    assert await storage.items(("action",), owner="b_b") == []
+    page = await storage.items(("action",), owner="alice", limit=2, offset=2)
+    assert len(page) == 1
