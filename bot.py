@@ -10,6 +10,7 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from importer.run import Summary
 from publish.publisher import DECISION_KINDS
@@ -104,8 +105,7 @@ def _day(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def _print_items(items: list[app.ListedItem], as_json: bool, as_csv: bool = False) -> None:
-    rows = [item.as_dict() for item in items]
+def _print_items(rows: list[dict[str, Any]], as_json: bool, as_csv: bool = False) -> None:
     if as_json:
         print(json.dumps(rows, indent=1, ensure_ascii=False))
     elif as_csv:

@@ -8,21 +8,23 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from meetings.model import DECISIONS
-from meetings.state import Meeting
+from meetings.state import ActionItem, Meeting
 from publish import viewmodel
 from publish.archive import SCRIPT, ArchiveWriter, local_time_script
 from publish.files import files_for, inside, stem_candidates, stem_for, write_atomic
 from publish.fragments import Fragments
-from publish.render import new_fragments, render_all, render_decisions
+from publish.render import new_fragments, render_all, render_page
 from storage import Derived, ItemRecord, Storage
 
 DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
 
 
-def derived_of(meeting: Meeting) -> Derived:
-    """What storage keeps of a replayed meeting besides its lines."""
+def derived_of(meeting: Meeting, actions: list[ActionItem] | None = None) -> Derived:
+    """What storage keeps of a replayed meeting besides its lines (`actions`: the
+    meeting's action items when the caller has already worked them out)."""
+    found = meeting.actions() if actions is None else actions
     return Derived(meeting.name, meeting.title, meeting.founder, meeting.ended_at,
-                   list(meeting.items), {a.item.line: a.owners for a in meeting.actions()})
+                   list(meeting.items), {a.item.line: a.owners for a in found})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +102,12 @@ class Publisher:
         if meeting.ended:
             del self._fragments[meeting_id]
         await asyncio.to_thread(self._write, view, fragments)
-        await self.save_record(meeting_id, meeting)
+        await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
         if series_page:  # a bulk import writes each series' pages once, at the end
             await self.write_decisions(meeting.name)
             if meeting.ended:
                 await self.archive.update([meeting.name], [meeting.started_at.year])
         return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
-
-    async def save_record(self, meeting_id: int, meeting: Meeting) -> None:
-        """Store what replay derived (name, end, items with owners), without any files."""
-        await self.storage.save_meeting(meeting_id, derived_of(meeting))
 
     async def previous_actions(self, meeting_id: int,
                                meeting: Meeting) -> viewmodel.PreviousMeeting | None:
@@ -143,7 +141,7 @@ class Publisher:
              "line": r.line, "url": self.line_url(r.meeting.stem, r.line)}
             for r in records
         ]
-        html = render_decisions(series, entries)
+        html = render_page("decisions.html.j2", series=series, decisions=entries)
         text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
         await asyncio.to_thread(self._write_files, {f"{series}/decisions.html": html,
                                                     f"{series}/decisions.json": text})

@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from meetings.model import Line, LineKind
-from publish.fragments import Fragments, wrap
+from publish.fragments import Fragments, hms, wrap
 from publish.links import segments
 from publish.viewmodel import MinutesView, iso
 
@@ -79,10 +79,6 @@ def log_text(line: Line) -> str:
     return f"{t} *** {event_text(line)}"
 
 
-def _hms(t: datetime) -> str:
-    return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
-
-
 def _ymd(t: datetime) -> str:
     return t.strftime("%Y-%m-%d")
 
@@ -98,7 +94,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        segments=segments, wrap=wrap, md=_md, mdrich=_mdrich, hms=_hms, ymd=_ymd, iso=iso,
+        segments=segments, wrap=wrap, md=_md, mdrich=_mdrich, hms=hms, ymd=_ymd, iso=iso,
         hm=lambda t: f"{t.hour:02d}:{t.minute:02d}",
         marked=_marked,
         event_text=event_text, log_text=log_text,
@@ -136,12 +132,6 @@ def preload() -> None:
 def render_page(template: str, **context: Any) -> str:
     """An archive page or feed (see publish.archive)."""
     return environment().get_template(template).render(css=_css(), **context)
-
-
-def render_decisions(series: str, decisions: list[Any]) -> str:
-    """A series' decision register page; decisions carry .record and .link (relative)."""
-    return environment().get_template("decisions.html.j2").render(
-        series=series, decisions=decisions, css=_css())
 
 
 def new_fragments() -> Fragments:

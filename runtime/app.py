@@ -25,7 +25,7 @@ from publish.publisher import Publisher
 from publish.render import preload
 from runtime.config import Config
 from runtime.recorder import Recorder
-from storage import ItemRecord, MeetingRecord, Storage
+from storage import MeetingRecord, Storage
 from storage.search import Filters, SearchPage
 from web.app import create_app
 from web.ratelimit import RateLimiter
@@ -139,27 +139,13 @@ async def list_meetings(config: Config) -> list[MeetingRecord]:
 
 
 
-@dataclass(frozen=True, slots=True)
-class ListedItem:
-    record: ItemRecord
-    url: str
-
-    def as_dict(self) -> dict[str, Any]:
-        r = self.record
-        return {
-            "time": r.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "network": r.meeting.network,
-            "channel": r.meeting.channel, "meeting": r.meeting.name,
-            "meeting_id": r.meeting.id, "kind": r.kind, "text": r.text, "nick": r.nick,
-            "owners": list(r.owners), "line": r.line, "url": self.url,
-        }
-
-
-async def list_items(config: Config, kinds: tuple[str, ...], **filters: Any) -> list[ListedItem]:
+async def list_items(config: Config, kinds: tuple[str, ...],
+                     **filters: Any) -> list[dict[str, Any]]:
     """Decisions or action items across meetings, newest first, each with its line's URL."""
     services = await open_services(config)
     try:
         records = await services.storage.items(kinds, **filters)
-        return [ListedItem(r, services.publisher.line_url(r.meeting.stem, r.line))
+        return [r.as_dict(services.publisher.line_url(r.meeting.stem, r.line))
                 for r in records]
     finally:
         await services.storage.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from meetings.model import Item, Line
 
@@ -57,6 +58,15 @@ class ItemRecord:
     time: datetime
     line: int
     owners: tuple[str, ...]
+
+    def as_dict(self, url: str) -> dict[str, Any]:
+        """As the CLI and the API show it, with the URL of its log line."""
+        return {
+            "time": self.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "network": self.meeting.network,
+            "channel": self.meeting.channel, "meeting": self.meeting.name,
+            "meeting_id": self.meeting.id, "kind": self.kind, "text": self.text,
+            "nick": self.nick, "owners": list(self.owners), "line": self.line, "url": url,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from aiohttp import web
 from publish.files import files_for, inside
 from publish.publisher import DECISION_KINDS, Publisher
 from publish.render import css_hash, render_page
-from storage import ItemRecord, MeetingRecord, Storage
+from storage import MeetingRecord, Storage
 from storage.search import KINDS, Filters, Hit
 from web.openapi import SPEC
 from web.ratelimit import RateLimiter
@@ -112,7 +112,7 @@ def _limited(request: web.Request) -> float:
     return request.app[LIMITER].retry_after(request.remote or "unknown")
 
 
-def _meeting_dict(publisher: Publisher, m: MeetingRecord) -> dict[str, Any]:
+def _meeting_dict(m: MeetingRecord) -> dict[str, Any]:
     files = files_for(m.stem) if m.stem else {}
     return {
         "id": m.id, "network": m.network, "channel": m.channel, "name": m.name,
@@ -124,26 +124,17 @@ def _meeting_dict(publisher: Publisher, m: MeetingRecord) -> dict[str, Any]:
     }
 
 
-def _item_dict(publisher: Publisher, r: ItemRecord) -> dict[str, Any]:
-    return {
-        "time": r.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "network": r.meeting.network,
-        "channel": r.meeting.channel, "meeting": r.meeting.name, "meeting_id": r.meeting.id,
-        "kind": r.kind, "text": r.text, "nick": r.nick, "owners": list(r.owners),
-        "line": r.line, "url": publisher.line_url(r.meeting.stem, r.line),
-    }
-
-
 async def api_openapi(request: web.Request) -> web.Response:
     return _json(SPEC)
 
 
 async def api_meetings(request: web.Request) -> web.Response:
-    storage, publisher = request.app[STORAGE], request.app[PUBLISHER]
+    storage = request.app[STORAGE]
     series = _text(request, "series")
     limit, offset = _int(request, "limit", 20, 1, 100), _int(request, "offset", 0, 0, 10**7)
     found = await storage.published(name=series, limit=limit, offset=offset)
     total = await storage.count_published(series)
-    return _json({"total": total, "items": [_meeting_dict(publisher, m) for m in found]})
+    return _json({"total": total, "items": [_meeting_dict(m) for m in found]})
 
 
 async def api_meeting(request: web.Request) -> web.StreamResponse:
@@ -178,7 +169,8 @@ async def _items(request: web.Request, kinds: tuple[str, ...], **filters: Any) -
     limit, offset = _int(request, "limit", 20, 1, 100), _int(request, "offset", 0, 0, 10**7)
     found = await storage.items(kinds, limit=limit, offset=offset, **filters)
     total = await storage.count_items(kinds, **filters)
-    return _json({"total": total, "items": [_item_dict(publisher, r) for r in found]})
+    return _json({"total": total, "items": [
+        r.as_dict(publisher.line_url(r.meeting.stem, r.line)) for r in found]})
 
 
 async def api_decisions(request: web.Request) -> web.Response:
