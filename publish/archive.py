@@ -44,8 +44,7 @@ class ArchiveWriter:
         pages: dict[str, str] = {SCRIPT: local_time_script()}
         recent = await self.storage.published(limit=RECENT)
         all_series = await self.storage.series()
-        years_known = sorted({s.first.year for s in all_series} | {s.last.year for s in all_series}
-                             | set(years), reverse=True)
+        years_known = await self.storage.years()
         pages["index.html"] = render_page(
             "archive_index.html.j2", series=all_series, recent=recent, years=years_known,
             root="", feed="feed.atom")

@@ -13,7 +13,17 @@ from typing import Any, BinaryIO, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Table, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    delete,
+    event,
+    extract,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -280,6 +290,13 @@ class Storage:
             rows = (await conn.execute(query)).all()
         return [MeetingRecord(r.id, r.network, r.channel, r.name, r.title, r.founder,
                               r.started_at, r.ended_at, r.stem) for r in rows]
+
+    async def years(self) -> list[int]:
+        """Years with published meetings, newest first."""
+        year = extract("year", _MEETINGS.c.started_at)
+        query = select(year).where(*_PUBLISHED).group_by(year).order_by(year.desc())
+        async with self.engine.connect() as conn:
+            return [int(y) for y in (await conn.execute(query)).scalars()]
 
     async def count_published(self, name: str | None = None) -> int:
         query = select(func.count()).select_from(_MEETINGS).where(*_PUBLISHED)

@@ -104,3 +104,15 @@ async def test_publishing_touches_only_its_series_year_and_the_index(tmp_path: P
     assert "beta.2025-04-01" in (out / "beta" / "index.html").read_text()
     assert "beta.2025-04-01" in (out / "index.html").read_text()
     await storage.close()
+
+
+async def test_index_lists_every_year_with_meetings(tmp_path: Path) -> None:
+    storage, recorder, task = await _archive(tmp_path)
+    for year in (2024, 2025, 2026):  # one series; 2025 is neither its first nor its last year
+        await _hold(recorder, datetime(year, 3, 1, tzinfo=UTC), "#a", "alpha", ["#info x"])
+    task.cancel()
+    index = (tmp_path / "out" / "index.html").read_text()
+    for year in (2024, 2025, 2026):
+        assert f'href="years/{year}.html"' in index
+        assert (tmp_path / "out" / "years" / f"{year}.html").exists()
+    await storage.close()

@@ -199,3 +199,15 @@ async def test_actions_by_owner_in_the_query(storage: Storage) -> None:
     assert await storage.items(("action",), owner="b_b") == []
     page = await storage.items(("action",), owner="alice", limit=2, offset=2)
     assert len(page) == 1
+
+
+async def test_years_with_published_meetings(storage: Storage) -> None:
+    ids = await _series(storage)  # 2024-05-06, +7 and +14 days
+    assert await storage.years() == []  # none published yet
+    await storage.claim_stem(ids[0], ["tc/2024/a"])
+    late = MeetingRef("net", "#late", datetime(2026, 1, 2, tzinfo=UTC))
+    await storage.write_lines([(late, _line(1, "x"))])
+    await storage.save_meeting(late.id or 0, Derived("late", "late", "c",
+                                                     datetime(2026, 1, 2, 1, tzinfo=UTC), [], {}))
+    await storage.claim_stem(late.id or 0, ["late/2026/a"])
+    assert await storage.years() == [2026, 2024]
