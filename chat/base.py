@@ -37,9 +37,21 @@ class ChatEvent(NamedTuple):
     time: datetime  # UTC; the server's when it says
     identity: str | None = None
     event_id: str | None = None
+    privileged: bool = False  # the network ranks the sender as a chair (power level)
+    relates_to: str | None = None  # the event an edit or a redaction is about
+    catch_up: bool = False  # said while the bot was away: recorded and applied, not answered
 
 
-EventSink = Callable[[ChatEvent], None]
+class Checkpoint(NamedTuple):
+    """State an adapter needs after a restart (a sync token), committed together with
+    the events submitted before it, never ahead of them."""
+
+    network: str
+    key: str
+    value: str
+
+
+EventSink = Callable[[ChatEvent | Checkpoint], None]
 
 
 class ChatAdapter(Protocol):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from meetings.commands import parse_command, starts_with_url
-from meetings.model import ItemKind, Line, LineKind
+from meetings.model import Item, ItemKind, Line, LineKind, part_id
+from meetings.nicks import fold
 from meetings.registry import Context, Outcome, Registry
 from meetings.state import Meeting
 
@@ -31,6 +33,12 @@ class Engine:
         """Record a line and run the command it carries. Deterministic: time comes from the line."""
         outcome = Outcome()
         meeting.record(line)
+        if line.kind is LineKind.EDIT:
+            self._edit(meeting, line)
+            return outcome
+        if line.kind is LineKind.REDACTION:
+            self._redact(meeting, line)
+            return outcome
         if line.kind is LineKind.CLOSE and meeting.started and not meeting.ended:
             # Closed from outside (an imported log that never ends): as #endmeeting would.
             meeting.end_vote(line, by_meeting_end=True)
@@ -38,7 +46,7 @@ class Engine:
             return outcome
         if line.own or not line.kind.is_speech or meeting.ended:
             return outcome
-        parsed = parse_command(line.text, meeting.settings.prefixes)
+        parsed = parse_command(line.text, meeting.prefixes)
         if parsed is None:
             if meeting.started and starts_with_url(line.text):
                 meeting.add_item(ItemKind.LINK, line, line.text.strip())
@@ -54,6 +62,67 @@ class Engine:
         if meeting.lurking:
             outcome.replies.clear()
         return outcome
+
+    @staticmethod
+    def _parts(meeting: Meeting, event_id: str | None) -> list[int]:
+        """Indexes in meeting.lines of the lines one (possibly multi-line) message made."""
+        found: list[int] = []
+        while event_id is not None:
+            index = meeting.by_event.get(part_id(event_id, len(found)))
+            if index is None:
+                break
+            found.append(index)
+        return found
+
+    def _edit(self, meeting: Meeting, edit: Line) -> None:
+        """A correction by the sender: the lines show the new text, and an item the line
+        made takes the new wording. An edit never runs a command that was not said."""
+        parts = self._parts(meeting, edit.relates_to)
+        if not parts:
+            return
+        first = meeting.lines[parts[0]]
+        same_sender = (first.identity == edit.identity if edit.identity
+                       else fold(first.nick) == fold(edit.nick))
+        if not same_sender or not first.kind.is_speech:
+            return
+        pieces = edit.text.split("\n")
+        for i, index in enumerate(parts):
+            last = i == len(parts) - 1
+            text = " ".join(pieces[i:]) if last else (pieces[i] if i < len(pieces) else "")
+            old = meeting.lines[index]
+            meeting.lines[index] = old._replace(text=text, edited=True)
+            self._reword_items(meeting, old.seq, text)
+
+    def _reword_items(self, meeting: Meeting, seq: int, text: str) -> None:
+        parsed = parse_command(text, meeting.prefixes)
+        cmd = self.registry.lookup(parsed.name) if parsed is not None else None
+        kept: list[Item] = []
+        for item in meeting.items:
+            if item.line != seq or item.kind is ItemKind.VOTE:
+                kept.append(item)
+            elif cmd is not None and parsed is not None and cmd.name == item.kind.value \
+                    and parsed.args:
+                kept.append(replace(item, text=parsed.args))
+            elif item.kind is ItemKind.LINK and parsed is None and starts_with_url(text):
+                kept.append(replace(item, text=text.strip()))
+            # else the command was edited away, and its item leaves the minutes
+        meeting.items = kept
+
+    def _redact(self, meeting: Meeting, redaction: Line) -> None:
+        """A removed message leaves a tombstone; its text, its edits and its items go."""
+        parts = self._parts(meeting, redaction.relates_to)
+        if not parts:
+            return
+        removed = {meeting.lines[i].seq for i in parts}
+        ids = {meeting.lines[i].event_id for i in parts}
+        for index in parts:
+            old = meeting.lines[index]
+            meeting.lines[index] = old._replace(kind=LineKind.REDACTED, text="", edited=False)
+        for index, line in enumerate(meeting.lines):
+            if line.kind is LineKind.EDIT and line.relates_to in ids:
+                meeting.lines[index] = line._replace(text="")
+        meeting.items = [i for i in meeting.items
+                         if i.line not in removed or i.kind is ItemKind.VOTE]
 
     def replay(self, meeting: Meeting, lines: Iterable[Line]) -> Meeting:
         """Rebuild a meeting from its stored lines; replies are dropped."""

@@ -21,6 +21,9 @@ class LineKind(StrEnum):
     TOPIC = "topic"  # the channel topic changed
     GAP = "gap"  # the recorder was offline; text says from when to when
     CLOSE = "close"  # the meeting was closed without #endmeeting; text says why
+    EDIT = "edit"  # a correction of the line whose event is relates_to; text is the new text
+    REDACTION = "redaction"  # the line whose event is relates_to was removed
+    REDACTED = "redacted"  # shown in place of a removed line; never stored as such
 
     @property
     def is_speech(self) -> bool:
@@ -41,6 +44,14 @@ class Line(NamedTuple):
     identity: str | None = None  # services account or Matrix user id, when known
     own: bool = False  # said by the bot itself
     event_id: str | None = None
+    privileged: bool = False  # the network ranks the sender as a chair (Matrix power level)
+    relates_to: str | None = None  # the event an edit or a redaction is about
+    edited: bool = False  # shown text is a later correction; derived, not stored
+
+
+def part_id(event_id: str, index: int) -> str:
+    """The event id of line `index` of a multi-line message (the first keeps the id)."""
+    return event_id if index == 0 else f"{event_id}|{index + 1}"
 
 
 class ItemKind(StrEnum):

@@ -19,6 +19,11 @@ class MeetingSettings:
     max_length: timedelta = timedelta(minutes=60)
     vote_rule: VoteRule = field(default_factory=VoteRule)
     channel_vote_rules: tuple[tuple[str, VoteRule], ...] = ()  # (folded channel, rule)
+    # Networks that also take other spellings (Matrix: maubot-meetings' `!sm`, `^info`).
+    network_prefixes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def prefixes_for(self, network: str) -> tuple[str, ...]:
+        return dict(self.network_prefixes).get(network, self.prefixes)
 
     def vote_rule_for(self, channel: str) -> VoteRule:
         return dict(self.channel_vote_rules).get(fold(channel), self.vote_rule)
@@ -27,6 +32,13 @@ class MeetingSettings:
 def identity_key(nick: str, identity: str | None) -> str:
     """Who someone is: their account when the network says, else their nick."""
     return f"account:{identity}" if identity else f"nick:{fold(nick)}"
+
+
+def matrix_localpart(identity: str | None) -> str | None:
+    """`alice` of `@alice:example.org`; None for anything that is not a Matrix user id."""
+    if identity and identity.startswith("@") and ":" in identity:
+        return identity[1:].split(":", 1)[0] or None
+    return None
 
 
 def slugify(name: str) -> str:
@@ -68,6 +80,11 @@ class Meeting:
     # Set by #voters / #voterule with no vote open: they apply to the next votes.
     next_voters: dict[str, str] | None = None
     next_rule: VoteRule | None = None
+    by_event: dict[str, int] = field(default_factory=dict)  # event id -> index in lines
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        return self.settings.prefixes_for(self.network)
 
     @property
     def started(self) -> bool:
@@ -81,7 +98,7 @@ class Meeting:
         return identity_key(nick, identity or self.accounts.get(fold(nick)))
 
     def is_chair(self, line: Line) -> bool:
-        return self.key_of(line.nick, line.identity) in self.chairs
+        return line.privileged or self.key_of(line.nick, line.identity) in self.chairs
 
     def overran(self, now: datetime) -> bool:
         """True once the meeting is past its configured length (the OpenStack rule)."""
@@ -110,12 +127,18 @@ class Meeting:
 
     def record(self, line: Line) -> None:
         """Keep a line and what it tells about the people in the channel."""
+        if line.event_id is not None:
+            self.by_event[line.event_id] = len(self.lines)
         self.lines.append(line)
         if line.identity and line.nick:
             self.accounts[fold(line.nick)] = line.identity
         if line.kind.is_speech:
             self.speakers[line.nick] = self.speakers.get(line.nick, 0) + 1
             self.learn(line.nick)
+            localpart = matrix_localpart(line.identity)
+            if localpart:
+                # Action items may name a Matrix user by localpart as well as display name.
+                self.aliases.setdefault(fold(localpart), line.nick)
         elif line.kind is LineKind.NICK:
             self._rename(line.nick, line.text.strip())
         elif line.kind in (LineKind.QUIT, LineKind.PART):

@@ -16,7 +16,7 @@ def _asctime(ctx: Context) -> str:
 
 
 def _prefix(ctx: Context) -> str:
-    return ctx.meeting.settings.prefixes[0]
+    return ctx.meeting.prefixes[0]
 
 
 def _nicks(args: str) -> list[str]:
@@ -33,7 +33,8 @@ def _set_name(ctx: Context, name: str) -> None:
     ctx.reply(f"The meeting name has been set to '{ctx.meeting.name}'")
 
 
-@command("startmeeting", help="#startmeeting [NAME]: start a meeting; you become its chair")
+@command("startmeeting", aliases=("sm",),
+         help="#startmeeting [NAME]: start a meeting; you become its chair")
 def startmeeting(ctx: Context) -> None:
     m = ctx.meeting
     if m.started:
@@ -45,14 +46,16 @@ def startmeeting(ctx: Context) -> None:
     m.founder_key = identity_key(line.nick, line.identity or m.accounts.get(line.nick))
     m.chairs[m.founder_key] = line.nick
     m.title = ctx.args or f"{m.channel} Meeting"
-    m.name = slugify(m.channel.lstrip("#!&+"))
+    # A Matrix room `#fedora-meeting:example.org` names its meetings `fedora-meeting`.
+    m.name = slugify(m.channel.lstrip("#!&+").split(":", 1)[0])
     ctx.reply(f"Meeting started {_asctime(ctx)} UTC.  The chair is {line.nick}.")
     ctx.reply(f"Useful Commands: {_useful(ctx)}.")
     if ctx.args:
         _set_name(ctx, ctx.args)
 
 
-@command("endmeeting", chair_only=True, help="#endmeeting: end the meeting and publish the minutes")
+@command("endmeeting", aliases=("em",), chair_only=True,
+         help="#endmeeting: end the meeting and publish the minutes")
 def endmeeting(ctx: Context) -> None:
     vote = ctx.meeting.end_vote(ctx.line, by_meeting_end=True)
     if vote is not None:
@@ -67,6 +70,7 @@ _CHAIR_ITEMS = {ItemKind.TOPIC, ItemKind.AGREED, ItemKind.ACCEPTED, ItemKind.REJ
 _USEFUL_ITEMS = {ItemKind.TOPIC, ItemKind.INFO, ItemKind.ACTION, ItemKind.AGREED, ItemKind.IDEA,
                  ItemKind.LINK}
 _ALIASES = {
+    ItemKind.TOPIC: ("t",),  # maubot-meetings' `!t`
     ItemKind.AGREED: ("agree",),
     ItemKind.ACCEPTED: ("accept",),
     ItemKind.REJECTED: ("reject",),
@@ -130,7 +134,8 @@ def meetingtopic(ctx: Context) -> None:
     ctx.meeting.title = ctx.args
 
 
-@command("meetingname", chair_only=True, help="#meetingname NAME: set the name used for the files")
+@command("meetingname", aliases=("mn",), chair_only=True,
+         help="#meetingname NAME: set the name used for the files")
 def meetingname(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(f"Usage: {_prefix(ctx)}meetingname NAME")

@@ -10,7 +10,7 @@ from meetings.votes import Ballot, Threshold, Vote, VoteRule, parse_startvote
 
 
 def _prefix(ctx: Context) -> str:
-    return ctx.meeting.settings.prefixes[0]
+    return ctx.meeting.prefixes[0]
 
 
 def _open(ctx: Context, question: str, options: tuple[str, ...]) -> None:

@@ -71,6 +71,8 @@ class Fragments:
                      "kind": line.kind.value, "text": line.text}
             if line.identity:
                 entry["account"] = line.identity
+            if line.edited:
+                entry["edited"] = True
             return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
         result: str = self._get(("json", line), make)

@@ -63,6 +63,12 @@ def event_text(line: Line) -> str:
             return f"{line.nick} is now known as {line.text}"
         case LineKind.TOPIC:
             return f"{line.nick} changed the channel topic to: {line.text}"
+        case LineKind.EDIT:
+            return f"{line.nick} edited a message"
+        case LineKind.REDACTION:
+            return f"{line.nick} removed a message"
+        case LineKind.REDACTED:
+            return "(message removed)"
         case _:
             return line.text
 
@@ -70,12 +76,13 @@ def event_text(line: Line) -> str:
 def log_text(line: Line) -> str:
     """MeetBot's text log layout: `HH:MM:SS <nick> text`."""
     t = line.time.strftime("%H:%M:%S")
+    text = f"{line.text} (edited)" if line.edited else line.text
     if line.kind is LineKind.MESSAGE:
-        return f"{t} <{line.nick}> {line.text}"
+        return f"{t} <{line.nick}> {text}"
     if line.kind is LineKind.ACTION:
-        return f"{t} * {line.nick} {line.text}"
+        return f"{t} * {line.nick} {text}"
     if line.kind is LineKind.NOTICE:
-        return f"{t} -{line.nick}- {line.text}"
+        return f"{t} -{line.nick}- {text}"
     return f"{t} *** {event_text(line)}"
 
 

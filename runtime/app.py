@@ -15,6 +15,7 @@ from aiohttp import web
 
 from chat.console import ConsoleAdapter
 from chat.irc import IrcAdapter
+from chat.matrix import MatrixAdapter
 from importer.run import Importer, Summary
 from meetings.engine import Engine
 from meetings.nicks import fold
@@ -43,6 +44,10 @@ def settings_of(config: Config) -> MeetingSettings:
             (fold(c.channel), VoteRule(c.quorum, Threshold(c.threshold), c.abstentions_count))
             for c in votes.channel
         ),
+        network_prefixes=tuple(
+            (m.name, tuple(dict.fromkeys([config.meetings.command_prefix, *m.command_prefixes])))
+            for m in config.matrix
+        ),
     )
 
 
@@ -68,11 +73,15 @@ async def run_bot(config: Config) -> None:
     await asyncio.to_thread(preload)
     recorder = Recorder(services.storage, services.engine, services.publisher, services.settings,
                         config.storage.max_pending_lines)
-    adapters: list[IrcAdapter | ConsoleAdapter] = (
-        [ConsoleAdapter()] if config.console else [IrcAdapter(irc) for irc in config.irc]
+    adapters: list[IrcAdapter | MatrixAdapter | ConsoleAdapter] = (
+        [ConsoleAdapter()] if config.console else [
+            *(IrcAdapter(irc) for irc in config.irc),
+            *(MatrixAdapter(matrix, services.storage) for matrix in config.matrix),
+        ]
     )
     if not adapters:
-        log.warning("no [[irc]] networks are configured; nothing to do")
+        log.warning("no [[irc]] networks or [[matrix]] homeservers are configured; "
+                    "nothing to do")
     for adapter in adapters:
         recorder.senders[adapter.name] = adapter
     # After the senders: resuming announces itself (queued until each network is joined).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -85,6 +86,27 @@ class IrcConfig:
 
 
 @dataclass(frozen=True)
+class MatrixConfig:
+    name: str
+    homeserver: str  # https://matrix.example.org
+    user_id: str  # @openminutes:example.org
+    # Either a password (the bot logs in once and keeps its access token and device id in
+    # storage) or an access token.
+    password: str = ""
+    access_token: str = ""
+    device_name: str = "openminutes"
+    rooms: list[str] = field(default_factory=list)  # room ids (!x:s) or aliases (#x:s)
+    # Invitations are accepted from users on these servers (empty: none).
+    invite_servers: list[str] = field(default_factory=list)
+    # Members with at least this power level are chairs (50: moderator).
+    chair_power_level: int = 50
+    # Commands in these spellings besides [meetings] command_prefix: "!sm" / "^info".
+    command_prefixes: list[str] = field(default_factory=lambda: ["#", "!", "^"])
+    sync_timeout: int = 30  # seconds a long-poll sync waits for events
+    send_retries: int = 8  # sends retried after HTTP 429 or a network error
+
+
+@dataclass(frozen=True)
 class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
@@ -92,6 +114,7 @@ class Config:
     votes: VotesConfig = field(default_factory=VotesConfig)
     web: WebConfig = field(default_factory=WebConfig)
     irc: list[IrcConfig] = field(default_factory=list)
+    matrix: list[MatrixConfig] = field(default_factory=list)
     console: bool = False  # no config file: a local text-mode chat in the terminal
 
 
@@ -163,6 +186,35 @@ def _validate(config: Config) -> None:
         for j, channel in enumerate(irc.channels):
             if not channel or channel[0] not in "#&+!" or any(c in channel for c in " ,\x07"):
                 raise ConfigError(f"{key}.channels[{j}] {channel!r} is not a channel name")
+    for i, matrix in enumerate(config.matrix):
+        key = f"matrix[{i}]"
+        if matrix.name in names:
+            raise ConfigError(f"{key}.name {matrix.name!r} is used twice")
+        names.add(matrix.name)
+        _validate_matrix(key, matrix)
+
+
+_MATRIX_ID = re.compile(r"^[@!#][^:\s]+:[A-Za-z0-9.\-\[\]:]+$")
+
+
+def _validate_matrix(key: str, matrix: MatrixConfig) -> None:
+    if not matrix.homeserver.startswith(("http://", "https://")):
+        raise ConfigError(f"{key}.homeserver must be an http:// or https:// URL, "
+                          f"not {matrix.homeserver!r}")
+    if not matrix.user_id.startswith("@") or not _MATRIX_ID.match(matrix.user_id):
+        raise ConfigError(f"{key}.user_id must look like @name:server, not {matrix.user_id!r}")
+    if bool(matrix.password) == bool(matrix.access_token):
+        raise ConfigError(f"{key}: set one of password and access_token")
+    for j, room in enumerate(matrix.rooms):
+        if not room.startswith(("!", "#")) or not _MATRIX_ID.match(room):
+            raise ConfigError(f"{key}.rooms[{j}] {room!r} is not a room id (!id:server) "
+                              "or alias (#name:server)")
+    if matrix.chair_power_level < 1:
+        raise ConfigError(f"{key}.chair_power_level must be at least 1 (0 makes everyone chair)")
+    if not matrix.command_prefixes or any(not p.strip() for p in matrix.command_prefixes):
+        raise ConfigError(f"{key}.command_prefixes must be non-empty strings")
+    if matrix.sync_timeout < 1 or matrix.send_retries < 0:
+        raise ConfigError(f"{key}.sync_timeout must be positive and send_retries not negative")
 
 
 THRESHOLDS = ("majority", "two-thirds", "unanimity")

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat.base import ChatEvent
+from chat.base import ChatEvent, Checkpoint
 from meetings.commands import parse_command
 from meetings.engine import END_COMMAND, START_COMMAND, Engine
 from meetings.model import Line, LineKind
@@ -47,7 +47,7 @@ class OpenMeeting:
 
 @dataclass(frozen=True, slots=True)
 class _Queued:
-    event: ChatEvent
+    event: ChatEvent | Checkpoint
     own: bool = False
 
 
@@ -91,6 +91,15 @@ class Recorder:
 
     async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""
+        started = om.meeting.started_at or om.ref.started_at
+        sender = self.senders.get(om.ref.network)
+        if getattr(sender, "replays_missed", False):
+            # The server hands over what was said meanwhile (Matrix): no gap, and nothing
+            # recorded now, so the caught-up lines keep their order and times.
+            self._say(om, f"Resumed recording the meeting started at {started:%H:%M} UTC; "
+                          "lines said while the bot was away are recorded from the server's "
+                          "history.", record=False)
+            return
         now = datetime.now(UTC)
         text = (f"recorder offline from {last:%H:%M:%S} to {now:%H:%M:%S} UTC; "
                 "lines said meanwhile may be missing")
@@ -98,13 +107,12 @@ class Recorder:
         om.next_seq += 1
         await self._write([(om.ref, gap)])
         self.engine.apply(om.meeting, gap)
-        started = om.meeting.started_at or om.ref.started_at
         self._say(om, f"Resumed recording the meeting started at {started:%H:%M} UTC "
                       f"({text}).", record=True)
 
-    def submit(self, event: ChatEvent) -> None:
+    def submit(self, event: ChatEvent | Checkpoint) -> None:
         """Called by adapters for every event; cheap, never blocks."""
-        if self._queue.qsize() >= self.max_pending:
+        if self._queue.qsize() >= self.max_pending and isinstance(event, ChatEvent):
             self._drop(event)
             return
         self._idle.clear()
@@ -168,7 +176,7 @@ class Recorder:
     def _is_boundary(self, event: ChatEvent) -> bool:
         """Lines that may open or close a meeting end a group commit, so the lines
         after them are assigned to the right meeting."""
-        parsed = parse_command(event.text, self.settings.prefixes)
+        parsed = parse_command(event.text, self.settings.prefixes_for(event.network))
         if parsed is None:
             return False
         cmd = self.engine.registry.lookup(parsed.name)
@@ -177,15 +185,51 @@ class Recorder:
     async def _process(self, batch: list[_Queued]) -> None:
         segment: list[_Queued] = []
         for queued in batch:
+            ev = queued.event
+            if isinstance(ev, ChatEvent) and self._corrects_past(ev):
+                await self._commit_and_apply(segment)
+                segment = []
+                await self._correct_past(ev)
+                continue
             segment.append(queued)
-            if not queued.own and self._is_boundary(queued.event):
+            if isinstance(ev, ChatEvent) and not queued.own and self._is_boundary(ev):
                 await self._commit_and_apply(segment)
                 segment = []
         if segment:
             await self._commit_and_apply(segment)
 
+    def _corrects_past(self, ev: ChatEvent) -> bool:
+        """An edit or redaction of a line that is not in the room's open meeting."""
+        if ev.kind not in (LineKind.EDIT, LineKind.REDACTION) or ev.relates_to is None:
+            return False
+        om = self.open.get((ev.network, ev.room.lower()))
+        return om is None or ev.relates_to not in om.meeting.by_event
+
+    async def _correct_past(self, ev: ChatEvent) -> None:
+        """Apply an edit or redaction to the ended meeting that holds its line, and publish
+        that meeting's outputs again (a redacted line leaves every output)."""
+        assert ev.relates_to is not None
+        meeting_id = await self.storage.meeting_of_event(ev.network, ev.room, ev.relates_to)
+        stored = None if meeting_id is None else await self.storage.meeting(meeting_id)
+        if stored is None or stored.record.ended_at is None:
+            return  # not a line of any meeting (said outside one): nothing to correct
+        if ev.event_id is not None and any(ln.event_id == ev.event_id for ln in stored.lines):
+            return
+        rec = stored.record
+        seq = stored.lines[-1].seq + 1 if stored.lines else 1
+        line = Line(seq, ev.time, ev.kind, ev.nick, ev.text, ev.identity, False, ev.event_id,
+                    ev.privileged, ev.relates_to)
+        await self._write([(MeetingRef(rec.network, rec.channel, rec.started_at, rec.id),
+                            line)])
+        meeting = self.engine.replay(Meeting(rec.network, rec.channel, self.settings),
+                                     [*stored.lines, line])
+        if meeting.started:
+            await self.publisher.publish(rec.id, meeting)
+            log.info("meeting %s published again after a %s", rec.id, ev.kind.value)
+
     def _assign(self, queued: _Queued) -> tuple[OpenMeeting, Line] | None:
         ev = queued.event
+        assert isinstance(ev, ChatEvent)
         key = (ev.network, ev.room.lower())
         om = self.open.get(key)
         if om is not None and ev.event_id is not None and ev.event_id in om.event_ids:
@@ -197,7 +241,7 @@ class Recorder:
                              Meeting(ev.network, ev.room, self.settings))
             self.open[key] = om
         line = Line(om.next_seq, ev.time, ev.kind, ev.nick, ev.text, ev.identity, queued.own,
-                    ev.event_id)
+                    ev.event_id, ev.privileged, ev.relates_to)
         om.next_seq += 1
         if ev.event_id is not None:
             om.event_ids.add(ev.event_id)
@@ -205,27 +249,42 @@ class Recorder:
 
     def _opens_meeting(self, ev: ChatEvent) -> bool:
         probe = Line(0, ev.time, ev.kind, ev.nick, ev.text, ev.identity)
-        return self.engine.starts_meeting(probe, self.settings.prefixes)
+        return self.engine.starts_meeting(probe, self.settings.prefixes_for(ev.network))
 
     async def _commit_and_apply(self, segment: list[_Queued]) -> None:
-        entries = [e for e in (self._assign(q) for q in segment) if e is not None]
-        if not entries:
+        """Commit a segment's lines, and the checkpoints that came with them, in one
+        transaction; then run them through the engine."""
+        state = [(q.event.network, q.event.key, q.event.value) for q in segment
+                 if isinstance(q.event, Checkpoint)]
+        entries: list[tuple[OpenMeeting, Line, bool]] = []
+        for queued in segment:
+            if isinstance(queued.event, ChatEvent):
+                assigned = self._assign(queued)
+                if assigned is not None:
+                    entries.append((*assigned, queued.event.catch_up))
+        if not entries and not state:
             return
-        inserted = await self._write([(om.ref, line) for om, line in entries])
-        for (om, line), fresh in zip(entries, inserted, strict=True):
+        inserted = await self._write([(om.ref, line) for om, line, _ in entries], state)
+        for (om, line, catch_up), fresh in zip(entries, inserted, strict=True):
             if fresh:
                 was_started = om.meeting.started
-                await self._act(om, self.engine.apply(om.meeting, line))
-                if not was_started and om.meeting.started:
+                outcome = self.engine.apply(om.meeting, line)
+                if catch_up:
+                    # Said while the bot was away: it counts, but answering now would
+                    # answer it late (and perhaps twice).
+                    outcome.replies.clear()
+                await self._act(om, outcome, quiet=catch_up)
+                if not was_started and om.meeting.started and not catch_up:
                     await self._mention_previous(om)
 
-    async def _write(self, rows: list[tuple[MeetingRef, Line]]) -> list[bool]:
+    async def _write(self, rows: list[tuple[MeetingRef, Line]],
+                     state: list[tuple[str, str, str]] | None = None) -> list[bool]:
         """Commit, retrying for as long as the database is away (PostgreSQL restarting,
         SQLite locked); lines arriving meanwhile wait in the bounded queue."""
         attempt = 0
         while True:
             try:
-                inserted = await self.storage.write_lines(rows)
+                inserted = await self.storage.write_lines(rows, state or ())
             except SQLAlchemyError:
                 delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
                 attempt += 1
@@ -245,7 +304,7 @@ class Recorder:
                                  f"{'' if count == 1 else 's'} could not be recorded.")
         self._dropped.clear()
 
-    async def _act(self, om: OpenMeeting, outcome: Outcome) -> None:
+    async def _act(self, om: OpenMeeting, outcome: Outcome, *, quiet: bool = False) -> None:
         for text in outcome.replies:
             self._say(om, text, record=not outcome.ended)
         if not outcome.publish or om.ref.id is None:
@@ -253,6 +312,9 @@ class Recorder:
         published = await self.publisher.publish(om.ref.id, om.meeting)
         if outcome.ended:
             self.open.pop((om.ref.network, om.ref.channel.lower()), None)
+        if quiet:
+            return
+        if outcome.ended:
             for text in _end_lines(published):
                 self._say(om, text, record=False)
         else:

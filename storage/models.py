@@ -66,6 +66,7 @@ class LineRow(Base):
     __table_args__ = (
         UniqueConstraint("meeting_id", "seq", name="uq_lines_meeting_seq"),
         UniqueConstraint("meeting_id", "event_id", name="uq_lines_meeting_event"),
+        Index("ix_lines_event", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -78,6 +79,8 @@ class LineRow(Base):
     text: Mapped[str] = mapped_column(Text)
     own: Mapped[bool] = mapped_column(Boolean, default=False)
     event_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    privileged: Mapped[bool] = mapped_column(Boolean, default=False)
+    relates_to: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class ItemRow(Base):
@@ -96,6 +99,16 @@ class ItemRow(Base):
     time: Mapped[datetime] = mapped_column(UTCDateTime)
     line: Mapped[int] = mapped_column(Integer)
     owners: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+
+
+class ChatStateRow(Base):
+    """What an adapter must find again after a restart (Matrix: sync token, access token)."""
+
+    __tablename__ = "chat_state"
+
+    network: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class SourceRow(Base):

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from meetings.model import Line, LineKind
-from storage.models import ItemRow, LineRow, MeetingRow, SourceRow, UTCDateTime
+from storage.models import ChatStateRow, ItemRow, LineRow, MeetingRow, SourceRow, UTCDateTime
 from storage.records import (
     Derived,
     ImportedFile,
@@ -53,6 +53,7 @@ _LINES = cast(Table, LineRow.__table__)
 _ITEMS = cast(Table, ItemRow.__table__)
 _MEETINGS = cast(Table, MeetingRow.__table__)
 _SOURCES = cast(Table, SourceRow.__table__)
+_STATE = cast(Table, ChatStateRow.__table__)
 # Ended and given its files: what the archive lists.
 _PUBLISHED = (_MEETINGS.c.ended_at.is_not(None), _MEETINGS.c.stem.is_not(None))
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
@@ -75,7 +76,7 @@ def _record(row: MeetingRow) -> MeetingRecord:
 def _line(row: LineRow) -> Line:
     return Line(
         row.seq, row.time, LineKind(row.kind), row.nick, row.text, row.identity, row.own,
-        row.event_id,
+        row.event_id, row.privileged, row.relates_to,
     )
 
 
@@ -104,7 +105,8 @@ def _item_rows(meeting_id: int | None, derived: Derived) -> list[dict[str, Any]]
 def _line_row(meeting_id: int | None, line: Line) -> dict[str, Any]:
     return {"meeting_id": meeting_id, "seq": line.seq, "time": line.time,
             "kind": str(line.kind), "nick": line.nick, "identity": line.identity,
-            "text": line.text, "own": line.own, "event_id": line.event_id}
+            "text": line.text, "own": line.own, "event_id": line.event_id,
+            "privileged": line.privileged, "relates_to": line.relates_to}
 
 
 def _sqlite_pragmas(durable: bool) -> Any:
@@ -194,12 +196,15 @@ class Storage:
                 await conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             await conn.exec_driver_sql("ANALYZE")
 
-    async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]]) -> list[bool]:
+    async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]],
+                          state: Sequence[tuple[str, str, str]] = ()) -> list[bool]:
         """Commit lines in one transaction, creating meetings on their first line.
 
         A line whose event id the meeting already has is skipped (False), so a
-        replayed bouncer buffer or a re-sent event is stored once. This is the hot path
-        of the bot, so it uses a Core connection rather than an ORM session.
+        replayed bouncer buffer or a re-sent event is stored once. `state` (network, key,
+        value) is committed in the same transaction: a Matrix sync token never gets ahead
+        of the lines it covers. A redaction blanks the removed line and its edits here.
+        This is the hot path of the bot, so it uses a Core connection, not an ORM session.
         """
         async with self.engine.begin() as conn:
             for ref, _ in batch:
@@ -223,7 +228,54 @@ class Storage:
                 rows.append(_line_row(ref.id, line))
             if rows:
                 await conn.execute(insert(_LINES), rows)
+            for ref, line in batch:
+                if line.kind is LineKind.REDACTION and line.relates_to:
+                    await self._blank(conn, ref.id, line.relates_to)
+            for network, name, value in state:
+                await self._put_state(conn, network, name, value)
         return inserted
+
+    @staticmethod
+    async def _blank(conn: AsyncConnection, meeting_id: int | None, event_id: str) -> None:
+        """Remove a redacted message's words (every line of it, and its edits) for good."""
+        prefix = f"{event_id}|"  # the later lines of a multi-line message (part_id)
+        parts = (_LINES.c.event_id == event_id) | (
+            func.substr(_LINES.c.event_id, 1, len(prefix)) == prefix)
+        ids = select(_LINES.c.event_id).where(_LINES.c.meeting_id == meeting_id, parts)
+        await conn.execute(
+            update(_LINES)
+            .where(_LINES.c.meeting_id == meeting_id, parts | _LINES.c.relates_to.in_(ids))
+            .values(text="")
+        )
+
+    @staticmethod
+    async def _put_state(conn: AsyncConnection, network: str, key: str, value: str) -> None:
+        where = (_STATE.c.network == network, _STATE.c.key == key)
+        changed = await conn.execute(update(_STATE).where(*where).values(value=value))
+        if changed.rowcount == 0:
+            await conn.execute(insert(_STATE).values(network=network, key=key, value=value))
+
+    async def put_state(self, network: str, key: str, value: str) -> None:
+        async with self.engine.begin() as conn:
+            await self._put_state(conn, network, key, value)
+
+    async def state(self, network: str) -> dict[str, str]:
+        """Everything an adapter kept for a network (sync token, access token ...)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(_STATE.c.key, _STATE.c.value).where(_STATE.c.network == network))).all()
+        return {row.key: row.value for row in rows}
+
+    async def meeting_of_event(self, network: str, channel: str, event_id: str) -> int | None:
+        """The meeting in a room that recorded an event (an edit's or redaction's target)."""
+        query = (select(_LINES.c.meeting_id)
+                 .join(_MEETINGS, _MEETINGS.c.id == _LINES.c.meeting_id)
+                 .where(_LINES.c.event_id == event_id, _MEETINGS.c.network == network,
+                        func.lower(_MEETINGS.c.channel) == channel.lower())
+                 .limit(1))
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(query)).scalar_one_or_none()
+        return None if found is None else int(found)
 
     @staticmethod
     async def _known_event_ids(

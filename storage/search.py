@@ -211,7 +211,7 @@ _HEADLINE = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", '
 _MEETING_COLUMNS = ("m.network, m.channel, m.name, m.title, m.founder, m.started_at, "
                     "m.ended_at, m.stem")
 _NO_ITEM = ("NOT EXISTS (SELECT 1 FROM items i2 WHERE i2.meeting_id = l.meeting_id "
-            "AND i2.line = l.seq) AND l.kind IN ('message', 'action', 'notice')")
+            "AND i2.line = l.seq) AND l.kind IN ('message', 'action', 'notice', 'edit')")
 
 
 def _item_sql(sqlite: bool, clauses: list[str]) -> str:

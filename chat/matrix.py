@@ -1,0 +1,366 @@
+"""Matrix adapter on matrix-nio: sync with a token committed with the lines it covers,
+backfill after a gap, invites, power-level chairs, and sends that respect rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import uuid
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinResponse,
+    LoginResponse,
+    MessageDirection,
+    RoomMessagesResponse,
+    SyncResponse,
+)
+
+from chat.base import Checkpoint, EventSink
+from chat.matrix_events import RoomView, convert
+from runtime.config import MatrixConfig
+
+log = logging.getLogger(__name__)
+
+# Enough timeline per room and sync that a busy meeting rarely needs a backfill.
+_SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []},
+                "account_data": {"types": []}}
+_BACKFILL_PAGE = 100
+_BACKFILL_MAX = 10_000  # events fetched after one gap; a meeting is never longer
+_RETRY_CAP = 60.0
+ENCRYPTED_NOTICE = ("This room is end-to-end encrypted: openminutes cannot read it, so it "
+                    "records and publishes nothing here. Meet in an unencrypted room to "
+                    "keep public minutes.")
+
+
+class StateStore(Protocol):
+    async def state(self, network: str) -> dict[str, str]: ...
+
+    async def put_state(self, network: str, key: str, value: str) -> None: ...
+
+
+class MatrixAdapter:
+    replays_missed = True  # a restart catches up from the sync token: nothing is missed
+
+    def __init__(self, config: MatrixConfig, store: StateStore) -> None:
+        self.config = config
+        self.name = config.name
+        self.store = store
+        self.client = AsyncClient(
+            config.homeserver.rstrip("/"), config.user_id,
+            # nio must not retry on its own: sends keep one transaction id across retries
+            # here, and a sync that fails is simply made again.
+            config=AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0,
+                                     request_timeout=config.sync_timeout + 30),
+        )
+        self._token: str | None = None
+        self._labels: dict[str, str] = {}  # room id -> the name meetings use
+        self._ids: dict[str, str] = {}  # that name, folded -> room id
+        self._views: dict[str, RoomView] = {}
+        self._warned: set[str] = set()  # encrypted rooms told once
+        self._outq: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._pending = 0  # messages said and not yet sent (or given up)
+        self._sent = asyncio.Event()
+        self._sent.set()
+        self._sender_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def nick(self) -> str:
+        return self.config.user_id
+
+    async def run(self, sink: EventSink) -> None:
+        state = await self.store.state(self.name)
+        self._token = state.get("next_batch")
+        self._warned = {k.split(":", 1)[1] for k in state if k.startswith("warned:")}
+        for key, label in state.items():
+            if key.startswith("room:"):
+                self._remember(key.split(":", 1)[1], label)
+        await self._login(state)
+        self._sender_task = asyncio.create_task(self._sender())
+        catch_up = self._token is not None  # the first sync after a restart: recorded quietly
+        joined = False
+        attempt = 0
+        while not self._closing:
+            if self._token is not None and not joined:
+                # Joined after the first sync ever, so what rooms said before is not taken
+                # for the meeting; later syncs carry the join and all that follows it.
+                await self._join_configured()
+                joined = True
+            try:
+                response = await self.client.sync(
+                    timeout=self.config.sync_timeout * 1000 if joined else 0,
+                    sync_filter=_SYNC_FILTER, since=self._token, set_presence="online")
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                attempt += 1
+                await self._pause(attempt, f"sync failed: {exc!r}")
+                continue
+            if not isinstance(response, SyncResponse):
+                attempt += 1
+                if getattr(response, "status_code", "") == "M_UNKNOWN_TOKEN" \
+                        and self.config.password:
+                    await self._login({})
+                await self._pause(attempt, f"sync refused: {response}")
+                continue
+            attempt = 0
+            await self._handle(response, sink, catch_up=catch_up, first=self._token is None)
+            self._token = response.next_batch
+            sink(Checkpoint(self.name, "next_batch", response.next_batch))
+            if joined:
+                catch_up = False
+
+    async def _pause(self, attempt: int, why: str) -> None:
+        delay = min(_RETRY_CAP, 0.5 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
+        log.warning("%s: %s; again in %.1fs", self.name, why, delay)
+        await asyncio.sleep(delay)
+
+    async def _login(self, state: dict[str, str]) -> None:
+        """The configured access token, the one kept from an earlier login, or a new login
+        with the password (whose token and device are kept for next time)."""
+        if self.config.access_token:
+            self.client.access_token = self.config.access_token
+            return
+        if state.get("access_token") and state.get("user_id") == self.config.user_id:
+            self.client.access_token = state["access_token"]
+            self.client.device_id = state.get("device_id", "")
+            return
+        attempt = 0
+        while True:
+            response = await self.client.login(password=self.config.password,
+                                               device_name=self.config.device_name)
+            if isinstance(response, LoginResponse):
+                break
+            attempt += 1
+            if getattr(response, "status_code", "") == "M_FORBIDDEN":
+                raise RuntimeError(f"{self.name}: the homeserver refused the login of "
+                                   f"{self.config.user_id}: {response.message}")
+            await self._pause(attempt, f"login failed: {response}")
+        for key, value in (("user_id", self.config.user_id),
+                           ("access_token", response.access_token),
+                           ("device_id", response.device_id)):
+            await self.store.put_state(self.name, key, value)
+
+    async def _join_configured(self) -> None:
+        for room in self.config.rooms:
+            response = await self.client.join(room)
+            if isinstance(response, JoinResponse):
+                if room.startswith("#"):
+                    await self._label(response.room_id, room)
+            else:
+                log.error("%s: cannot join %s: %s", self.name, room, response)
+
+    def _remember(self, room_id: str, label: str) -> None:
+        self._labels[room_id] = label
+        self._ids[label.lower()] = room_id
+
+    async def _label(self, room_id: str, label: str | None = None) -> str:
+        """The name meetings know a room by: its configured alias, else its canonical
+        alias when first seen, else its id; kept, so that it never changes under a meeting."""
+        known = self._labels.get(room_id)
+        if known is not None and (label is None or known == label):
+            return known
+        if label is None:
+            room = self.client.rooms.get(room_id)
+            label = getattr(room, "canonical_alias", None) or room_id
+        self._remember(room_id, label)
+        await self.store.put_state(self.name, f"room:{room_id}", label)
+        return label
+
+    def _view(self, room_id: str, label: str) -> RoomView:
+        view = self._views.get(room_id)
+        if view is None:
+            room = self.client.rooms.get(room_id)
+            names = {uid: (u.display_name or uid)
+                     for uid, u in (getattr(room, "users", None) or {}).items()}
+            view = RoomView(self.name, label, self.config.user_id, self._level_getter(room_id),
+                            self.config.chair_power_level, names)
+            self._views[room_id] = view
+        view.label = label
+        return view
+
+    def _level_getter(self, room_id: str) -> Any:
+        def level(user_id: str) -> int:
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                return 0
+            return int(room.power_levels.get_user_level(user_id))
+        return level
+
+    async def _handle(self, response: SyncResponse, sink: EventSink, *, catch_up: bool,
+                      first: bool) -> None:
+        for room_id, info in response.rooms.invite.items():
+            await self._invited(room_id, info)
+        for room_id, info in response.rooms.join.items():
+            label = await self._label(room_id)
+            room = self.client.rooms.get(room_id)
+            if room is not None and room.encrypted:
+                await self._refuse_encrypted(room_id, label)
+                continue
+            view = self._view(room_id, label)
+            for event in info.state:  # state between the last sync and this timeline
+                convert(view, getattr(event, "source", {}))
+            events = [getattr(e, "source", {}) for e in info.timeline.events]
+            missed: list[dict[str, Any]] = []
+            if not first and info.timeline.limited and info.timeline.prev_batch:
+                missed = await self._backfill(room_id, info.timeline.prev_batch, events)
+            # Only what was said after the bot joined is its to record.
+            since_join = self._after_own_join([*missed, *events])
+            for number, event in enumerate([*missed, *events]):
+                record = not first and number >= since_join
+                for chat in convert(view, event, catch_up=catch_up or number < len(missed)):
+                    if record:
+                        sink(chat)
+
+    def _after_own_join(self, events: list[dict[str, Any]]) -> int:
+        """Index of the first event after the bot's own join (0 if it joined earlier)."""
+        start = 0
+        for number, event in enumerate(events):
+            content = event.get("content")
+            if event.get("type") == "m.room.member" \
+                    and event.get("state_key") == self.config.user_id \
+                    and isinstance(content, dict) and content.get("membership") == "join":
+                unsigned = event.get("unsigned")
+                prev = unsigned.get("prev_content") if isinstance(unsigned, dict) else None
+                if not (isinstance(prev, dict) and prev.get("membership") == "join"):
+                    start = number + 1
+        return start
+
+    async def _backfill(self, room_id: str, start: str,
+                        timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Events a limited sync left out, between the last sync and its timeline, oldest
+        first, read back with /messages."""
+        seen = {e.get("event_id") for e in timeline}
+        found: list[dict[str, Any]] = []
+        token: str | None = start
+        while token and len(found) < _BACKFILL_MAX:
+            response = await self.client.room_messages(
+                room_id, start=token, end=self._token, direction=MessageDirection.back,
+                limit=_BACKFILL_PAGE)
+            if not isinstance(response, RoomMessagesResponse):
+                log.error("%s: backfill of %s failed: %s", self.name, room_id, response)
+                break
+            chunk = [getattr(e, "source", {}) for e in response.chunk]
+            found.extend(e for e in chunk if e.get("event_id") not in seen)
+            if not chunk or response.end in (None, token):
+                break
+            token = response.end
+        log.info("%s: backfilled %d events in %s", self.name, len(found), room_id)
+        return list(reversed(found))
+
+    async def _invited(self, room_id: str, info: Any) -> None:
+        inviter = ""
+        for event in info.invite_state:
+            source = getattr(event, "source", {}) or {}
+            if source.get("type") == "m.room.member" \
+                    and source.get("state_key") == self.config.user_id:
+                inviter = str(source.get("sender", ""))
+        server = inviter.split(":", 1)[1] if ":" in inviter else ""
+        if server and server in self.config.invite_servers:
+            log.info("%s: joining %s, invited by %s", self.name, room_id, inviter)
+            response = await self.client.join(room_id)
+            if not isinstance(response, JoinResponse):
+                log.error("%s: cannot join %s: %s", self.name, room_id, response)
+        else:
+            log.info("%s: declining the invitation to %s from %s (server not in "
+                     "invite_servers)", self.name, room_id, inviter or "unknown")
+            await self.client.room_leave(room_id)
+
+    async def _refuse_encrypted(self, room_id: str, label: str) -> None:
+        if room_id in self._warned:
+            return
+        self._warned.add(room_id)
+        await self.store.put_state(self.name, f"warned:{room_id}", "encrypted")
+        log.warning("%s: %s is encrypted; not recording it", self.name, label)
+        self.say(label, ENCRYPTED_NOTICE)
+
+    def say(self, room: str, text: str) -> None:
+        self._pending += 1
+        self._sent.clear()
+        self._outq.put_nowait((room, text))
+
+    async def flushed(self) -> None:
+        """Wait until everything said so far has been sent (or given up)."""
+        await self._sent.wait()
+
+    async def _sender(self) -> None:
+        while True:
+            room, text = await self._outq.get()
+            room_id = self._ids.get(room.lower(), room)
+            try:
+                await self._send(room_id, {"msgtype": "m.notice", "body": text})
+            except Exception:
+                log.exception("%s: sending to %s failed", self.name, room)
+            self._pending -= 1
+            if self._pending == 0:
+                self._sent.set()
+
+    async def _send(self, room_id: str, content: dict[str, Any]) -> None:
+        """PUT one message. On HTTP 429 wait as long as the server says (Retry-After or
+        retry_after_ms); retries keep the transaction id, so the server stores it once."""
+        txn = uuid.uuid4().hex
+        path = (f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/send/m.room.message/"
+                f"{txn}")
+        body = json.dumps(content, ensure_ascii=False)
+        for attempt in range(self.config.send_retries + 1):
+            wait: float | None
+            try:
+                response = await self.client.send(
+                    "PUT", path, body, {"Content-Type": "application/json",
+                                        "Authorization": f"Bearer {self.client.access_token}"})
+                status = response.status
+                data = await _json(response)
+                retry_after = response.headers.get("Retry-After")
+                response.release()
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                status, data, retry_after = 0, {"error": repr(exc)}, None
+            if status == 200:
+                return
+            if status == 429:
+                wait = _retry_delay(retry_after, data)
+            elif status == 0 or status >= 500:
+                wait = min(_RETRY_CAP, 0.5 * 2 ** attempt)
+            else:
+                log.error("%s: the homeserver refused a message to %s: %s %s", self.name,
+                          room_id, status, data)
+                return
+            log.warning("%s: send to %s got %s; retrying in %.1fs", self.name, room_id,
+                        status or data.get("error"), wait)
+            await asyncio.sleep(wait)
+        log.error("%s: gave up sending to %s after %d attempts", self.name, room_id,
+                  self.config.send_retries + 1)
+
+    async def close(self) -> None:
+        self._closing = True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.flushed(), 10)
+        if self._sender_task is not None:
+            self._sender_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender_task
+        await self.client.close()
+
+
+async def _json(response: Any) -> dict[str, Any]:
+    with contextlib.suppress(aiohttp.ContentTypeError, ValueError):
+        data = await response.json()
+        if isinstance(data, dict):
+            return data
+    return {}
+
+
+def _retry_delay(header: str | None, data: dict[str, Any]) -> float:
+    """Seconds to wait after a 429: the Retry-After header, else retry_after_ms, else 1."""
+    if header is not None:
+        with contextlib.suppress(ValueError):
+            return min(_RETRY_CAP, max(0.0, float(header)))
+    millis = data.get("retry_after_ms")
+    if isinstance(millis, int | float) and not isinstance(millis, bool):
+        return min(_RETRY_CAP, max(0.0, millis / 1000))
+    return 1.0
