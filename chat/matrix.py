@@ -71,10 +71,12 @@ class MatrixAdapter:
         self._sent.set()
         self._sender_task: asyncio.Task[None] | None = None
         self._closing = False
+        self._display_name = ""
 
     @property
     def nick(self) -> str:
-        return self.config.user_id
+        """The bot's display name, as its lines are shown in the log."""
+        return self._display_name or self.config.user_id.split(":", 1)[0].lstrip("@")
 
     async def run(self, sink: EventSink) -> None:
         state = await self.store.state(self.name)
@@ -84,6 +86,9 @@ class MatrixAdapter:
             if key.startswith("room:"):
                 self._remember(key.split(":", 1)[1], label)
         await self._login(state)
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
+            shown = await self.client.get_displayname(self.config.user_id)
+            self._display_name = str(getattr(shown, "displayname", "") or "")
         self._sender_task = asyncio.create_task(self._sender())
         catch_up = self._token is not None  # the first sync after a restart: recorded quietly
         joined = False

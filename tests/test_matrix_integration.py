@@ -1,0 +1,199 @@
+"""The bot as a user runs it (`python bot.py run -c ...`) in rooms of a real Synapse, with
+two people holding meetings: every command in both spellings, edits and redactions, a
+SIGKILL while people keep talking, Synapse's default rate limits, encrypted rooms."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.matrix_server import SERVER_NAME, Person, Synapse
+from tests.servers import free_port
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+BOT = f"@minutebot:{SERVER_NAME}"
+
+
+@pytest.fixture(scope="module")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    server = Synapse(tmp_path_factory.mktemp("synapse"), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+async def _people(url: str, *names: str) -> list[Person]:
+    people = []
+    for name in names:
+        person = Person(url, f"{name}{uuid.uuid4().hex[:6]}")
+        await person.register()
+        await person.client.set_displayname(name)
+        person.start_listening()
+        people.append(person)
+    return people
+
+
+@pytest.fixture
+async def room(synapse: Synapse) -> AsyncIterator[tuple[Person, Person, str, str]]:
+    """alice (who made the room, power level 100) and bob (0) in a fresh public room."""
+    alice, bob = await _people(synapse.url, "alice", "bob")
+    alias_name = f"meeting{uuid.uuid4().hex[:6]}"
+    room_id = await alice.create_room(alias_name)
+    await bob.join(room_id)
+    yield alice, bob, room_id, f"#{alias_name}:{SERVER_NAME}"
+    await alice.close()
+    await bob.close()
+
+
+_bot_user_made: set[str] = set()
+
+
+async def _bot_account(url: str) -> None:
+    if url not in _bot_user_made:
+        bot = Person(url, "minutebot")
+        await bot.register()
+        await bot.close()
+        _bot_user_made.add(url)
+
+
+def _config(tmp: Path, url: str, rooms: list[str], extra: str = "") -> Path:
+    path = tmp / "config.toml"
+    path.write_text(
+        f'[storage]\nurl = "sqlite:///{tmp}/bot.db"\n'
+        f'[publish]\ndir = "{tmp}/minutes"\nbase_url = "https://minutes.example.org"\n'
+        "[[matrix]]\n"
+        f'name = "matrix"\nhomeserver = "{url}"\nuser_id = "{BOT}"\n'
+        'password = "password-minutebot"\n'
+        f"rooms = {json.dumps(rooms)}\nsync_timeout = 5\n{extra}"
+    )
+    return path
+
+
+def _start_bot(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py"), "run", "-c", str(config)], cwd=config.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+async def _stop_bot(bot: subprocess.Popen[bytes]) -> str:
+    if bot.poll() is None:
+        bot.send_signal(signal.SIGTERM)
+    try:
+        out, _ = await asyncio.to_thread(bot.communicate, timeout=20)
+    except subprocess.TimeoutExpired:
+        bot.kill()
+        out, _ = bot.communicate()
+    return out.decode(errors="replace")
+
+
+async def _wait_joined(person: Person, room_id: str, seconds: float = 30) -> None:
+    async with asyncio.timeout(seconds):
+        while True:
+            members: Any = await person.client.joined_members(room_id)
+            if BOT in [m.user_id for m in getattr(members, "members", [])]:
+                return
+            await asyncio.sleep(0.1)
+
+
+def _minutes(tmp: Path) -> dict[str, Any]:
+    files = [p for p in (tmp / "minutes").rglob("*.json") if p.name != "decisions.json"]
+    assert len(files) == 1, files
+    data: dict[str, Any] = json.loads(files[0].read_text())
+    return data
+
+
+async def _set_power(person: Person, room_id: str, user_id: str, level: int) -> None:
+    state: Any = await person.client.room_get_state_event(room_id, "m.room.power_levels")
+    content = dict(state.content)
+    content["users"] = {**content.get("users", {}), user_id: level}
+    response = await person.client.room_put_state(room_id, "m.room.power_levels", content)
+    assert hasattr(response, "event_id"), response
+
+
+async def test_full_meeting_in_a_matrix_room(
+    synapse: Synapse, room: tuple[Person, Person, str, str], tmp_path: Path
+) -> None:
+    alice, bob, room_id, alias = room
+    await _bot_account(synapse.url)
+    bot = _start_bot(_config(tmp_path, synapse.url, [alias]))
+    try:
+        await _wait_joined(alice, room_id)
+        await alice.say(room_id, "!sm Matrix Test")
+        await alice.wait_for(BOT, "Meeting started")
+        await bob.say(room_id, "#startmeeting again")
+        await alice.wait_for(BOT, "already in progress")
+        await alice.say(room_id, "!topic First topic")
+        await alice.say(room_id, "^info maubot spelling")
+        await alice.say(room_id, "#info MeetBot spelling")
+        await alice.say(room_id, "^action bob writes the docs")  # localpart match
+        await alice.say(room_id, "^idea an idea\n^link https://example.org/spec\n"
+                                 "^halp reviewers wanted")  # one message, three commands
+        await alice.say(room_id, "!t Second topic")
+        typo = await alice.say(room_id, "#agreed ship it on Tusday")
+        await alice.edit(room_id, typo, "#agreed ship it on Tuesday")
+        await bob.say(room_id, "#rejected bob is no chair")
+        await alice.wait_for(BOT, "is for chairs only")
+        await _set_power(alice, room_id, bob.user_id, 50)
+        await asyncio.sleep(0.5)  # the bot sees the new power level in its next sync
+        await bob.say(room_id, "^rejected the old plan")
+        secret = await bob.say(room_id, "oops, my password is hunter2")
+        await alice.redact(room_id, secret)
+        await bob.say(room_id, "waves", msgtype="m.emote")
+        await bob.say(room_id, "> <@x:test.local> quoted\n\nmy reply <b>bold</b>",
+                      extra={"m.relates_to": {"m.in_reply_to": {"event_id": typo}}})
+        await alice.say(room_id, "!mn matrix-test")
+        await alice.wait_for(BOT, "meeting name has been set to 'matrix-test'")
+        await bob.say(room_id, "!em")
+        await alice.wait_for(BOT, "Log:")
+    finally:
+        output = await _stop_bot(bot)
+    data = _minutes(tmp_path)
+    items = [(i["kind"], i["text"]) for i in data["items"]]
+    assert items == [
+        ("topic", "First topic"), ("info", "maubot spelling"), ("info", "MeetBot spelling"),
+        ("action", "bob writes the docs"), ("idea", "an idea"),
+        ("link", "https://example.org/spec"), ("help", "reviewers wanted"),
+        ("topic", "Second topic"), ("agreed", "ship it on Tuesday"),
+        ("rejected", "the old plan"),
+    ], output
+    assert data["name"] == "matrix-test"
+    assert data["channel"] == alias  # the room as configured, not its opaque id
+    assert data["chairs"] == ["alice"]
+    by_text = {e["text"]: e for e in data["log"] if e["kind"] in ("message", "action")}
+    # The display name is shown, the user id kept beside it.
+    assert by_text["!sm Matrix Test"]["nick"] == "alice"
+    assert by_text["!sm Matrix Test"]["account"] == alice.user_id
+    assert by_text["#agreed ship it on Tuesday"].get("edited") is True
+    assert by_text["waves"]["kind"] == "action"
+    assert "my reply <b>bold</b>" in by_text  # body, not the quoted fallback
+    assert [a["owners"] for a in data["actions"]] == [["bob"]]
+    kinds = [e["kind"] for e in data["log"]]
+    assert "redacted" in kinds and "redaction" in kinds
+    everything = "".join(p.read_text(errors="replace")
+                         for p in (tmp_path / "minutes").rglob("*") if p.is_file())
+    assert "hunter2" not in everything
+    html = "".join(p.read_text() for p in (tmp_path / "minutes").rglob("*.html"))
+    assert "&lt;b&gt;bold" in html and "<b>bold" not in html  # the body, escaped
+    # Every line once: the bot's own messages echoed back by the sync are not logged twice.
+    texts = [e["text"] for e in data["log"]]
+    assert len(texts) == len(set(zip(texts, [e["line"] for e in data["log"]], strict=True)))
+    assert texts.count("!sm Matrix Test") == 1
+    found = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "search", "hunter2", "--json", "-c",
+         str(tmp_path / "config.toml")], capture_output=True, text=True, check=True)
+    assert json.loads(found.stdout)["hits"] == []
+    found = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "search", "Tuesday", "--json", "-c",
+         str(tmp_path / "config.toml")], capture_output=True, text=True, check=True)
+    assert json.loads(found.stdout)["hits"], found.stdout
