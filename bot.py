@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("nio").setLevel(logging.WARNING)  # a line per event otherwise
     config = _load(args.config)
     if args.command == "run":
         if config.console:

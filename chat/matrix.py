@@ -178,25 +178,19 @@ class MatrixAdapter:
         await self.store.put_state(self.name, f"room:{room_id}", label)
         return label
 
-    def _view(self, room_id: str, label: str) -> RoomView:
+    async def _view(self, room_id: str, label: str) -> RoomView:
+        """The room as the bot knows it; on first sight in this process, read from the
+        room's full state (members' names, power levels, encryption)."""
         view = self._views.get(room_id)
         if view is None:
-            room = self.client.rooms.get(room_id)
-            names = {uid: (u.display_name or uid)
-                     for uid, u in (getattr(room, "users", None) or {}).items()}
-            view = RoomView(self.name, label, self.config.user_id, self._level_getter(room_id),
-                            self.config.chair_power_level, names)
+            view = RoomView(self.name, label, self.config.user_id, self.config.chair_power_level)
+            response = await self.client.room_get_state(room_id)
+            for event in getattr(response, "events", None) or []:
+                if isinstance(event, dict):
+                    convert(view, event)
             self._views[room_id] = view
         view.label = label
         return view
-
-    def _level_getter(self, room_id: str) -> Any:
-        def level(user_id: str) -> int:
-            room = self.client.rooms.get(room_id)
-            if room is None:
-                return 0
-            return int(room.power_levels.get_user_level(user_id))
-        return level
 
     async def _handle(self, response: SyncResponse, sink: EventSink, *, catch_up: bool,
                       first: bool) -> None:
@@ -204,14 +198,13 @@ class MatrixAdapter:
             await self._invited(room_id, info)
         for room_id, info in response.rooms.join.items():
             label = await self._label(room_id)
-            room = self.client.rooms.get(room_id)
-            if room is not None and room.encrypted:
-                await self._refuse_encrypted(room_id, label)
-                continue
-            view = self._view(room_id, label)
+            view = await self._view(room_id, label)
             for event in info.state:  # state between the last sync and this timeline
                 convert(view, getattr(event, "source", {}))
             events = [getattr(e, "source", {}) for e in info.timeline.events]
+            if view.encrypted or any(e.get("type") == "m.room.encryption" for e in events):
+                await self._refuse_encrypted(room_id, label)
+                continue
             missed: list[dict[str, Any]] = []
             if not first and info.timeline.limited and info.timeline.prev_batch:
                 missed = await self._backfill(room_id, info.timeline.prev_batch, events)

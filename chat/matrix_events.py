@@ -20,14 +20,29 @@ _MEDIA = {"m.image": "image", "m.file": "file", "m.video": "video", "m.audio": "
 
 @dataclass
 class RoomView:
-    """What converting an event needs to know about its room at that moment."""
+    """What converting an event needs to know about its room at that moment; kept current
+    by the state events that pass through convert()."""
 
     network: str
     label: str  # the room as meetings and minutes name it
     own_user: str
-    level_of: Callable[[str], int]  # a user's power level now
     chair_level: int = 50
     names: dict[str, str] = field(default_factory=dict)  # user id -> display name
+    levels: dict[str, int] = field(default_factory=dict)  # user id -> power level
+    default_level: int = 0
+    encrypted: bool = False
+
+    def level_of(self, user_id: str) -> int:
+        return self.levels.get(user_id, self.default_level)
+
+
+def _power_levels(view: RoomView, content: dict[str, Any]) -> None:
+    users = content.get("users")
+    view.levels = {u: v for u, v in (users or {}).items()
+                   if isinstance(u, str) and isinstance(v, int)} \
+        if isinstance(users, dict) else {}
+    default = content.get("users_default", 0)
+    view.default_level = default if isinstance(default, int) else 0
 
 
 def display_name(view: RoomView, user_id: str) -> str:
@@ -75,6 +90,12 @@ def convert(view: RoomView, event: dict[str, Any], *, catch_up: bool = False) ->
         return []
     if kind == "m.room.member":
         return _member(view, event, content, catch_up)
+    if kind == "m.room.power_levels" and event.get("state_key") == "":
+        _power_levels(view, content)
+        return []
+    if kind == "m.room.encryption" and event.get("state_key") == "":
+        view.encrypted = True
+        return []
     if sender == view.own_user:
         return []  # the recorder logs what the bot says itself
 

@@ -108,7 +108,10 @@ class Meeting:
         return sorted(self.chairs.values(), key=str.lower)
 
     def add_chair(self, nick: str) -> None:
-        self.chairs[self.key_of(nick)] = self.current_nick(nick)
+        shown = self.current_nick(nick)
+        # A Matrix user id names an account outright; a name (or a localpart) is looked up.
+        key = identity_key(nick, nick) if matrix_localpart(nick) else self.key_of(shown)
+        self.chairs[key] = shown
         self.learn(nick)
 
     def remove_chair(self, nick: str) -> bool:
@@ -132,6 +135,12 @@ class Meeting:
         self.lines.append(line)
         if line.identity and line.nick:
             self.accounts[fold(line.nick)] = line.identity
+            by_nick = identity_key(line.nick, None)
+            if by_nick in self.chairs:
+                # Made chair by name before their account was known: the first account
+                # seen speaking under that name is the chair from now on.
+                self.chairs.setdefault(identity_key(line.nick, line.identity),
+                                       self.chairs.pop(by_nick))
         if line.kind.is_speech:
             self.speakers[line.nick] = self.speakers.get(line.nick, 0) + 1
             self.learn(line.nick)
