@@ -255,3 +255,110 @@ async def test_killed_bot_catches_up_every_line_once_in_order(
     assert len(await alice.wait_for(BOT, "Current chairs")) == 1
     assert len(alice.said_by(BOT)) == len(set(alice.said_by(BOT)))
     assert data["gaps"] == []  # nothing was missed, so no gap is claimed
+
+
+@pytest.fixture(scope="module")
+def synapse_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """Synapse with its default message rate limits (a burst of ~10, then HTTP 429)."""
+    server = Synapse(tmp_path_factory.mktemp("synapse-limited"), free_port(), rate_limits=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_default_rate_limits_delay_replies_but_never_lose_or_repeat_them(
+    synapse_limited: Synapse, tmp_path: Path
+) -> None:
+    alice, bob = await _people(synapse_limited.url, "alice", "bob")
+    try:
+        alias_name = f"limited{uuid.uuid4().hex[:6]}"
+        room_id = await alice.create_room(alias_name)
+        await bob.join(room_id)
+        await _bot_account(synapse_limited.url)
+        bot = _start_bot(_config(tmp_path, synapse_limited.url,
+                                 [f"#{alias_name}:{SERVER_NAME}"]))
+        try:
+            await _wait_joined(alice, room_id)
+            await alice.say(room_id, "#startmeeting")
+            await alice.wait_for(BOT, "Meeting started")
+            # One message of 20 commands, 10 of which ask for a reply: with the replies
+            # around them, more than Synapse lets the bot send at once (about 10).
+            await alice.say(room_id, "\n".join(
+                f"#info item {n}\n#nick name{n}" for n in range(10)))
+            await alice.say(room_id, "#endmeeting")
+            await alice.wait_for(BOT, "Log:", seconds=120)
+        finally:
+            output = await _stop_bot(bot)
+        replies = alice.said_by(BOT)
+        for n in range(10):
+            assert replies.count(f"Nick added for action items: name{n}") == 1, output
+        assert len(replies) == len(set(replies)), replies
+        assert "429" in output  # the limit was met, and waited out
+        data = _minutes(tmp_path)
+        assert [i["text"] for i in data["items"]] == [f"item {n}" for n in range(10)]
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_encrypted_room_is_refused_once_and_invites_follow_invite_servers(
+    synapse: Synapse, tmp_path: Path
+) -> None:
+    alice, bob = await _people(synapse.url, "alice", "bob")
+    try:
+        await _bot_account(synapse.url)
+        secret_room = await alice.create_room(f"secret{uuid.uuid4().hex[:6]}", encrypted=True)
+        open_room = await bob.create_room(f"open{uuid.uuid4().hex[:6]}")
+        config = _config(tmp_path, synapse.url, [], f'invite_servers = ["{SERVER_NAME}"]\n')
+        bot = _start_bot(config)
+        try:
+            await asyncio.sleep(1)  # the bot's first sync, before any invitation
+            await alice.client.room_invite(secret_room, BOT)
+            await bob.client.room_invite(open_room, BOT)
+            await _wait_joined(bob, open_room)
+            await alice.wait_for(BOT, "end-to-end encrypted")
+            await bob.say(open_room, "#startmeeting invited")
+            await bob.wait_for(BOT, "Meeting started")
+            await bob.say(open_room, "#endmeeting")
+            await bob.wait_for(BOT, "Log:")
+        finally:
+            await _stop_bot(bot)
+        bot = _start_bot(config)
+        try:
+            # A command said while the bot is still catching up is applied unanswered;
+            # asking until it answers proves it is back.
+            before = len(bob.said_by(BOT))
+            async with asyncio.timeout(30):
+                while not [m for m in bob.said_by(BOT)[before:]
+                           if "started" in m or "progress" in m]:
+                    await bob.say(open_room, "#startmeeting again")
+                    await asyncio.sleep(1)
+        finally:
+            await _stop_bot(bot)
+        # Said once, not again after the restart.
+        assert len([m for m in alice.said_by(BOT) if "end-to-end encrypted" in m]) == 1
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_invites_from_other_servers_are_declined(synapse: Synapse, tmp_path: Path) -> None:
+    (carol,) = await _people(synapse.url, "carol")
+    try:
+        await _bot_account(synapse.url)
+        room_id = await carol.create_room(f"elsewhere{uuid.uuid4().hex[:6]}")
+        bot = _start_bot(_config(tmp_path, synapse.url, [], 'invite_servers = ["a.org"]\n'))
+        try:
+            await asyncio.sleep(1)
+            await carol.client.room_invite(room_id, BOT)
+            async with asyncio.timeout(20):
+                while True:  # declined: the invitation turns into a leave
+                    state: Any = await carol.client.room_get_state_event(
+                        room_id, "m.room.member", BOT)
+                    if getattr(state, "content", {}).get("membership") == "leave":
+                        break
+                    await asyncio.sleep(0.2)
+        finally:
+            await _stop_bot(bot)
+    finally:
+        await carol.close()
