@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from storage import Storage
+from tests.matrix_server import Synapse
 from tests.servers import InspIrcd, NgIrcd, free_port
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -87,6 +88,15 @@ def ngircd_default_limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def inspircd(tmp_path: Path) -> Iterator[InspIrcd]:
     """A real InspIRCd with its default limits."""
     server = InspIrcd(tmp_path, free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """A real Synapse with rate limits lifted, shared by the tests (each uses new rooms)."""
+    server = Synapse(tmp_path_factory.mktemp("synapse"), free_port())
     server.start()
     yield server
     server.stop()

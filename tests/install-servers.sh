@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs and starts the real servers the tests talk to: ngIRCd, InspIRCd, the ZNC
-# bouncer and PostgreSQL, and Chromium for the browser tests.
+# bouncer, PostgreSQL and Synapse (Matrix), and Chromium for the browser tests.
 # Uses apt-get (as root, or through sudo); does nothing for what is already there.
 set -e
 SUDO=""
@@ -32,4 +32,15 @@ if ! psql "postgresql://postgres@127.0.0.1:5432/postgres" -c "select 1" >/dev/nu
     echo "PostgreSQL runs but does not accept postgres@127.0.0.1 without a password;" >&2
     echo "allow it with a 'host all postgres 127.0.0.1/32 trust' line in pg_hba.conf" >&2
     exit 1
+fi
+
+# Synapse, the Matrix homeserver, in its own virtualenv (it pins its own dependencies);
+# the tests start it themselves. tests/matrix_server.py looks for it here.
+SYNAPSE_VENV="${OPENMINUTES_SYNAPSE_VENV:-$HOME/.cache/openminutes/synapse-venv}"
+if [ ! -x "$SYNAPSE_VENV/bin/synapse_homeserver" ]; then
+    echo "installing Synapse into $SYNAPSE_VENV"
+    rm -rf "$SYNAPSE_VENV"
+    python3 -m venv "$SYNAPSE_VENV"
+    "$SYNAPSE_VENV/bin/pip" install -q --upgrade pip
+    "$SYNAPSE_VENV/bin/pip" install -q "matrix-synapse>=1.100"
 fi

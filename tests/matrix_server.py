@@ -17,8 +17,8 @@ from tests.servers import _Process
 SERVER_NAME = "test.local"
 # tests/install-servers.sh puts Synapse in its own virtualenv here.
 SYNAPSE_PYTHON = Path(os.environ.get(
-    "OPENMINUTES_SYNAPSE_PYTHON",
-    Path.home() / ".cache" / "openminutes" / "synapse-venv" / "bin" / "python"))
+    "OPENMINUTES_SYNAPSE_VENV",
+    Path.home() / ".cache" / "openminutes" / "synapse-venv")) / "bin" / "python"
 
 _NO_LIMITS = """
 rc_message: {per_second: 10000, burst_count: 100000}

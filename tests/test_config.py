@@ -10,6 +10,8 @@ from runtime.config import ConfigError, load, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 IRC = '[[irc]]\nname = "n"\nhost = "h"\nnick = "b"\nchannels = ["#c"]\n'
+MATRIX = ('[[matrix]]\nname = "m"\nhomeserver = "https://m.org"\nuser_id = "@bot:m.org"\n'
+          'password = "p"\n')
 
 
 def test_the_example_config_is_valid_and_complete() -> None:
@@ -23,6 +25,13 @@ def test_defaults() -> None:
     config = parse(IRC)
     assert config.storage.url == "sqlite:///openminutes.db"
     assert (config.irc[0].port, config.irc[0].tls, config.irc[0].send_burst) == (6667, False, 4)
+
+
+def test_irc_and_matrix_side_by_side() -> None:
+    config = parse(IRC + MATRIX + 'rooms = ["#meetings:m.org", "!abc:m.org"]\n')
+    assert [c.name for c in config.irc] == ["n"]
+    (matrix,) = config.matrix
+    assert (matrix.chair_power_level, matrix.command_prefixes) == (50, ["#", "!", "^"])
 
 
 def test_no_config_file_means_console_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,6 +56,14 @@ def test_no_config_file_means_console_mode(tmp_path: Path, monkeypatch: pytest.M
     ("[votes]\nthreshold = 'most'\n", "votes.threshold must be one of majority"),
     ("[[votes.channel]]\nchannel = '#tc'\nquorum = -1\n", "votes.channel[0].quorum must not"),
     ("[[votes.channel]]\nquorum = 1\n", "votes.channel[0].channel is required"),
+    (MATRIX.replace("https://m.org", "m.org"), "matrix[0].homeserver must be an http"),
+    (MATRIX.replace("@bot:m.org", "bot"), "matrix[0].user_id must look like @name:server"),
+    (MATRIX + 'access_token = "t"\n', "matrix[0]: set one of password and access_token"),
+    (MATRIX + 'rooms = ["meetings"]\n', "matrix[0].rooms[0] 'meetings' is not a room id"),
+    (MATRIX + "chair_power_level = 0\n", "matrix[0].chair_power_level must be at least 1"),
+    (MATRIX + "rooms = '#a:m.org'\n", "matrix[0].rooms must be a list"),
+    (MATRIX + "encryption = true\n", "unknown key matrix[0].encryption"),
+    (IRC + MATRIX.replace('"m"', '"n"'), "matrix[0].name 'n' is used twice"),
     ("[publish\n", "is not valid TOML"),
     ("publish = 3\n", "publish must be a table"),
 ])

@@ -24,15 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BOT = f"@minutebot:{SERVER_NAME}"
 
 
-@pytest.fixture(scope="module")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
-    server = Synapse(tmp_path_factory.mktemp("synapse"), free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-async def _people(url: str, *names: str) -> list[Person]:
+async def people_on(url: str, *names: str) -> list[Person]:
     people = []
     for name in names:
         person = Person(url, f"{name}{uuid.uuid4().hex[:6]}")
@@ -46,7 +38,7 @@ async def _people(url: str, *names: str) -> list[Person]:
 @pytest.fixture
 async def room(synapse: Synapse) -> AsyncIterator[tuple[Person, Person, str, str]]:
     """alice (who made the room, power level 100) and bob (0) in a fresh public room."""
-    alice, bob = await _people(synapse.url, "alice", "bob")
+    alice, bob = await people_on(synapse.url, "alice", "bob")
     alias_name = f"meeting{uuid.uuid4().hex[:6]}"
     room_id = await alice.create_room(alias_name)
     await bob.join(room_id)
@@ -58,7 +50,7 @@ async def room(synapse: Synapse) -> AsyncIterator[tuple[Person, Person, str, str
 _bot_user_made: set[str] = set()
 
 
-async def _bot_account(url: str) -> None:
+async def bot_account(url: str) -> None:
     if url not in _bot_user_made:
         bot = Person(url, "minutebot")
         await bot.register()
@@ -66,7 +58,7 @@ async def _bot_account(url: str) -> None:
         _bot_user_made.add(url)
 
 
-def _config(tmp: Path, url: str, rooms: list[str], extra: str = "") -> Path:
+def matrix_config(tmp: Path, url: str, rooms: list[str], extra: str = "") -> Path:
     path = tmp / "config.toml"
     path.write_text(
         f'[storage]\nurl = "sqlite:///{tmp}/bot.db"\n'
@@ -97,7 +89,7 @@ async def _stop_bot(bot: subprocess.Popen[bytes]) -> str:
     return out.decode(errors="replace")
 
 
-async def _wait_joined(person: Person, room_id: str, seconds: float = 30) -> None:
+async def wait_joined(person: Person, room_id: str, seconds: float = 30) -> None:
     async with asyncio.timeout(seconds):
         while True:
             members: Any = await person.client.joined_members(room_id)
@@ -106,7 +98,7 @@ async def _wait_joined(person: Person, room_id: str, seconds: float = 30) -> Non
             await asyncio.sleep(0.1)
 
 
-def _minutes(tmp: Path) -> dict[str, Any]:
+def minutes_json(tmp: Path) -> dict[str, Any]:
     files = [p for p in (tmp / "minutes").rglob("*.json") if p.name != "decisions.json"]
     assert len(files) == 1, files
     data: dict[str, Any] = json.loads(files[0].read_text())
@@ -125,10 +117,10 @@ async def test_full_meeting_in_a_matrix_room(
     synapse: Synapse, room: tuple[Person, Person, str, str], tmp_path: Path
 ) -> None:
     alice, bob, room_id, alias = room
-    await _bot_account(synapse.url)
-    bot = _start_bot(_config(tmp_path, synapse.url, [alias]))
+    await bot_account(synapse.url)
+    bot = _start_bot(matrix_config(tmp_path, synapse.url, [alias]))
     try:
-        await _wait_joined(alice, room_id)
+        await wait_joined(alice, room_id)
         await alice.say(room_id, "!sm Matrix Test")
         await alice.wait_for(BOT, "Meeting started")
         await bob.say(room_id, "#startmeeting again")
@@ -158,7 +150,7 @@ async def test_full_meeting_in_a_matrix_room(
         await alice.wait_for(BOT, "Log:")
     finally:
         output = await _stop_bot(bot)
-    data = _minutes(tmp_path)
+    data = minutes_json(tmp_path)
     items = [(i["kind"], i["text"]) for i in data["items"]]
     assert items == [
         ("topic", "First topic"), ("info", "maubot spelling"), ("info", "MeetBot spelling"),
@@ -212,12 +204,12 @@ async def test_killed_bot_catches_up_every_line_once_in_order(
     synapse: Synapse, room: tuple[Person, Person, str, str], tmp_path: Path
 ) -> None:
     alice, bob, room_id, alias = room
-    await _bot_account(synapse.url)
-    config = _config(tmp_path, synapse.url, [alias])
+    await bot_account(synapse.url)
+    config = matrix_config(tmp_path, synapse.url, [alias])
     bot = _start_bot(config)
     sent: list[tuple[str, str]] = []  # (text, event id) in the order said
     try:
-        await _wait_joined(alice, room_id)
+        await wait_joined(alice, room_id)
         sent.append(("#startmeeting", await alice.say(room_id, "#startmeeting")))
         await alice.wait_for(BOT, "Meeting started")
         sent.append(("#topic before the crash", await alice.say(room_id, "#topic before the crash")))
@@ -243,7 +235,7 @@ async def test_killed_bot_catches_up_every_line_once_in_order(
     finally:
         output = await _stop_bot(bot)
         print(output[-5000:])
-    data = _minutes(tmp_path)
+    data = minutes_json(tmp_path)
     people = [e for e in data["log"] if e["nick"] in ("alice", "bob")]
     assert [e["text"] for e in people] == [text for text, _ in sent], output
     for entry, (_, event_id) in zip(people, sent, strict=True):
@@ -269,16 +261,16 @@ def synapse_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synaps
 async def test_default_rate_limits_delay_replies_but_never_lose_or_repeat_them(
     synapse_limited: Synapse, tmp_path: Path
 ) -> None:
-    alice, bob = await _people(synapse_limited.url, "alice", "bob")
+    alice, bob = await people_on(synapse_limited.url, "alice", "bob")
     try:
         alias_name = f"limited{uuid.uuid4().hex[:6]}"
         room_id = await alice.create_room(alias_name)
         await bob.join(room_id)
-        await _bot_account(synapse_limited.url)
-        bot = _start_bot(_config(tmp_path, synapse_limited.url,
+        await bot_account(synapse_limited.url)
+        bot = _start_bot(matrix_config(tmp_path, synapse_limited.url,
                                  [f"#{alias_name}:{SERVER_NAME}"]))
         try:
-            await _wait_joined(alice, room_id)
+            await wait_joined(alice, room_id)
             await alice.say(room_id, "#startmeeting")
             await alice.wait_for(BOT, "Meeting started")
             # One message of 20 commands, 10 of which ask for a reply: with the replies
@@ -294,7 +286,7 @@ async def test_default_rate_limits_delay_replies_but_never_lose_or_repeat_them(
             assert replies.count(f"Nick added for action items: name{n}") == 1, output
         assert len(replies) == len(set(replies)), replies
         assert "429" in output  # the limit was met, and waited out
-        data = _minutes(tmp_path)
+        data = minutes_json(tmp_path)
         assert [i["text"] for i in data["items"]] == [f"item {n}" for n in range(10)]
     finally:
         await alice.close()
@@ -304,18 +296,18 @@ async def test_default_rate_limits_delay_replies_but_never_lose_or_repeat_them(
 async def test_encrypted_room_is_refused_once_and_invites_follow_invite_servers(
     synapse: Synapse, tmp_path: Path
 ) -> None:
-    alice, bob = await _people(synapse.url, "alice", "bob")
+    alice, bob = await people_on(synapse.url, "alice", "bob")
     try:
-        await _bot_account(synapse.url)
+        await bot_account(synapse.url)
         secret_room = await alice.create_room(f"secret{uuid.uuid4().hex[:6]}", encrypted=True)
         open_room = await bob.create_room(f"open{uuid.uuid4().hex[:6]}")
-        config = _config(tmp_path, synapse.url, [], f'invite_servers = ["{SERVER_NAME}"]\n')
+        config = matrix_config(tmp_path, synapse.url, [], f'invite_servers = ["{SERVER_NAME}"]\n')
         bot = _start_bot(config)
         try:
             await asyncio.sleep(1)  # the bot's first sync, before any invitation
             await alice.client.room_invite(secret_room, BOT)
             await bob.client.room_invite(open_room, BOT)
-            await _wait_joined(bob, open_room)
+            await wait_joined(bob, open_room)
             await alice.wait_for(BOT, "end-to-end encrypted")
             await bob.say(open_room, "#startmeeting invited")
             await bob.wait_for(BOT, "Meeting started")
@@ -343,11 +335,11 @@ async def test_encrypted_room_is_refused_once_and_invites_follow_invite_servers(
 
 
 async def test_invites_from_other_servers_are_declined(synapse: Synapse, tmp_path: Path) -> None:
-    (carol,) = await _people(synapse.url, "carol")
+    (carol,) = await people_on(synapse.url, "carol")
     try:
-        await _bot_account(synapse.url)
+        await bot_account(synapse.url)
         room_id = await carol.create_room(f"elsewhere{uuid.uuid4().hex[:6]}")
-        bot = _start_bot(_config(tmp_path, synapse.url, [], 'invite_servers = ["a.org"]\n'))
+        bot = _start_bot(matrix_config(tmp_path, synapse.url, [], 'invite_servers = ["a.org"]\n'))
         try:
             await asyncio.sleep(1)
             await carol.client.room_invite(room_id, BOT)
