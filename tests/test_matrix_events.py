@@ -22,7 +22,7 @@ def _view() -> RoomView:
                     levels={"@alice:a.org": 100})
 
 
-def _message(sender: str, body: str, event_id: str = "$e1", **content: Any) -> dict[str, Any]:
+def _message(sender: str, body: str, event_id: str = "$e1", /, **content: Any) -> dict[str, Any]:
     return {"type": "m.room.message", "sender": sender, "event_id": event_id,
             "origin_server_ts": 1_700_000_000_000, "content": {"msgtype": "m.text",
                                                                 "body": body, **content}}
@@ -35,7 +35,8 @@ def test_same_localpart_on_two_servers_are_two_people() -> None:
     assert (a.nick, a.identity) == ("alice (@alice:a.org)", "@alice:a.org")
     assert (b.nick, b.identity) == ("alice (@alice:b.org)", "@alice:b.org")
     assert a.time == datetime.fromtimestamp(1_700_000_000, UTC)
-    assert a.privileged and not b.privileged  # power level 100 against the default 0
+    assert a.privileged
+    assert not b.privileged
 
 
 def test_multi_line_message_is_one_line_per_line_with_part_ids() -> None:
@@ -51,8 +52,9 @@ def test_edit_reply_emote_notice_media_redaction() -> None:
         "m.new_content": {"msgtype": "m.text", "body": "fixed\ntwice"},
         "m.relates_to": {"rel_type": "m.replace", "event_id": "$e1"}}))
     assert (edit.kind, edit.text, edit.relates_to) == (LineKind.EDIT, "fixed\ntwice", "$e1")
+    reply_to = {"m.relates_to": {"m.in_reply_to": {"event_id": "$x"}}}
     (reply,) = convert(view, _message("@bob:a.org", "> <@alice:a.org> quoted\n> more\n\nanswer",
-                                      **{"m.relates_to": {"m.in_reply_to": {"event_id": "$x"}}}))
+                                      "$e1", **reply_to))
     assert reply.text == "answer"
     (emote,) = convert(view, _message("@bob:a.org", "waves", msgtype="m.emote"))
     assert emote.kind is LineKind.ACTION
@@ -71,13 +73,15 @@ def test_edit_reply_emote_notice_media_redaction() -> None:
 def test_hostile_text_is_cleaned_and_bad_events_ignored() -> None:
     view = _view()
     (line,) = convert(view, _message("@bob:a.org", "a\x00b\x03\x31\x32c\u202e"))
-    assert "\x00" not in line.text and "\x03" not in line.text
+    assert "\x00" not in line.text
+    assert "\x03" not in line.text
     assert convert(view, {"type": "m.room.message", "sender": 5, "content": {}}) == []
     no_body = _message("@bob:a.org", "x")
     no_body["content"]["body"] = None
     assert convert(view, no_body) == []
     big = convert(view, _message("@bob:a.org", "x" * 65536))
-    assert len(big) == 1 and len(big[0].text) == 65536
+    assert len(big) == 1
+    assert len(big[0].text) == 65536
 
 
 def test_member_events_join_rename_leave_and_power_levels() -> None:
@@ -93,7 +97,8 @@ def test_member_events_join_rename_leave_and_power_levels() -> None:
     power = {"type": "m.room.power_levels", "sender": "@alice:a.org", "state_key": "",
              "event_id": "$p", "content": {"users": {"@carol:c.org": 50}}}
     assert convert(view, power) == []
-    assert view.level_of("@carol:c.org") == 50 and view.level_of("@alice:a.org") == 0
+    assert view.level_of("@carol:c.org") == 50
+    assert view.level_of("@alice:a.org") == 0
 
 
 def _line(seq: int, text: str, *, who: str = "alice", kind: LineKind = LineKind.MESSAGE,
@@ -122,8 +127,10 @@ def test_edit_rewords_the_item_and_redaction_removes_line_edits_and_item() -> No
     m = run.meeting
     assert [(i.kind.value, i.text) for i in m.items] == [("agreed", "ship on Tuesday"),
                                                          ("info", "keep me")]
-    assert m.lines[1].edited and m.lines[1].text == "#agreed ship on Tuesday"
-    assert m.lines[5].kind is LineKind.REDACTED and m.lines[5].text == ""
+    assert m.lines[1].edited
+    assert m.lines[1].text == "#agreed ship on Tuesday"
+    assert m.lines[5].kind is LineKind.REDACTED
+    assert m.lines[5].text == ""
     assert all("hunter2" not in ln.text for ln in m.lines)
     assert m.name == "room"  # a room alias names the meeting by its local part
 

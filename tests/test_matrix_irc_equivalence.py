@@ -113,5 +113,7 @@ async def test_same_meeting_on_irc_and_matrix_gives_equivalent_minutes(
     on_irc = await _irc_meeting(ngircd, tmp_path / "irc")
     on_matrix = await _matrix_meeting(synapse, tmp_path / "matrix")
     assert _essence(on_matrix) == _essence(on_irc)
-    assert on_irc["network"] == "test" and on_matrix["network"] == "matrix"
-    assert len(on_irc["items"]) == 6 and on_irc["votes"]
+    assert on_irc["network"] == "test"
+    assert on_matrix["network"] == "matrix"
+    assert len(on_irc["items"]) == 6
+    assert on_irc["votes"]

@@ -17,10 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("lines") as batch:
-        batch.add_column(sa.Column("privileged", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
-        batch.add_column(sa.Column("relates_to", sa.String(300), nullable=True))
+    # Plain ADD COLUMN, not a batch copy: on SQLite a copy would drop the full-text
+    # search triggers that 0005 put on this table.
+    op.add_column("lines", sa.Column("privileged", sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
+    op.add_column("lines", sa.Column("relates_to", sa.String(300), nullable=True))
     # Edits and redactions find their line by event id, in ended meetings too.
     op.create_index("ix_lines_event", "lines", ["event_id"])
     op.create_table(
@@ -34,6 +35,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("chat_state")
     op.drop_index("ix_lines_event", "lines")
-    with op.batch_alter_table("lines") as batch:
-        batch.drop_column("relates_to")
-        batch.drop_column("privileged")
+    op.drop_column("lines", "relates_to")
+    op.drop_column("lines", "privileged")
