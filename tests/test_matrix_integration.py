@@ -137,8 +137,8 @@ async def test_full_meeting_in_a_matrix_room(
         await alice.say(room_id, "^info maubot spelling")
         await alice.say(room_id, "#info MeetBot spelling")
         await alice.say(room_id, "^action bob writes the docs")  # localpart match
-        await alice.say(room_id, "^idea an idea\n^link https://example.org/spec\n"
-                                 "^halp reviewers wanted")  # one message, three commands
+        multi = await alice.say(room_id, "^idea an idea\n^link https://example.org/spec\n"
+                                         "^halp reviewers wanted")  # three commands
         await alice.say(room_id, "!t Second topic")
         typo = await alice.say(room_id, "#agreed ship it on Tusday")
         await alice.edit(room_id, typo, "#agreed ship it on Tuesday")
@@ -156,14 +156,21 @@ async def test_full_meeting_in_a_matrix_room(
         await alice.wait_for(BOT, "meeting name has been set to 'matrix-test'")
         await bob.say(room_id, "!em")
         await alice.wait_for(BOT, "Log:")
+        # After the end: a redaction still reaches the ended meeting's outputs.
+        (minutes,) = (p for p in (tmp_path / "minutes").rglob("matrix-test.*.html")
+                      if not p.name.endswith(".log.html"))
+        assert "an idea" in minutes.read_text()
+        await alice.redact(room_id, multi)
+        async with asyncio.timeout(20):
+            while "an idea" in minutes.read_text():  # noqa: ASYNC110 (a file: polled)
+                await asyncio.sleep(0.1)
     finally:
         output = await _stop_bot(bot)
     data = minutes_json(tmp_path)
     items = [(i["kind"], i["text"]) for i in data["items"]]
     assert items == [
         ("topic", "First topic"), ("info", "maubot spelling"), ("info", "MeetBot spelling"),
-        ("action", "bob writes the docs"), ("idea", "an idea"),
-        ("link", "https://example.org/spec"), ("help", "reviewers wanted"),
+        ("action", "bob writes the docs"),
         ("topic", "Second topic"), ("agreed", "ship it on Tuesday"),
         ("rejected", "the old plan"),
     ], output
@@ -223,6 +230,7 @@ async def test_killed_bot_catches_up_every_line_once_in_order(
     finally:
         bot.send_signal(signal.SIGKILL)
         await _stop_bot(bot)
+    devices = await _devices(synapse.url, tmp_path)
     # More than one sync's timeline (100 events) is said while the bot is dead, so the
     # bot's first sync comes back `limited` and the rest must be read from /messages.
     for n in range(130):
@@ -253,6 +261,23 @@ async def test_killed_bot_catches_up_every_line_once_in_order(
     assert len(await alice.wait_for(BOT, "Current chairs")) == 1
     assert len(alice.said_by(BOT)) == len(set(alice.said_by(BOT)))
     assert data["gaps"] == []  # nothing was missed, so no gap is claimed
+    # The password logged in once: the second run reused the kept access token and device.
+    assert await _devices(synapse.url, tmp_path) == devices
+
+
+async def _devices(url: str, folder: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(folder / "bot.db") as db:
+        (token,) = db.execute("SELECT value FROM chat_state WHERE network = 'matrix' "
+                              "AND key = 'access_token'").fetchone()
+    client = Person(url, "minutebot")
+    client.client.access_token = token
+    try:
+        response: Any = await client.client.devices()
+        return len(response.devices)
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="module")

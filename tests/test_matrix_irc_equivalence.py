@@ -1,9 +1,11 @@
-"""The same meeting held on IRC (a real ngIRCd) and in a Matrix room (a real Synapse)
-gives equivalent JSON minutes: same items, owners, votes, chairs and attendance."""
+"""The same meeting held at once on IRC (a real ngIRCd) and in a Matrix room (a real
+Synapse), by one bot process, gives equivalent JSON minutes: same items, owners, votes,
+chairs, attendance and log."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from pathlib import Path
@@ -18,7 +20,6 @@ from tests.test_matrix_integration import (
     BOT,
     bot_account,
     matrix_config,
-    minutes_json,
     people_on,
     wait_joined,
 )
@@ -59,13 +60,20 @@ def _essence(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _irc_meeting(ngircd: NgIrcd, folder: Path) -> dict[str, Any]:
+def _both_config(folder: Path, irc_port: int, matrix_url: str, alias: str) -> Path:
+    """One bot on an IRC network and a Matrix homeserver at once."""
+    path = _config(folder, irc_port, "send_rate = 50.0\nsend_burst = 50\n")
+    matrix = matrix_config(folder / "m", matrix_url, [alias]).read_text()
+    path.write_text(path.read_text() + matrix[matrix.index("[[matrix]]"):])
+    return path
+
+
+async def _irc_meeting(ngircd: NgIrcd) -> None:
     alice, bob = IrcClient("alice"), IrcClient("bob")
-    for client in (alice, bob):
-        await client.connect(ngircd.port)
-        await client.join(CHANNEL)
-    bot = _start_bot(_config(folder, ngircd.port, "send_rate = 50.0\nsend_burst = 50\n"))
     try:
+        for client in (alice, bob):
+            await client.connect(ngircd.port)
+            await client.join(CHANNEL)
         await alice.wait_joined("minutebot")
         for speaker, text in SCRIPT:
             client = alice if speaker == "alice" else bob
@@ -76,44 +84,50 @@ async def _irc_meeting(ngircd: NgIrcd, folder: Path) -> dict[str, Any]:
             await asyncio.sleep(0.2)  # people take turns; the server keeps their order
         await alice.wait_for("Log:  ")
     finally:
-        await _stop_bot(bot)
         await alice.close()
         await bob.close()
-    return minutes_json(folder)
 
 
-async def _matrix_meeting(synapse: Synapse, folder: Path) -> dict[str, Any]:
+async def _matrix_meeting(alice: Person, bob: Person, room_id: str) -> None:
+    await wait_joined(alice, room_id)
+    for speaker, text in SCRIPT:
+        person = alice if speaker == "alice" else bob
+        if text.startswith("/me "):
+            await person.say(room_id, text[4:], msgtype="m.emote")
+        else:
+            await person.say(room_id, text)
+    await alice.wait_for(BOT, "Log:")
+
+
+def _by_network(folder: Path) -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in (folder / "minutes").rglob("*.json"):
+        if path.name != "decisions.json":
+            data = json.loads(path.read_text())
+            found[data["network"]] = data
+    return found
+
+
+async def test_same_meeting_on_irc_and_matrix_at_once_gives_equivalent_minutes(
+    ngircd: NgIrcd, synapse: Synapse, tmp_path: Path
+) -> None:
     alice, bob = await people_on(synapse.url, "alice", "bob")
     alias = f"equivalence{uuid.uuid4().hex[:6]}"
     room_id = await alice.create_room(alias)
     await bob.join(room_id)
     await bot_account(synapse.url)
-    bot = _start_bot(matrix_config(folder, synapse.url, [f"#{alias}:{SERVER_NAME}"]))
+    (tmp_path / "m").mkdir()
+    bot = _start_bot(_both_config(tmp_path, ngircd.port, synapse.url,
+                                  f"#{alias}:{SERVER_NAME}"))
     try:
-        await wait_joined(alice, room_id)
-        for speaker, text in SCRIPT:
-            person: Person = alice if speaker == "alice" else bob
-            if text.startswith("/me "):
-                await person.say(room_id, text[4:], msgtype="m.emote")
-            else:
-                await person.say(room_id, text)
-        await alice.wait_for(BOT, "Log:")
+        # Both meetings at the same time, in one bot process.
+        await asyncio.gather(_irc_meeting(ngircd), _matrix_meeting(alice, bob, room_id))
     finally:
-        await _stop_bot(bot)
+        output = await _stop_bot(bot)
         await alice.close()
         await bob.close()
-    return minutes_json(folder)
-
-
-async def test_same_meeting_on_irc_and_matrix_gives_equivalent_minutes(
-    ngircd: NgIrcd, synapse: Synapse, tmp_path: Path
-) -> None:
-    (tmp_path / "irc").mkdir()
-    (tmp_path / "matrix").mkdir()
-    on_irc = await _irc_meeting(ngircd, tmp_path / "irc")
-    on_matrix = await _matrix_meeting(synapse, tmp_path / "matrix")
-    assert _essence(on_matrix) == _essence(on_irc)
-    assert on_irc["network"] == "test"
-    assert on_matrix["network"] == "matrix"
-    assert len(on_irc["items"]) == 6
-    assert on_irc["votes"]
+    minutes = _by_network(tmp_path)
+    assert sorted(minutes) == ["matrix", "test"], output
+    assert _essence(minutes["matrix"]) == _essence(minutes["test"])
+    assert len(minutes["test"]["items"]) == 6
+    assert minutes["test"]["votes"]
