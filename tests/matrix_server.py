@@ -20,35 +20,24 @@ SYNAPSE_PYTHON = Path(os.environ.get(
     "OPENMINUTES_SYNAPSE_VENV",
     Path.home() / ".cache" / "openminutes" / "synapse-venv")) / "bin" / "python"
 
-_NO_LIMITS = """
-rc_message: {per_second: 10000, burst_count: 100000}
-rc_registration: {per_second: 10000, burst_count: 100000}
-rc_room_creation: {per_second: 10000, burst_count: 100000}
-rc_joins_per_room: {per_second: 10000, burst_count: 100000}
-rc_login:
-  address: {per_second: 10000, burst_count: 100000}
-  account: {per_second: 10000, burst_count: 100000}
-  failed_attempts: {per_second: 10000, burst_count: 100000}
-rc_joins:
-  local: {per_second: 10000, burst_count: 100000}
-  remote: {per_second: 10000, burst_count: 100000}
-rc_invites:
-  per_room: {per_second: 10000, burst_count: 100000}
-  per_user: {per_second: 10000, burst_count: 100000}
-  per_issuer: {per_second: 10000, burst_count: 100000}
-"""
-# Registration is how the tests make their users; only that limit is lifted when a test
-# wants Synapse's default limits on everything that matters to the bot.
-_REGISTRATION_ONLY = """
-rc_registration: {per_second: 10000, burst_count: 100000}
-rc_login:
-  address: {per_second: 10000, burst_count: 100000}
-  account: {per_second: 10000, burst_count: 100000}
-rc_room_creation: {per_second: 10000, burst_count: 100000}
-rc_joins:
-  local: {per_second: 10000, burst_count: 100000}
-  remote: {per_second: 10000, burst_count: 100000}
-"""
+# Synapse's rate limits, and their sub-keys, that the tests lift.
+_LIMITS: dict[str, tuple[str, ...]] = {
+    "rc_message": (), "rc_registration": (), "rc_room_creation": (), "rc_joins_per_room": (),
+    "rc_login": ("address", "account", "failed_attempts"), "rc_joins": ("local", "remote"),
+    "rc_invites": ("per_room", "per_user", "per_issuer"),
+}
+# Making the tests' users and rooms is not what a rate-limit test is about.
+_SETUP_LIMITS = ("rc_registration", "rc_login", "rc_room_creation", "rc_joins")
+
+
+def _lifted(keys: tuple[str, ...] | list[str]) -> str:
+    unlimited = "{per_second: 10000, burst_count: 100000}"
+    lines = []
+    for key in keys:
+        subkeys = _LIMITS[key]
+        lines.append(f"{key}: {unlimited}" if not subkeys else f"{key}:")
+        lines += [f"  {sub}: {unlimited}" for sub in subkeys]
+    return "\n".join(lines) + "\n"
 
 
 class Synapse(_Process):
@@ -76,7 +65,7 @@ class Synapse(_Process):
             "trusted_key_servers: []\nsuppress_key_server_warning: true\n"
             "federation_domain_whitelist: []\npresence: {enabled: false}\n"
             "report_stats: false\n"
-            + (_REGISTRATION_ONLY if self.rate_limits else _NO_LIMITS)
+            + _lifted(_SETUP_LIMITS if self.rate_limits else list(_LIMITS))
         )
         command = [str(SYNAPSE_PYTHON), "-m", "synapse.app.homeserver", "-c", str(conf)]
         subprocess.run([*command, "--generate-keys"], check=True, capture_output=True)

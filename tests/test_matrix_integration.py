@@ -18,6 +18,7 @@ import pytest
 
 from tests.matrix_server import SERVER_NAME, Person, Synapse
 from tests.servers import free_port
+from tests.test_irc_integration import _start_bot, _stop_bot
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,24 +70,6 @@ def matrix_config(tmp: Path, url: str, rooms: list[str], extra: str = "") -> Pat
         f"rooms = {json.dumps(rooms)}\nsync_timeout = 5\n{extra}"
     )
     return path
-
-
-def _start_bot(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "bot.py"), "run", "-c", str(config)], cwd=config.parent,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-
-
-async def _stop_bot(bot: subprocess.Popen[bytes]) -> str:
-    if bot.poll() is None:
-        bot.send_signal(signal.SIGTERM)
-    try:
-        out, _ = await asyncio.to_thread(bot.communicate, timeout=20)
-    except subprocess.TimeoutExpired:
-        bot.kill()
-        out, _ = bot.communicate()
-    return out.decode(errors="replace")
 
 
 async def wait_joined(person: Person, room_id: str, seconds: float = 30) -> None:
@@ -324,6 +307,9 @@ async def test_default_rate_limits_delay_replies_but_never_lose_or_repeat_them(
         await bob.close()
 
 
+HOSTILE_NAME = '"><img src=x onerror=alert(1)>'
+
+
 async def test_encrypted_room_is_refused_once_and_invites_follow_invite_servers(
     synapse: Synapse, tmp_path: Path
 ) -> None:
@@ -340,6 +326,7 @@ async def test_encrypted_room_is_refused_once_and_invites_follow_invite_servers(
             await bob.client.room_invite(open_room, BOT)
             await wait_joined(bob, open_room)
             await alice.wait_for(BOT, "end-to-end encrypted")
+            await bob.client.set_displayname(HOSTILE_NAME)
             await bob.say(open_room, "#startmeeting invited")
             await bob.wait_for(BOT, "Meeting started")
             await bob.say(open_room, "#endmeeting")
@@ -360,6 +347,10 @@ async def test_encrypted_room_is_refused_once_and_invites_follow_invite_servers(
             await _stop_bot(bot)
         # Said once, not again after the restart.
         assert len([m for m in alice.said_by(BOT) if "end-to-end encrypted" in m]) == 1
+        # A hostile display name is inert text in every HTML output, title included.
+        pages = [p.read_text() for p in (tmp_path / "minutes").rglob("*.html")]
+        assert any("&lt;img src=x onerror=alert(1)&gt;" in page for page in pages)
+        assert not any("<img" in page for page in pages)
     finally:
         await alice.close()
         await bob.close()
