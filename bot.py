@@ -16,6 +16,7 @@ from importer.run import Summary
 from publish.publisher import DECISION_KINDS
 from runtime import app
 from runtime.config import Config, ConfigError, load
+from schedules.model import ScheduleError
 from storage import MeetingRecord
 from storage.search import KINDS, Filters
 
@@ -121,9 +122,13 @@ def _print_items(rows: list[dict[str, Any]], as_json: bool, as_csv: bool = False
 
 def _load(path: Path | None) -> Config:
     try:
-        return load(path)
+        config = load(path)
+        app.load_schedule(config)  # a bad schedule file stops the bot here, named
     except ConfigError as exc:
         sys.exit(f"openminutes: config error: {exc}")
+    except ScheduleError as exc:
+        sys.exit(f"openminutes: schedule error: {exc}")
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,9 +40,12 @@ class Engine:
             self._redact(meeting, line)
             return outcome
         if line.kind is LineKind.CLOSE and meeting.started and not meeting.ended:
-            # Closed from outside (an imported log that never ends): as #endmeeting would.
+            # Closed from outside (an imported log that never ends, or the bot ending a
+            # meeting left open too long): as #endmeeting would.
             meeting.end_vote(line, by_meeting_end=True)
             meeting.ended_at = line.time
+            outcome.replies.append(f"Meeting ended: {line.text}")
+            outcome.ended = outcome.publish = True
             return outcome
         if line.own or not line.kind.is_speech or meeting.ended:
             return outcome

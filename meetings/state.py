@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from meetings.model import Item, ItemKind, Line, LineKind
 from meetings.nicks import fold, owners_of
 from meetings.votes import Vote, VoteRule
+
+if TYPE_CHECKING:
+    from schedules.model import Series
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +25,9 @@ class MeetingSettings:
     channel_vote_rules: tuple[tuple[str, VoteRule], ...] = ()  # (folded channel, rule)
     # Networks that also take other spellings (Matrix: maubot-meetings' `!sm`, `^info`).
     network_prefixes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Meeting series from [schedule] dir: an unnamed #startmeeting at a scheduled time
+    # takes the series' name.
+    schedule: tuple[Series, ...] = ()
 
     def prefixes_for(self, network: str) -> tuple[str, ...]:
         return dict(self.network_prefixes).get(network, self.prefixes)
@@ -81,6 +88,7 @@ class Meeting:
     next_voters: dict[str, str] | None = None
     next_rule: VoteRule | None = None
     by_event: dict[str, int] = field(default_factory=dict)  # event id -> index in lines
+    scheduled_minutes: int = 0  # the duration of the scheduled slot it was started in
 
     @property
     def prefixes(self) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,17 @@ from meetings.engine import Engine
 from meetings.nicks import fold
 from meetings.state import Meeting, MeetingSettings
 from meetings.votes import Threshold, VoteRule
+from notify import Notifier
 from plugins import default_registry
+from publish.files import inside, write_atomic
 from publish.publisher import Publisher
 from publish.render import preload
 from runtime.config import Config
-from runtime.recorder import Recorder
+from runtime.recorder import Recorder, Sender
+from runtime.timekeeper import Targets, Timekeeper
+from schedules.ical import calendar
+from schedules.model import Series, load_dir
+from schedules.recurrence import check_overlaps
 from storage import MeetingRecord, Storage
 from storage.search import Filters, SearchPage
 from web.app import create_app
@@ -34,7 +40,32 @@ from web.ratelimit import RateLimiter
 log = logging.getLogger(__name__)
 
 
-def settings_of(config: Config) -> MeetingSettings:
+def load_schedule(config: Config) -> list[Series]:
+    """The meeting series of [schedule] dir, checked; ScheduleError names file and field."""
+    if not config.schedule.dir:
+        return []
+    series = load_dir(Path(config.schedule.dir))
+    check_overlaps(series, datetime.now(UTC).date())
+    return series
+
+
+def write_calendars(series: list[Series], root: Path, base_url: str) -> None:
+    """iCal feeds in the archive: `schedule.ics` for everything, `{name}/schedule.ics` for
+    each series; each event links to its series' page of minutes."""
+    if not series:
+        return
+    base = base_url.rstrip("/")
+    page = f"{base}/{{name}}/" if base else str(root / "{name}" / "index.html")
+    today = datetime.now(UTC).date()
+    feeds = {"schedule.ics": calendar(series, today=today, archive_url=page)}
+    for s in series:
+        feeds[f"{s.meeting_id}/schedule.ics"] = calendar(
+            [s], today=today, archive_url=page, name=s.project)
+    for relative, data in feeds.items():
+        write_atomic(inside(root, relative), data.decode("utf-8"), durable=False)
+
+
+def settings_of(config: Config, series: list[Series] | None = None) -> MeetingSettings:
     votes = config.votes
     return MeetingSettings(
         prefixes=(config.meetings.command_prefix,),
@@ -48,6 +79,7 @@ def settings_of(config: Config) -> MeetingSettings:
             (m.name, tuple(dict.fromkeys([config.meetings.command_prefix, *m.command_prefixes])))
             for m in config.matrix
         ),
+        schedule=tuple(series or ()),
     )
 
 
@@ -57,22 +89,43 @@ class Services:
     engine: Engine
     publisher: Publisher
     settings: MeetingSettings
+    series: list[Series]
 
 
 async def open_services(config: Config, *, durable: bool = True) -> Services:
+    series = load_schedule(config)
     storage = await Storage.open(config.storage.url, durable=durable)
     return Services(
         storage, Engine(default_registry()),
         Publisher(storage, Path(config.publish.dir), config.publish.base_url),
-        settings_of(config),
+        settings_of(config, series), series,
     )
+
+
+def _targets(config: Config, adapters: dict[str, Any]) -> Targets:
+    """Where a schedule's room is: the networks that have joined it."""
+    def find(room: str) -> list[tuple[Sender, str]]:
+        found: list[tuple[Sender, str]] = []
+        for irc in config.irc:
+            if any(fold(c) == fold(room) for c in irc.channels) and irc.name in adapters:
+                found.append((adapters[irc.name], room))
+        for matrix in config.matrix:
+            if any(r.lower() == room.lower() for r in matrix.rooms) \
+                    and matrix.name in adapters:
+                found.append((adapters[matrix.name], room))
+        return found
+    return find
 
 
 async def run_bot(config: Config) -> None:
     services = await open_services(config)
     await asyncio.to_thread(preload)
+    notify = config.notify
+    notifier = Notifier(notify) if notify.webhook or notify.email.to else None
     recorder = Recorder(services.storage, services.engine, services.publisher, services.settings,
-                        config.storage.max_pending_lines)
+                        config.storage.max_pending_lines, notifier)
+    await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
+                            config.publish.base_url)
     adapters: list[IrcAdapter | MatrixAdapter | ConsoleAdapter] = (
         [ConsoleAdapter()] if config.console else [
             *(IrcAdapter(irc) for irc in config.irc),
@@ -93,11 +146,19 @@ async def run_bot(config: Config) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     recording = asyncio.create_task(recorder.run())
+    timekeeper = Timekeeper(
+        recorder, services.series, services.storage,
+        _targets(config, {a.name: a for a in adapters}),
+        reminder_minutes=config.schedule.reminder_minutes, auto_end=config.meetings.auto_end)
+    timekeeper.start()
     running = [asyncio.create_task(a.run(recorder.submit)) for a in adapters]
     stopper = asyncio.create_task(stop.wait())
     # The console ends at end of input; networks run until a signal.
     await asyncio.wait([stopper, *running], return_when=asyncio.FIRST_COMPLETED)
+    timekeeper.stop()
     await recorder.drained()
+    if notifier is not None:
+        await notifier.drain()
     for adapter in adapters:
         await adapter.close()
     for task in (*running, stopper, recording):
@@ -133,6 +194,8 @@ async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]
             await services.publisher.write_decisions(name)
         await services.publisher.archive.update(
             names, sorted({r.started_at.year for r in published_records}))
+        await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
+                                config.publish.base_url)
         return results
     finally:
         await services.storage.close()

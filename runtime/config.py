@@ -33,6 +33,9 @@ class PublishConfig:
 class MeetingsConfig:
     max_length_minutes: int = 60
     command_prefix: str = "#"
+    # The bot ends a meeting left open this long: twice its scheduled duration, or
+    # twice max_length_minutes when it is not on a schedule. false: never.
+    auto_end: bool = True
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,36 @@ class MatrixConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    dir: str = ""  # a folder of irc-meetings YAML files; empty: no schedules
+    reminder_minutes: int = 15  # before each scheduled meeting; 0: no reminders
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret: str = ""  # HMAC-SHA256 key of the X-Openminutes-Signature header
+    events: list[str] = field(default_factory=lambda: ["meeting.started", "meeting.ended"])
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    to: list[str] = field(default_factory=list)  # empty: no email
+    sender: str = "openminutes@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    webhook: list[WebhookConfig] = field(default_factory=list)
+    email: EmailConfig = field(default_factory=EmailConfig)
+
+
+@dataclass(frozen=True)
 class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
@@ -115,6 +148,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     irc: list[IrcConfig] = field(default_factory=list)
     matrix: list[MatrixConfig] = field(default_factory=list)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     console: bool = False  # no config file: a local text-mode chat in the terminal
 
 
@@ -186,12 +221,36 @@ def _validate(config: Config) -> None:
         for j, channel in enumerate(irc.channels):
             if not channel or channel[0] not in "#&+!" or any(c in channel for c in " ,\x07"):
                 raise ConfigError(f"{key}.channels[{j}] {channel!r} is not a channel name")
+    _validate_notify(config)
+    if config.schedule.reminder_minutes < 0:
+        raise ConfigError("schedule.reminder_minutes must not be negative")
     for i, matrix in enumerate(config.matrix):
         key = f"matrix[{i}]"
         if matrix.name in names:
             raise ConfigError(f"{key}.name {matrix.name!r} is used twice")
         names.add(matrix.name)
         _validate_matrix(key, matrix)
+
+
+EVENTS = ("meeting.started", "meeting.ended")
+
+
+def _validate_notify(config: Config) -> None:
+    for i, hook in enumerate(config.notify.webhook):
+        if not hook.url.startswith(("http://", "https://")):
+            raise ConfigError(f"notify.webhook[{i}].url must be an http:// or https:// URL")
+        for j, event in enumerate(hook.events):
+            if event not in EVENTS:
+                raise ConfigError(f"notify.webhook[{i}].events[{j}] must be one of "
+                                  f"{', '.join(EVENTS)}, not {event!r}")
+    email = config.notify.email
+    for i, address in enumerate(email.to):
+        if "@" not in address or any(c in address for c in "\r\n"):
+            raise ConfigError(f"notify.email.to[{i}] {address!r} is not an email address")
+    if not 0 < email.smtp_port < 65536:
+        raise ConfigError("notify.email.smtp_port must be between 1 and 65535")
+    if bool(email.username) != bool(email.password):
+        raise ConfigError("notify.email.username and password go together")
 
 
 _MATRIX_ID = re.compile(r"^[@!#][^:\s]+:[A-Za-z0-9.\-\[\]:]+$")

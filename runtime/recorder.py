@@ -43,6 +43,7 @@ class OpenMeeting:
     meeting: Meeting
     next_seq: int = 1
     event_ids: set[str] = field(default_factory=set)
+    closing: bool = False  # the bot is ending it (left open too long)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,18 @@ class _Queued:
     own: bool = False
 
 
+class Notifications(Protocol):
+    def started(self, meeting_id: int | None, meeting: Meeting) -> None: ...
+
+    def ended(self, meeting_id: int | None, meeting: Meeting, urls: dict[str, str],
+              text_minutes: str) -> None: ...
+
+
 class Recorder:
     def __init__(self, storage: Storage, engine: Engine, publisher: Publisher,
-                 settings: MeetingSettings, max_pending: int = 10_000) -> None:
+                 settings: MeetingSettings, max_pending: int = 10_000,
+                 notifier: Notifications | None = None) -> None:
+        self.notifier = notifier
         self.storage = storage
         self.engine = engine
         self.publisher = publisher
@@ -81,7 +91,8 @@ class Recorder:
             )
             if meeting.ended:
                 # It ended, but the bot stopped before it had published: finish that now.
-                await self.publisher.publish(rec.id, meeting)
+                published = await self.publisher.publish(rec.id, meeting)
+                await self._tell_ended(rec.id, meeting, published)
                 log.info("published meeting %s, which ended while the bot was away", rec.id)
                 continue
             self.open[(rec.network, rec.channel.lower())] = om
@@ -274,8 +285,11 @@ class Recorder:
                     # answer it late (and perhaps twice).
                     outcome.replies.clear()
                 await self._act(om, outcome, quiet=catch_up)
-                if not was_started and om.meeting.started and not catch_up:
-                    await self._mention_previous(om)
+                if not was_started and om.meeting.started:
+                    if self.notifier is not None:
+                        self.notifier.started(om.ref.id, om.meeting)
+                    if not catch_up:
+                        await self._mention_previous(om)
 
     async def _write(self, rows: list[tuple[MeetingRef, Line]],
                      state: list[tuple[str, str, str]] | None = None) -> list[bool]:
@@ -312,6 +326,7 @@ class Recorder:
         published = await self.publisher.publish(om.ref.id, om.meeting)
         if outcome.ended:
             self.open.pop((om.ref.network, om.ref.channel.lower()), None)
+            await self._tell_ended(om.ref.id, om.meeting, published)
         if quiet:
             return
         if outcome.ended:
@@ -319,6 +334,19 @@ class Recorder:
                 self._say(om, text, record=False)
         else:
             self._say(om, f"Minutes so far: {published.urls['html']}", record=True)
+
+    async def _tell_ended(self, meeting_id: int, meeting: Meeting, published: Published) -> None:
+        if self.notifier is None:
+            return
+        text = await asyncio.to_thread(published.files["txt"].read_text, encoding="utf-8")
+        self.notifier.ended(meeting_id, meeting, published.urls, text)
+
+    def close(self, network: str, room: str, reason: str) -> None:
+        """End a room's open meeting from outside (left open too long): a CLOSE line,
+        committed and applied in turn like every other line."""
+        self._idle.clear()
+        self._queue.put_nowait(_Queued(ChatEvent(network, room, "", reason, LineKind.CLOSE,
+                                                 datetime.now(UTC)), own=True))
 
     async def _mention_previous(self, om: OpenMeeting) -> None:
         """One line pointing at the open action items of the series' previous meeting."""

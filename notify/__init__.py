@@ -1,0 +1,54 @@
+"""Telling the world when a meeting starts and ends: webhooks and email, in the
+background, so the bot never waits for them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from meetings.state import Meeting
+from notify import email, events, webhooks
+from runtime.config import NotifyConfig
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, config: NotifyConfig) -> None:
+        self.config = config
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _post(self, payload: dict[str, Any]) -> None:
+        for hook in self.config.webhook:
+            if payload["event"] in hook.events:
+                self._spawn(webhooks.deliver(hook, payload))
+
+    def started(self, meeting_id: int | None, meeting: Meeting) -> None:
+        self._post(events.started(meeting_id, meeting))
+
+    def ended(self, meeting_id: int | None, meeting: Meeting, urls: dict[str, str],
+              text_minutes: str) -> None:
+        self._post(events.ended(meeting_id, meeting, urls))
+        if self.config.email.to:
+            subject = (f"Minutes: {meeting.title} "
+                       f"({meeting.started_at:%Y-%m-%d} {meeting.channel})")
+            body = (f"Minutes:        {urls.get('html', '')}\n"
+                    f"Minutes (text): {urls.get('txt', '')}\n"
+                    f"Log:            {urls.get('log_html', '')}\n\n{text_minutes}")
+            self._spawn(email.send(self.config.email,
+                                   email.message(self.config.email, subject, body)))
+
+    async def drain(self, seconds: float = 10.0) -> None:
+        """At shutdown: let deliveries under way finish, for a while."""
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True),
+                                       seconds)

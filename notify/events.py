@@ -1,0 +1,34 @@
+"""The JSON events sent when a meeting starts and ends (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meetings.model import ItemKind
+from meetings.state import Meeting
+from publish.viewmodel import iso
+
+
+def _meeting(meeting_id: int | None, meeting: Meeting) -> dict[str, Any]:
+    return {"id": meeting_id, "network": meeting.network, "channel": meeting.channel,
+            "name": meeting.name, "title": meeting.title, "founder": meeting.founder,
+            "started_at": iso(meeting.started_at), "ended_at": iso(meeting.ended_at)}
+
+
+def started(meeting_id: int | None, meeting: Meeting) -> dict[str, Any]:
+    return {"event": "meeting.started", "meeting": _meeting(meeting_id, meeting)}
+
+
+def ended(meeting_id: int | None, meeting: Meeting, urls: dict[str, str]) -> dict[str, Any]:
+    """With the minutes' URLs, the decisions and the action items with their owners."""
+    return {
+        "event": "meeting.ended",
+        "meeting": _meeting(meeting_id, meeting),
+        "minutes": urls,
+        "decisions": [{"kind": i.kind.value, "text": i.text, "nick": i.nick,
+                       "time": iso(i.time), "line": i.line}
+                      for i in meeting.items if i.kind.is_decision],
+        "actions": [{"text": a.item.text, "owners": list(a.owners), "line": a.item.line}
+                    for a in meeting.actions()],
+        "topics": [i.text for i in meeting.items if i.kind is ItemKind.TOPIC],
+    }
