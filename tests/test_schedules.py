@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dateutil.rrule import rrulestr
@@ -21,8 +22,8 @@ EXAMPLES = Path(__file__).parent / "schedules"
 TODAY = date(2026, 11, 21)
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_the_examples_cover_every_weekly_frequency_and_load() -> None:
@@ -123,7 +124,7 @@ def test_ical_feed_parses_back_and_matches_the_schedule() -> None:
     series = load_dir(EXAMPLES)
     data = calendar(series, today=TODAY, archive_url="https://m.example.org/{name}/")
     cal = Calendar.from_ical(data)
-    events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
+    events: dict[str, Any] = {str(e["uid"]): e for e in cal.walk("VEVENT")}
     assert "security-sig-0@openminutes" not in events  # ad hoc: no dates
     tc = events["tc-0@openminutes"]
     assert tc.decoded("dtstart") == _utc(2026, 11, 26, 15, 0)
