@@ -67,7 +67,8 @@ async def test_reminder_once_never_late_and_not_for_skipped_or_adhoc(
     clock = Clock(TC_MEETS - timedelta(minutes=20))
     keeper = _keeper(storage, recorder, room, clock)
     upcoming = await keeper.tick()
-    assert room.said == [] and upcoming == TC_MEETS - timedelta(minutes=15)
+    assert room.said == []
+    assert upcoming == TC_MEETS - timedelta(minutes=15)
     clock.now = TC_MEETS - timedelta(minutes=15)
     await keeper.tick()
     assert room.said == [
@@ -114,9 +115,10 @@ async def test_a_meeting_left_open_is_ended_by_the_bot_even_across_a_restart(
     assert await storage.open_meetings() == []
     assert "Meeting ended: ended by the bot: still open after twice its scheduled 60 minutes" \
         in room.said
-    (minutes,) = tmp_path.rglob("tc.*.json")
+    (minutes,) = tmp_path.rglob("tc.*.json")  # noqa: ASYNC240 (a test, after the fact)
     data = json.loads(minutes.read_text())
-    assert data["name"] == "tc" and data["ended_at"]
+    assert data["name"] == "tc"
+    assert data["ended_at"]
     assert data["log"][-1]["kind"] == "close"
     assert [i["text"] for i in data["items"]] == ["keep going"]
 
