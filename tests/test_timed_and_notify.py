@@ -201,6 +201,8 @@ async def test_webhooks_and_email_when_a_meeting_starts_and_ends(
     assert envelope.rcpt_tos == ["list@example.org"]
     mail = message_from_bytes(envelope.content)
     assert mail["Subject"].startswith("Minutes: Release planning (2026-11-21 #rel)")
-    body = mail.get_payload(decode=True).decode()
+    payload_bytes = mail.get_payload(decode=True)
+    assert isinstance(payload_bytes, bytes)
+    body = payload_bytes.decode()
     assert "AGREED: ship <b>1.0</b>" in body  # the text minutes, as text
     assert ended["minutes"]["txt"] in body
