@@ -203,6 +203,6 @@ async def test_webhooks_and_email_when_a_meeting_starts_and_ends(
     assert mail["Subject"].startswith("Minutes: Release planning (2026-11-21 #rel)")
     payload_bytes = mail.get_payload(decode=True)
     assert isinstance(payload_bytes, bytes)
-    body = payload_bytes.decode()
-    assert "AGREED: ship <b>1.0</b>" in body  # the text minutes, as text
-    assert ended["minutes"]["txt"] in body
+    mail_text = payload_bytes.decode()
+    assert "AGREED: ship <b>1.0</b>" in mail_text  # the text minutes, as text
+    assert ended["minutes"]["txt"] in mail_text
