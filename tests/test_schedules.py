@@ -3,6 +3,8 @@ week 53, and the iCal feeds parsed back."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from schedules.recurrence import check_overlaps, occurrences, scheduled_at
 from tests.helpers import run_lines
 
 EXAMPLES = Path(__file__).parent / "schedules"
+ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 21)
 
 
@@ -168,3 +171,36 @@ def test_an_unnamed_startmeeting_at_a_scheduled_time_takes_the_series_name() -> 
     run = run_lines([Line(1, at + timedelta(hours=3), LineKind.MESSAGE, "jdoe",
                           "#startmeeting")], channel="#openstack-tc", settings=settings)
     assert run.meeting.name == "openstack-tc"
+
+
+def _cli_config(tmp_path: Path, schedule_dir: Path) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\nurl = "sqlite:///{tmp_path}/bot.db"\n'
+                      f'[publish]\ndir = "{tmp_path}/minutes"\n'
+                      'base_url = "https://minutes.example.org"\n'
+                      f'[schedule]\ndir = "{schedule_dir}"\n')
+    return config
+
+
+def test_a_bad_schedule_file_stops_the_bot_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "schedules"
+    bad.mkdir()
+    (bad / "ok.yaml").write_text(_one("weekly"))
+    (bad / "broken.yaml").write_text(_one("fortnightly").replace("meeting_id: p", "meeting_id: q"))
+    done = subprocess.run([sys.executable, str(ROOT / "bot.py"), "run", "-c",
+                           str(_cli_config(tmp_path, bad))], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0
+    assert f"schedule error: {bad / 'broken.yaml'}: schedule[0].frequency: unknown " \
+           "frequency 'fortnightly'" in done.stderr
+
+
+def test_render_writes_the_ical_feeds_into_the_archive(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, str(ROOT / "bot.py"), "render", "--all", "-c",
+                    str(_cli_config(tmp_path, EXAMPLES))], check=True, capture_output=True,
+                   timeout=60)
+    everything = Calendar.from_ical((tmp_path / "minutes" / "schedule.ics").read_bytes())
+    one = Calendar.from_ical((tmp_path / "minutes" / "tc" / "schedule.ics").read_bytes())
+    assert len(everything.walk("VEVENT")) == 1 + 2 + 5 + 2  # tc, nova, docs, release
+    assert [str(e["summary"]) for e in one.walk("VEVENT")] == ["Technical Committee Meeting"]
+    assert "https://minutes.example.org/tc/" in str(one.walk("VEVENT")[0]["description"])
