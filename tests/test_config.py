@@ -64,6 +64,13 @@ def test_no_config_file_means_console_mode(tmp_path: Path, monkeypatch: pytest.M
     (MATRIX + "rooms = '#a:m.org'\n", "matrix[0].rooms must be a list"),
     (MATRIX + "encryption = true\n", "unknown key matrix[0].encryption"),
     (IRC + MATRIX.replace('"m"', '"n"'), "matrix[0].name 'n' is used twice"),
+    ("[[notify.webhook]]\nurl = 'ftp://x'\n", "notify.webhook[0].url must be an http"),
+    ("[[notify.webhook]]\nurl = 'https://x'\nevents = ['meeting.paused']\n",
+     "notify.webhook[0].events[0] must be one of meeting.started, meeting.ended"),
+    ("[notify.email]\nto = ['nobody']\n", "notify.email.to[0] 'nobody' is not an email"),
+    ("[notify.email]\nusername = 'u'\n", "notify.email.username and password go together"),
+    ("[schedule]\nreminder_minutes = -5\n", "schedule.reminder_minutes must not be negative"),
+    ("[schedule]\nfolder = 'x'\n", "unknown key schedule.folder"),
     ("[publish\n", "is not valid TOML"),
     ("publish = 3\n", "publish must be a table"),
 ])
