@@ -85,7 +85,8 @@ class Recorder:
             meeting = self.engine.replay(Meeting(rec.network, rec.channel, self.settings),
                                          stored.lines)
             om = OpenMeeting(
-                MeetingRef(rec.network, rec.channel, rec.started_at, rec.id), meeting,
+                MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, meeting.name),
+                meeting,
                 next_seq=(stored.lines[-1].seq + 1) if stored.lines else 1,
                 event_ids={ln.event_id for ln in stored.lines if ln.event_id},
             )
@@ -230,8 +231,8 @@ class Recorder:
         seq = stored.lines[-1].seq + 1 if stored.lines else 1
         line = Line(seq, ev.time, ev.kind, ev.nick, ev.text, ev.identity, False, ev.event_id,
                     ev.privileged, ev.relates_to)
-        await self._write([(MeetingRef(rec.network, rec.channel, rec.started_at, rec.id),
-                            line)])
+        await self._write([(MeetingRef(rec.network, rec.channel, rec.started_at, rec.id,
+                                       rec.name), line)])
         meeting = self.engine.replay(Meeting(rec.network, rec.channel, self.settings),
                                      [*stored.lines, line])
         if meeting.started:
@@ -280,6 +281,7 @@ class Recorder:
             if fresh:
                 was_started = om.meeting.started
                 outcome = self.engine.apply(om.meeting, line)
+                om.ref.name = om.meeting.name  # the lines that follow are indexed under it
                 if catch_up:
                     # Said while the bot was away: it counts, but answering now would
                     # answer it late (and perhaps twice).

@@ -81,6 +81,7 @@ class LineRow(Base):
     event_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
     privileged: Mapped[bool] = mapped_column(Boolean, default=False)
     relates_to: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    scope: Mapped[str] = mapped_column(String(64), default="", server_default="")  # scope_of
 
 
 class ItemRow(Base):
@@ -99,6 +100,7 @@ class ItemRow(Base):
     time: Mapped[datetime] = mapped_column(UTCDateTime)
     line: Mapped[int] = mapped_column(Integer)
     owners: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    scope: Mapped[str] = mapped_column(String(64), default="", server_default="")  # scope_of
 
 
 class ChatStateRow(Base):

@@ -44,6 +44,7 @@ class MeetingRef:
     channel: str
     started_at: datetime
     id: int | None = None
+    name: str = ""  # the meeting's name as far as known (lines are indexed under it)
 
 
 @dataclass(frozen=True, slots=True)

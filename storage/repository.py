@@ -45,7 +45,7 @@ from storage.records import (
     SeriesRecord,
     StoredMeeting,
 )
-from storage.search import Filters, SearchPage
+from storage.search import Filters, SearchPage, scope_of
 from storage.search import search as full_text_search
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -81,32 +81,38 @@ def _line(row: LineRow) -> Line:
 
 
 async def _write_derived(conn: AsyncConnection, meeting_id: int, derived: Derived) -> None:
+    channel = (await conn.execute(
+        select(_MEETINGS.c.channel).where(_MEETINGS.c.id == meeting_id))).scalar_one()
     await conn.execute(
         update(_MEETINGS).where(_MEETINGS.c.id == meeting_id).values(
             name=derived.name, title=derived.title, founder=derived.founder,
             ended_at=derived.ended_at,
         )
     )
+    # Lines said before the meeting had its name (or before a rename) are indexed anew.
+    scope = scope_of(derived.name, channel)
+    await conn.execute(update(_LINES).where(_LINES.c.meeting_id == meeting_id,
+                                            _LINES.c.scope != scope).values(scope=scope))
     await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id == meeting_id))
-    rows = _item_rows(meeting_id, derived)
+    rows = _item_rows(meeting_id, derived, scope)
     if rows:
         await conn.execute(insert(_ITEMS), rows)
 
 
-def _item_rows(meeting_id: int | None, derived: Derived) -> list[dict[str, Any]]:
+def _item_rows(meeting_id: int | None, derived: Derived, scope: str) -> list[dict[str, Any]]:
     return [
         {"meeting_id": meeting_id, "position": i, "kind": str(it.kind), "text": it.text,
-         "nick": it.nick, "time": it.time, "line": it.line,
+         "nick": it.nick, "time": it.time, "line": it.line, "scope": scope,
          "owners": json.dumps(list(derived.owners.get(it.line, ())), ensure_ascii=False)}
         for i, it in enumerate(derived.items)
     ]
 
 
-def _line_row(meeting_id: int | None, line: Line) -> dict[str, Any]:
+def _line_row(meeting_id: int | None, line: Line, scope: str) -> dict[str, Any]:
     return {"meeting_id": meeting_id, "seq": line.seq, "time": line.time,
             "kind": str(line.kind), "nick": line.nick, "identity": line.identity,
             "text": line.text, "own": line.own, "event_id": line.event_id,
-            "privileged": line.privileged, "relates_to": line.relates_to}
+            "privileged": line.privileged, "relates_to": line.relates_to, "scope": scope}
 
 
 def _sqlite_pragmas(durable: bool) -> Any:
@@ -225,7 +231,7 @@ class Storage:
                     continue
                 seen.add(key)
                 inserted.append(True)
-                rows.append(_line_row(ref.id, line))
+                rows.append(_line_row(ref.id, line, scope_of(ref.name, ref.channel)))
             if rows:
                 await conn.execute(insert(_LINES), rows)
             for ref, line in batch:
@@ -551,10 +557,12 @@ class Storage:
                 )
                 for (ref, _, _), new_id in zip(meetings, result.scalars().all(), strict=True):
                     ref.id = new_id
-                lines = [_line_row(ref.id, ln) for ref, lns, _ in meetings for ln in lns]
+                lines = [_line_row(ref.id, ln, scope_of(d.name, ref.channel))
+                         for ref, lns, d in meetings for ln in lns]
                 if lines:
                     await conn.execute(insert(_LINES), lines)
-                items = [row for ref, _, d in meetings for row in _item_rows(ref.id, d)]
+                items = [row for ref, _, d in meetings
+                         for row in _item_rows(ref.id, d, scope_of(d.name, ref.channel))]
                 if items:
                     await conn.execute(insert(_ITEMS), items)
             await conn.execute(insert(_SOURCES), [

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+import storage as storage_module
 from meetings.model import Item, ItemKind, Line, LineKind
 from storage import Derived, Storage
 from storage.records import ImportedFile, MeetingRef
@@ -117,3 +119,61 @@ def test_fts5_query_translation() -> None:
     assert fts5_query("' OR 1=1--") == '"1 1"'
     assert fts5_query("-only") is None
     assert fts5_query("% * ^") is None
+
+
+async def test_series_filter_follows_a_meeting_renamed_after_its_lines(storage: Storage) -> None:
+    """Live lines are written before the meeting has (or changes) its name; publishing
+    files them under the name it ends with."""
+    start = datetime(2026, 1, 5, 18, tzinfo=UTC)
+    ref = MeetingRef("net", "#Ops", start)  # name unknown while the lines are written
+    await storage.write_lines([(ref, Line(1, start, LineKind.MESSAGE, "a", "#startmeeting")),
+                               (ref, Line(2, start, LineKind.MESSAGE, "a", "zebra crossing"))])
+    assert ref.id is not None
+    await storage.save_meeting(ref.id, Derived("ops-weekly", "t", "a", start, [], {}))
+    await storage.claim_stem(ref.id, ["ops-weekly/2026/ops-weekly.2026-01-05"])
+    for filters in (Filters(series="ops-weekly"), Filters(channel="#ops"),
+                    Filters(series="ops-weekly", channel="#OPS")):
+        page = await storage.search("zebra", filters)
+        assert [h.text for h in page.hits] == ["zebra crossing"], filters
+    assert (await storage.search("zebra", Filters(series="other"))).hits == []
+    await storage.save_meeting(ref.id, Derived("ops", "t", "a", start, [], {}))  # renamed
+    assert (await storage.search("zebra", Filters(series="ops-weekly"))).hits == []
+    assert len((await storage.search("zebra", Filters(series="ops"))).hits) == 1
+
+
+async def test_migration_0007_indexes_existing_lines_by_series(database_url: str) -> None:
+    """An archive made before scopes existed: upgrading fills them and rebuilds the index
+    (and the downgrade puts the old index back)."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    storage = await Storage.open(database_url)
+    try:
+        start = datetime(2024, 3, 1, 18, tzinfo=UTC)
+        await _meeting(storage, "infra", "#infra", start, [("a", "#startmeeting"),
+                                                            ("b", "the yak is shaved")])
+        await _meeting(storage, "docs", "#docs", start, [("a", "#startmeeting"),
+                                                          ("b", "another yak")])
+    finally:
+        await storage.close()
+    url = make_url(database_url)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    engine = create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(storage_module.__file__).parent
+                                               / "migrations"))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0006")
+        command.upgrade(cfg, "head")
+    engine.dispose()
+    storage = await Storage.open(database_url)
+    try:
+        page = await storage.search("yak", Filters(series="infra"))
+        assert [h.text for h in page.hits] == ["the yak is shaved"]
+        assert len((await storage.search("yak")).hits) == 2
+    finally:
+        await storage.close()
