@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -66,7 +67,8 @@ class LineRow(Base):
     __table_args__ = (
         UniqueConstraint("meeting_id", "seq", name="uq_lines_meeting_seq"),
         UniqueConstraint("meeting_id", "event_id", name="uq_lines_meeting_event"),
-        Index("ix_lines_event", "event_id"),
+        Index("ix_lines_event", "event_id", sqlite_where=text("event_id IS NOT NULL"),
+              postgresql_where=text("event_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

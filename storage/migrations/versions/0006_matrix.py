@@ -22,8 +22,11 @@ def upgrade() -> None:
     op.add_column("lines", sa.Column("privileged", sa.Boolean(), nullable=False,
                                      server_default=sa.false()))
     op.add_column("lines", sa.Column("relates_to", sa.String(300), nullable=True))
-    # Edits and redactions find their line by event id, in ended meetings too.
-    op.create_index("ix_lines_event", "lines", ["event_id"])
+    # Edits and redactions find their line by event id, in ended meetings too. Partial:
+    # most lines (IRC, imports) have none, and need not cost an index entry.
+    op.create_index("ix_lines_event", "lines", ["event_id"],
+                    sqlite_where=sa.text("event_id IS NOT NULL"),
+                    postgresql_where=sa.text("event_id IS NOT NULL"))
     op.create_table(
         "chat_state",
         sa.Column("network", sa.String(100), primary_key=True),
