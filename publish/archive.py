@@ -57,7 +57,7 @@ class ArchiveWriter:
                        in groupby(meetings, key=lambda m: m.started_at.year)]
             pages[f"{name}/index.html"] = render_page(
                 "archive_series.html.j2", name=name, by_year=by_year, root="../",
-                feed="feed.atom")
+                feed="feed.atom", calendar=(self.root / name / "schedule.ics").exists())
             pages[f"{name}/latest.html"] = render_page(
                 "archive_latest.html.j2", name=name, target=f"../{meetings[0].stem}.html")
             pages[f"{name}/feed.atom"] = await self._feed(

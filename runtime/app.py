@@ -192,10 +192,11 @@ async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]
         names = sorted({r.name for r in published_records})
         for name in names:
             await services.publisher.write_decisions(name)
-        await services.publisher.archive.update(
-            names, sorted({r.started_at.year for r in published_records}))
+        # Calendars first: the series pages link to them.
         await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
                                 config.publish.base_url)
+        await services.publisher.archive.update(
+            names, sorted({r.started_at.year for r in published_records}))
         return results
     finally:
         await services.storage.close()
