@@ -77,8 +77,12 @@ def write_archive(folder: Path, meetings: int, lines: int, series: int) -> int:
 
 def bot(config: Path, *args: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "bot.py"), *args, "-c", str(config)],
-                   check=True, capture_output=True)
+    done = subprocess.run([sys.executable, str(ROOT / "bot.py"), *args, "-c", str(config)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        # Say why, then go on measuring what can be measured.
+        print(f"`bot.py {' '.join(args)}` exited with {done.returncode}:\n"
+              f"{done.stderr[-3000:]}{done.stdout[-1000:]}")
     return time.perf_counter() - started
 
 
