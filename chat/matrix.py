@@ -35,6 +35,7 @@ _SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []},
 _BACKFILL_PAGE = 100
 _BACKFILL_MAX = 10_000  # events fetched after one gap; a meeting is never longer
 _RETRY_CAP = 60.0
+_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 ENCRYPTED_NOTICE = ("This room is end-to-end encrypted: openminutes cannot read it, so it "
                     "records and publishes nothing here. Meet in an unencrypted room to "
                     "keep public minutes.")
@@ -85,8 +86,8 @@ class MatrixAdapter:
         for key, label in state.items():
             if key.startswith("room:"):
                 self._remember(key.split(":", 1)[1], label)
-        await self._login(state)
-        with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
+        await self._until_done("login", self._login, state)
+        with contextlib.suppress(*_NETWORK_ERRORS):
             shown = await self.client.get_displayname(self.config.user_id)
             self._display_name = str(getattr(shown, "displayname", "") or "")
         self._sender_task = asyncio.create_task(self._sender())
@@ -97,29 +98,48 @@ class MatrixAdapter:
             if self._token is not None and not joined:
                 # Joined after the first sync ever, so what rooms said before is not taken
                 # for the meeting; later syncs carry the join and all that follows it.
-                await self._join_configured()
+                await self._until_done("joining rooms", self._join_configured)
                 joined = True
             try:
                 response = await self.client.sync(
                     timeout=self.config.sync_timeout * 1000 if joined else 0,
                     sync_filter=_SYNC_FILTER, since=self._token, set_presence="online")
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                if not isinstance(response, SyncResponse):
+                    attempt += 1
+                    if getattr(response, "status_code", "") == "M_UNKNOWN_TOKEN" \
+                            and self.config.password:
+                        await self._login({})
+                    await self._pause(attempt, f"sync refused: {response}")
+                    continue
+                # A failure in here (the homeserver going away mid-backfill) leaves the
+                # token where it was: the same events come again and are stored once.
+                await self._handle(response, sink, catch_up=catch_up,
+                                   first=self._token is None)
+            except _NETWORK_ERRORS as exc:
                 attempt += 1
                 await self._pause(attempt, f"sync failed: {exc!r}")
                 continue
-            if not isinstance(response, SyncResponse):
+            except Exception:  # the database away, say: the bot must not stop for it
                 attempt += 1
-                if getattr(response, "status_code", "") == "M_UNKNOWN_TOKEN" \
-                        and self.config.password:
-                    await self._login({})
-                await self._pause(attempt, f"sync refused: {response}")
+                log.exception("%s: handling a sync failed", self.name)
+                await self._pause(attempt, "handling a sync failed")
                 continue
             attempt = 0
-            await self._handle(response, sink, catch_up=catch_up, first=self._token is None)
             self._token = response.next_batch
             sink(Checkpoint(self.name, "next_batch", response.next_batch))
             if joined:
                 catch_up = False
+
+    async def _until_done(self, what: str, step: Any, *args: Any) -> None:
+        """Run a start-up step again, with backoff, while the homeserver is unreachable."""
+        attempt = 0
+        while True:
+            try:
+                await step(*args)
+                return
+            except _NETWORK_ERRORS as exc:
+                attempt += 1
+                await self._pause(attempt, f"{what} failed: {exc!r}")
 
     async def _pause(self, attempt: int, why: str) -> None:
         delay = min(_RETRY_CAP, 0.5 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
@@ -316,7 +336,7 @@ class MatrixAdapter:
                 data = await _json(response)
                 retry_after = response.headers.get("Retry-After")
                 response.release()
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except _NETWORK_ERRORS as exc:
                 status, data, retry_after = 0, {"error": repr(exc)}, None
             if status == 200:
                 return
