@@ -376,3 +376,41 @@ async def test_invites_from_other_servers_are_declined(synapse: Synapse, tmp_pat
             await _stop_bot(bot)
     finally:
         await carol.close()
+
+
+async def test_homeserver_restart_mid_meeting_loses_nothing(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """Synapse stops and comes back (same database and port): the bot retries with backoff,
+    catches up, and the meeting ends with every line once."""
+    server = Synapse(tmp_path_factory.mktemp("synapse-restart"), free_port())
+    server.start()
+    alice: Person | None = None
+    try:
+        (alice,) = await people_on(server.url, "alice")
+        alias_name = f"restart{uuid.uuid4().hex[:6]}"
+        room_id = await alice.create_room(alias_name)
+        await bot_account(server.url)
+        bot = _start_bot(matrix_config(tmp_path, server.url, [f"#{alias_name}:{SERVER_NAME}"]))
+        try:
+            await wait_joined(alice, room_id)
+            await alice.say(room_id, "#startmeeting")
+            await alice.wait_for(BOT, "Meeting started")
+            await alice.say(room_id, "#info before the outage")
+            await asyncio.sleep(1)
+            server.stop()
+            await asyncio.sleep(3)  # the bot's syncs fail meanwhile
+            server.start()
+            await alice.say(room_id, "#info after the outage")
+            await alice.say(room_id, "#endmeeting")
+            await alice.wait_for(BOT, "Log:", seconds=90)
+        finally:
+            output = await _stop_bot(bot)
+        data = minutes_json(tmp_path)
+        assert [i["text"] for i in data["items"]] == ["before the outage", "after the outage"], \
+            output
+        assert "sync failed" in output  # it noticed, and came back by itself
+    finally:
+        if alice is not None:
+            await alice.close()
+        server.stop()
