@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -52,6 +53,20 @@ class Checkpoint(NamedTuple):
 
 
 EventSink = Callable[[ChatEvent | Checkpoint], None]
+
+
+class StateStore(Protocol):
+    """Where adapters and timed work keep what a restart must find (storage.Storage)."""
+
+    async def state(self, network: str) -> dict[str, str]: ...
+
+    async def put_state(self, network: str, key: str, value: str) -> None: ...
+
+
+def jittered_backoff(attempt: int, cap: float, first: float = 1.0) -> float:
+    """Seconds to wait before retry number `attempt`: doubling from `first`, capped,
+    jittered, so a flapping server sees no tight loop and clients no lockstep."""
+    return min(cap, first * 2.0 ** min(attempt, 16)) * random.uniform(0.5, 1.0)
 
 
 class ChatAdapter(Protocol):

@@ -8,7 +8,6 @@ import base64
 import contextlib
 import hashlib
 import logging
-import random
 import ssl
 import time
 from collections import deque
@@ -19,7 +18,7 @@ from irc.client import Event, ServerConnection
 from irc.client_aio import AioConnection, AioReactor
 from jaraco.stream.buffer import LenientDecodingLineBuffer
 
-from chat.base import ChatEvent, EventSink, clean_text
+from chat.base import ChatEvent, EventSink, clean_text, jittered_backoff
 from chat.irclines import DEFAULT_PREFIX_RESERVE, privmsg_lines
 from meetings.model import LineKind
 from meetings.nicks import fold
@@ -162,8 +161,7 @@ class IrcAdapter:
 
     def _backoff(self, attempt: int) -> float:
         """Jittered exponential backoff, capped, so a flapping server sees no tight loop."""
-        ceiling = min(self.config.reconnect_max_delay, 2.0 ** min(attempt, 16))
-        return ceiling * random.uniform(0.5, 1.0)
+        return jittered_backoff(attempt, self.config.reconnect_max_delay)
 
     def _send_raw(self, line: str) -> None:
         if self._conn is not None and self._conn.connected:

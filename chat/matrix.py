@@ -7,9 +7,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import uuid
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -23,7 +22,7 @@ from nio import (
     SyncResponse,
 )
 
-from chat.base import Checkpoint, EventSink
+from chat.base import Checkpoint, EventSink, StateStore, jittered_backoff
 from chat.matrix_events import RoomView, convert
 from runtime.config import MatrixConfig
 
@@ -39,12 +38,6 @@ _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 ENCRYPTED_NOTICE = ("This room is end-to-end encrypted: openminutes cannot read it, so it "
                     "records and publishes nothing here. Meet in an unencrypted room to "
                     "keep public minutes.")
-
-
-class StateStore(Protocol):
-    async def state(self, network: str) -> dict[str, str]: ...
-
-    async def put_state(self, network: str, key: str, value: str) -> None: ...
 
 
 class MatrixAdapter:
@@ -142,7 +135,7 @@ class MatrixAdapter:
                 await self._pause(attempt, f"{what} failed: {exc!r}")
 
     async def _pause(self, attempt: int, why: str) -> None:
-        delay = min(_RETRY_CAP, 0.5 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
+        delay = jittered_backoff(attempt, _RETRY_CAP, first=0.5)
         log.warning("%s: %s; again in %.1fs", self.name, why, delay)
         await asyncio.sleep(delay)
 

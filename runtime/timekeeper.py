@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from chat.base import StateStore
 from runtime.recorder import Recorder, Sender
 from schedules.model import Series
 from schedules.recurrence import occurrences
@@ -24,12 +24,6 @@ log = logging.getLogger(__name__)
 REMINDER_GRACE = timedelta(minutes=2)  # later than this, a reminder is not sent at all
 CHECK_EVERY = 30  # seconds between checks for overrunning meetings
 STATE_NETWORK = "schedule"  # the chat_state rows of sent reminders
-
-
-class StateStore(Protocol):
-    async def state(self, network: str) -> dict[str, str]: ...
-
-    async def put_state(self, network: str, key: str, value: str) -> None: ...
 
 
 Targets = Callable[[str], list[tuple[Sender, str]]]  # a schedule room -> (sender, room)
