@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -75,20 +76,29 @@ def _digest(value: str) -> str:
     return hashlib.blake2b(value.encode(), digest_size=6).hexdigest()
 
 
+def _series_token(name: str) -> str:
+    return f"s{_digest(name)}"
+
+
+def _channel_token(channel: str) -> str:
+    return f"c{_digest(channel.lower())}"
+
+
+@lru_cache(maxsize=4096)  # asked for every line written; a meeting's lines share one
 def scope_of(name: str, channel: str) -> str:
     """The series and channel of a line or item as FTS5 tokens (SQLite), so a series or
     channel filter is intersected inside the index instead of checked match by match.
     Digests, so they never collide with words. Never change: stored with every line."""
-    return f"s{_digest(name)} c{_digest(channel.lower())}"
+    return f"{_series_token(name)} {_channel_token(channel)}"
 
 
 def scoped_match(match: str, filters: Filters) -> str:
     """An FTS5 query: the user's words in the text, and the filters' scope tokens."""
     parts = [f"text : ({match})"]
     if filters.series:
-        parts.append(f"scope : {scope_of(filters.series, '').split()[0]}")
+        parts.append(f"scope : {_series_token(filters.series)}")
     if filters.channel:
-        parts.append(f"scope : {scope_of('', filters.channel).split()[1]}")
+        parts.append(f"scope : {_channel_token(filters.channel)}")
     return " AND ".join(parts)
 
 
