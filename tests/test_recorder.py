@@ -12,16 +12,17 @@ from meetings.model import Line, LineKind
 from meetings.state import MeetingSettings
 from plugins import default_registry
 from publish.publisher import Publisher
-from runtime.recorder import Recorder
+from runtime.recorder import Notifications, Recorder
 from storage import Storage
 from tests.helpers import Room
 
 T0 = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 
 
-def _recorder(storage: Storage, out: Path) -> tuple[Recorder, Room]:
+def _recorder(storage: Storage, out: Path, settings: MeetingSettings | None = None,
+              notifier: Notifications | None = None) -> tuple[Recorder, Room]:
     recorder = Recorder(storage, Engine(default_registry()), Publisher(storage, out),
-                        MeetingSettings())
+                        settings or MeetingSettings(), notifier=notifier)
     room = Room()
     recorder.senders["net"] = room
     return recorder, room

@@ -16,13 +16,10 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 
 from chat.base import ChatEvent
-from meetings.engine import Engine
 from meetings.model import LineKind
 from meetings.state import MeetingSettings
 from notify import Notifier
 from notify.webhooks import SIGNATURE_HEADER, signature
-from plugins import default_registry
-from publish.publisher import Publisher
 from runtime.config import EmailConfig, NotifyConfig, WebhookConfig
 from runtime.recorder import Recorder, Sender
 from runtime.timekeeper import REMINDER_GRACE, Timekeeper
@@ -30,6 +27,7 @@ from schedules.model import load_dir
 from storage import Storage
 from tests.helpers import Room
 from tests.servers import free_port
+from tests.test_recorder import _recorder
 
 EXAMPLES = Path(__file__).parent / "schedules"
 TC_MEETS = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # a Thursday of the TC's weekly slot
@@ -49,15 +47,6 @@ def _keeper(storage: Storage, recorder: Recorder, room: Room, clock: Clock) -> T
 
     return Timekeeper(recorder, load_dir(EXAMPLES), storage, targets, reminder_minutes=15,
                       auto_end=True, clock=clock)
-
-
-def _recorder(storage: Storage, out: Path, settings: MeetingSettings | None = None,
-              notifier: Notifier | None = None) -> tuple[Recorder, Room]:
-    recorder = Recorder(storage, Engine(default_registry()), Publisher(storage, out),
-                        settings or MeetingSettings(), notifier=notifier)
-    room = Room()
-    recorder.senders["net"] = room
-    return recorder, room
 
 
 async def test_reminder_once_never_late_and_not_for_skipped_or_adhoc(
