@@ -2,6 +2,7 @@
 full rebuild.
 
 Usage: python bench/bench_archive.py [--meetings 50000] [--lines 200] [--series 100]
+       [--keep DIR [--measure-only]] [--no-rebuild]
 Generates MeetBot logs over 12 years, imports them (`bot.py import --no-render`), rebuilds
 every page (`bot.py render --all`), then measures in one run:
 - search p50/p95 over ten queries (20 runs each, SQLite FTS5), beside `grep -ril` for the
@@ -149,9 +150,18 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200)
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--no-rebuild", action="store_true",
+                        help="skip the full rebuild (half an hour at the default scale)")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="measure search and publishing on the archive kept in --keep")
     args = parser.parse_args()
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
+    if args.measure_only:
+        if args.keep is None:
+            parser.error("--measure-only needs --keep DIR")
+        asyncio.run(measure(args.keep, args.keep / "logs"))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as name:
         work = args.keep or Path(name)
         work.mkdir(parents=True, exist_ok=True)
@@ -164,7 +174,8 @@ def main() -> None:
         config.write_text(f'[storage]\nurl = "sqlite:///{work}/archive.db"\n'
                           f'[publish]\ndir = "{work}/minutes"\n')
         print(f"import (no render): {bot(config, 'import', str(logs), '--no-render', '-q'):.0f} s")
-        print(f"full rebuild (render --all): {bot(config, 'render', '--all'):.0f} s")
+        if not args.no_rebuild:
+            print(f"full rebuild (render --all): {bot(config, 'render', '--all'):.0f} s")
         asyncio.run(measure(work, logs))
 
 

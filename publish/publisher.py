@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from meetings.model import DECISIONS
@@ -17,6 +19,25 @@ from publish.render import new_fragments, render_all, render_page
 from storage import Derived, ItemRecord, Storage
 
 DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
+
+
+def _decisions_file(series: str, year: int, extension: str) -> str:
+    return f"{series}/decisions-{year}.{extension}"
+
+
+def _json_lines(records: list[dict[str, object]]) -> str:
+    """A JSON array with one record per line, so that arrays can be joined as text."""
+    if not records:
+        return "[]\n"
+    body = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    return f"[\n{body}\n]\n"
+
+
+def _join_json_lines(arrays: list[str]) -> str:
+    """One array of the records of several `_json_lines` arrays, in order."""
+    bodies = [a.strip()[1:-1].strip("\n") for a in arrays]
+    return _json_lines([]) if not any(bodies) else "[\n" + ",\n".join(
+        b for b in bodies if b) + "\n]\n"
 
 
 def derived_of(meeting: Meeting, actions: list[ActionItem] | None = None) -> Derived:
@@ -104,7 +125,9 @@ class Publisher:
         await asyncio.to_thread(self._write, view, fragments)
         await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
         if series_page:  # a bulk import writes each series' pages once, at the end
-            await self.write_decisions(meeting.name)
+            last = meeting.lines[-1].time if meeting.lines else meeting.started_at
+            await self.write_decisions(meeting.name,
+                                       range(meeting.started_at.year, last.year + 1))
             if meeting.ended:
                 await self.archive.update([meeting.name], [meeting.started_at.year])
         return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
@@ -127,24 +150,62 @@ class Publisher:
             [(a.text, a.owners) for a in reversed(actions)],
         )
 
-    async def write_decisions(self, series: str) -> None:
-        """The series' decision register: {name}/decisions.html and .json, newest first."""
-        records = await self.storage.items(DECISION_KINDS, name=series)
-        entries = [
-            SeriesDecision(r, f"{PurePosixPath(r.meeting.stem).relative_to(series)}"
-                              f".log.html#l-{r.line}" if r.meeting.stem else "")
-            for r in records
-        ]
-        data = [
-            {"time": viewmodel.iso(r.time), "channel": r.meeting.channel,
-             "meeting_id": r.meeting.id, "kind": r.kind, "text": r.text, "nick": r.nick,
-             "line": r.line, "url": self.line_url(r.meeting.stem, r.line)}
-            for r in records
-        ]
-        html = render_page("decisions.html.j2", series=series, decisions=entries)
-        text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
-        await asyncio.to_thread(self._write_files, {f"{series}/decisions.html": html,
-                                                    f"{series}/decisions.json": text})
+    async def write_decisions(self, series: str, years: Iterable[int] | None = None) -> None:
+        """The series' decision register, newest first: a page per year
+        ({name}/decisions-YYYY.html and .json), {name}/decisions.html (the years, and the
+        newest year's decisions) and {name}/decisions.json (every decision).
+
+        `years`: the years a publish touched (None: every year). Only those are rendered
+        again, so publishing costs the same in a series of any age; the whole-register
+        JSON is joined from the years' files, not rendered again."""
+        counts = await self.storage.items_per_year(DECISION_KINDS, name=series)
+        known = [year for year, _ in counts]
+        wanted = set(known if years is None else years)
+        # Years never written (an archive published before registers were split).
+        wanted.update(y for y in known if not self._exists(_decisions_file(series, y, "json")))
+        if known:
+            wanted.add(known[0])  # the index page shows the newest year
+        files: dict[str, str] = {}
+        newest: list[SeriesDecision] = []
+        for year in sorted(wanted, reverse=True):
+            records = await self.storage.items(DECISION_KINDS, name=series,
+                                               since=datetime(year, 1, 1, tzinfo=UTC),
+                                               until=datetime(year + 1, 1, 1, tzinfo=UTC))
+            entries = [SeriesDecision(r, self._decision_link(series, r)) for r in records]
+            if known and year == known[0]:
+                newest = entries
+            files[_decisions_file(series, year, "html")] = render_page(
+                "decisions.html.j2", series=series, year=year, years=counts,
+                decisions=entries)
+            files[_decisions_file(series, year, "json")] = _json_lines(
+                [self._decision_data(r) for r in records])
+        files[f"{series}/decisions.html"] = render_page(
+            "decisions.html.j2", series=series, year=None, years=counts, decisions=newest)
+        await asyncio.to_thread(self._write_register, series, known, files)
+
+    def _write_register(self, series: str, years: list[int], files: dict[str, str]) -> None:
+        paths = [_decisions_file(series, year, "json") for year in years]
+        files[f"{series}/decisions.json"] = _join_json_lines(
+            [files[path] if path in files else self._read(path) for path in paths])
+        self._write_files(files)
+
+    def _decision_link(self, series: str, record: ItemRecord) -> str:
+        """A decision's log line, relative to the series folder."""
+        if not record.meeting.stem:
+            return ""
+        return (f"{PurePosixPath(record.meeting.stem).relative_to(series)}"
+                f".log.html#l-{record.line}")
+
+    def _decision_data(self, r: ItemRecord) -> dict[str, object]:
+        return {"time": viewmodel.iso(r.time), "channel": r.meeting.channel,
+                "meeting_id": r.meeting.id, "kind": r.kind, "text": r.text, "nick": r.nick,
+                "line": r.line, "url": self.line_url(r.meeting.stem, r.line)}
+
+    def _exists(self, relative: str) -> bool:
+        return inside(self.root, relative).exists()
+
+    def _read(self, relative: str) -> str:
+        return inside(self.root, relative).read_text(encoding="utf-8")
 
     def _write_files(self, contents: dict[str, str]) -> None:
         for relative, content in contents.items():  # rebuilt from storage: no fsync

@@ -84,6 +84,7 @@ class LineRow(Base):
     privileged: Mapped[bool] = mapped_column(Boolean, default=False)
     relates_to: Mapped[str | None] = mapped_column(String(300), nullable=True)
     scope: Mapped[str] = mapped_column(String(64), default="", server_default="")  # scope_of
+    who: Mapped[str] = mapped_column(String(16), default="", server_default="")  # person_token
 
 
 class ItemRow(Base):
@@ -103,6 +104,7 @@ class ItemRow(Base):
     line: Mapped[int] = mapped_column(Integer)
     owners: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
     scope: Mapped[str] = mapped_column(String(64), default="", server_default="")  # scope_of
+    who: Mapped[str] = mapped_column(String(16), default="", server_default="")  # person_token
 
 
 class ChatStateRow(Base):

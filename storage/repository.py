@@ -45,7 +45,7 @@ from storage.records import (
     SeriesRecord,
     StoredMeeting,
 )
-from storage.search import Filters, SearchPage, scope_of
+from storage.search import Filters, SearchPage, person_token, scope_of
 from storage.search import search as full_text_search
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -103,6 +103,7 @@ def _item_rows(meeting_id: int | None, derived: Derived, scope: str) -> list[dic
     return [
         {"meeting_id": meeting_id, "position": i, "kind": str(it.kind), "text": it.text,
          "nick": it.nick, "time": it.time, "line": it.line, "scope": scope,
+         "who": person_token(it.nick),
          "owners": json.dumps(list(derived.owners.get(it.line, ())), ensure_ascii=False)}
         for i, it in enumerate(derived.items)
     ]
@@ -112,7 +113,8 @@ def _line_row(meeting_id: int | None, line: Line, scope: str) -> dict[str, Any]:
     return {"meeting_id": meeting_id, "seq": line.seq, "time": line.time,
             "kind": str(line.kind), "nick": line.nick, "identity": line.identity,
             "text": line.text, "own": line.own, "event_id": line.event_id,
-            "privileged": line.privileged, "relates_to": line.relates_to, "scope": scope}
+            "privileged": line.privileged, "relates_to": line.relates_to, "scope": scope,
+            "who": person_token(line.nick)}
 
 
 def _sqlite_pragmas(durable: bool) -> Any:
@@ -473,6 +475,14 @@ class Storage:
         async with self.engine.connect() as conn:
             return int((await conn.execute(
                 select(func.count()).select_from(query.subquery()))).scalar_one())
+
+    async def items_per_year(self, kinds: Iterable[str], *, name: str) -> list[tuple[int, int]]:
+        """(year, number of items) of a series' items of these kinds, newest year first."""
+        subquery = self._items_query(kinds, None, name, None, None, None, None).subquery()
+        year = extract("year", subquery.c.time)
+        query = select(year, func.count()).group_by(year).order_by(year.desc())
+        async with self.engine.connect() as conn:
+            return [(int(y), int(n)) for y, n in (await conn.execute(query)).all()]
 
     async def previous_meeting(self, name: str, before: datetime,
                                exclude: int) -> MeetingRecord | None:

@@ -84,6 +84,14 @@ def _channel_token(channel: str) -> str:
     return f"c{_digest(channel.lower())}"
 
 
+@lru_cache(maxsize=4096)  # asked for every line written; nicks repeat
+def person_token(nick: str) -> str:
+    """A line's or item's speaker as an FTS5 token (SQLite), for the person filter.
+    Folded with Python's lower(), which unlike SQLite's also folds non-ASCII letters.
+    Never change: stored with every line."""
+    return f"p{_digest(nick.lower())}"
+
+
 @lru_cache(maxsize=4096)  # asked for every line written; a meeting's lines share one
 def scope_of(name: str, channel: str) -> str:
     """The series and channel of a line or item as FTS5 tokens (SQLite), so a series or
@@ -93,12 +101,15 @@ def scope_of(name: str, channel: str) -> str:
 
 
 def scoped_match(match: str, filters: Filters) -> str:
-    """An FTS5 query: the user's words in the text, and the filters' scope tokens."""
+    """An FTS5 query: the user's words in the text, and the filters' scope and person
+    tokens."""
     parts = [f"text : ({match})"]
     if filters.series:
         parts.append(f"scope : {_series_token(filters.series)}")
     if filters.channel:
         parts.append(f"scope : {_channel_token(filters.channel)}")
+    if filters.person:
+        parts.append(f"who : {person_token(filters.person)}")
     return " AND ".join(parts)
 
 
@@ -125,7 +136,7 @@ def fts5_query(query: str) -> str | None:
     return " ".join(terms) + "".join(f" NOT {phrase}" for phrase in excluded)
 
 
-def _where(filters: Filters, alias: str) -> tuple[list[str], dict[str, Any]]:
+def _where(filters: Filters, alias: str, sqlite: bool) -> tuple[list[str], dict[str, Any]]:
     clauses = ["m.stem IS NOT NULL"]
     params: dict[str, Any] = {}
     if filters.series:
@@ -134,7 +145,7 @@ def _where(filters: Filters, alias: str) -> tuple[list[str], dict[str, Any]]:
     if filters.channel:
         clauses.append("lower(m.channel) = lower(:channel)")
         params["channel"] = filters.channel
-    if filters.person:
+    if filters.person and not sqlite:  # SQLite: the index's person token does it
         clauses.append(f"lower({alias}.nick) = lower(:person)")
         params["person"] = filters.person
     if filters.since:
@@ -178,13 +189,13 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
     parts: list[str] = []
     params: dict[str, Any] = {"q": match, "cap": CANDIDATES}
     if kinds != "":
-        clauses, extra = _where(filters, "i")
+        clauses, extra = _where(filters, "i", sqlite)
         params.update(extra)
         if kinds:
             clauses.append(f"i.kind IN ('{kinds}')")
         parts.append(_item_sql(sqlite, clauses))
     if with_lines:
-        clauses, extra = _where(filters, "l")
+        clauses, extra = _where(filters, "l", sqlite)
         params.update(extra)
         parts.append(_line_sql(sqlite, clauses))
     hits_sql = " UNION ALL ".join(parts)

@@ -55,3 +55,9 @@ def run_transcript(text: str, *, day: date = date(2016, 3, 2), channel: str = "#
                    settings: MeetingSettings | None = None) -> Run:
     return run_lines(parse_lines(text.splitlines(), day, strict=True), channel=channel,
                      settings=settings)
+
+
+def minutes_json_files(minutes: Path) -> list[Path]:
+    """The meetings' JSON minutes under a publish dir, without the series' decision
+    registers (decisions.json, decisions-YYYY.json)."""
+    return sorted(p for p in minutes.rglob("*.json") if not p.name.startswith("decisions"))

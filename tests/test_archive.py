@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -103,6 +104,40 @@ async def test_publishing_touches_only_its_series_year_and_the_index(tmp_path: P
     assert all(page.stat().st_mtime == old for page in untouched)
     assert "beta.2025-04-01" in (out / "beta" / "index.html").read_text()
     assert "beta.2025-04-01" in (out / "index.html").read_text()
+    await storage.close()
+
+
+async def test_decision_register_is_split_by_year_and_only_the_touched_year_rewritten(
+        tmp_path: Path) -> None:
+    storage, recorder, task = await _archive(tmp_path)
+    await _hold(recorder, datetime(2024, 3, 1, tzinfo=UTC), "#tc", "tc",
+                ["#agreed first <b>2024</b>", "#rejected second 2024"])
+    await _hold(recorder, datetime(2025, 12, 31, 23, 58, tzinfo=UTC), "#tc", "tc",
+                ["#agreed late 2025", "#agreed early 2026"])  # crosses midnight
+    out = tmp_path / "out" / "tc"
+    old = 1_000_000_000
+    os.utime(out / "decisions-2024.html", (old, old))
+    os.utime(out / "decisions-2024.json", (old, old))
+    (out / "decisions-2025.json").unlink()  # as in an archive published before the split
+    await _hold(recorder, datetime(2026, 5, 1, tzinfo=UTC), "#tc", "tc", ["#agreed May 2026"])
+    task.cancel()
+    # Only the touched year (and a missing one) was written again.
+    assert (out / "decisions-2024.html").stat().st_mtime == old
+    assert (out / "decisions-2024.json").stat().st_mtime == old
+    register = json.loads((out / "decisions.json").read_text())
+    assert [d["text"] for d in register] == ["May 2026", "early 2026", "late 2025",
+                                             "second 2024", "first <b>2024</b>"]
+    assert register[0]["url"].startswith("https://m.example.org/tc/2026/")
+    assert [d["text"] for d in json.loads((out / "decisions-2025.json").read_text())] == [
+        "late 2025"]
+    index = (out / "decisions.html").read_text()
+    assert "May 2026" in index and "late 2025" not in index  # the newest year inline
+    for year, count in (("2026", 2), ("2025", 1), ("2024", 2)):
+        assert f'href="decisions-{year}.html">{year}</a> ({count})' in index
+    older = (out / "decisions-2024.html").read_text()
+    assert "first &lt;b&gt;2024&lt;/b&gt;" in older and "<b>2024" not in older
+    for link in _links(out / "decisions-2024.html") + _links(out / "decisions.html"):
+        assert (out / link.split("#")[0]).resolve().exists(), link
     await storage.close()
 
 

@@ -8,6 +8,7 @@ import contextlib
 import json
 from pathlib import Path
 
+from tests.helpers import minutes_json_files
 from tests.servers import IrcClient, NgIrcd, free_port
 from tests.test_irc_integration import CHANNEL, _config, _start_bot, _stop_bot
 
@@ -15,8 +16,7 @@ FAST = "send_rate = 20.0\nsend_burst = 10\nreconnect_max_delay = 2\n"
 
 
 def _meeting_json(tmp: Path, channel_slug: str) -> dict[str, object]:
-    (path,) = [p for p in (tmp / "minutes" / channel_slug).rglob("*.json")
-               if p.name != "decisions.json"]
+    (path,) = minutes_json_files(tmp / "minutes" / channel_slug)
     data: dict[str, object] = json.loads(path.read_text())
     return data
 

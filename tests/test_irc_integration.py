@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import minutes_json_files
 from tests.servers import IrcClient, NgIrcd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,8 +215,7 @@ async def test_restart_resumes_the_open_meeting(
         await alice.wait_for("Log:  ")
     finally:
         output = await _stop_bot(bot)
-    (json_file,) = (p for p in (tmp_path / "minutes").rglob("*.json")
-                    if p.name != "decisions.json")
+    (json_file,) = minutes_json_files(tmp_path / "minutes")
     data = json.loads(json_file.read_text())
     assert [i["text"] for i in data["items"]] == ["still a chair after the restart"], output
     texts = [e["text"] for e in data["log"]]

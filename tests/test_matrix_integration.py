@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import minutes_json_files
 from tests.matrix_server import SERVER_NAME, Person, Synapse
 from tests.servers import free_port
 from tests.test_irc_integration import _start_bot, _stop_bot
@@ -82,7 +83,7 @@ async def wait_joined(person: Person, room_id: str, seconds: float = 30) -> None
 
 
 def minutes_json(tmp: Path) -> dict[str, Any]:
-    files = [p for p in (tmp / "minutes").rglob("*.json") if p.name != "decisions.json"]
+    files = minutes_json_files(tmp / "minutes")
     assert len(files) == 1, files
     data: dict[str, Any] = json.loads(files[0].read_text())
     return data

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import minutes_json_files
 from tests.matrix_server import SERVER_NAME, Person, Synapse
 from tests.servers import IrcClient, NgIrcd
 from tests.test_irc_integration import CHANNEL, _config, _start_bot, _stop_bot
@@ -101,10 +102,9 @@ async def _matrix_meeting(alice: Person, bob: Person, room_id: str) -> None:
 
 def _by_network(folder: Path) -> dict[str, dict[str, Any]]:
     found = {}
-    for path in (folder / "minutes").rglob("*.json"):
-        if path.name != "decisions.json":
-            data = json.loads(path.read_text())
-            found[data["network"]] = data
+    for path in minutes_json_files(folder / "minutes"):
+        data = json.loads(path.read_text())
+        found[data["network"]] = data
     return found
 
 

@@ -141,9 +141,10 @@ async def test_series_filter_follows_a_meeting_renamed_after_its_lines(storage: 
     assert len((await storage.search("zebra", Filters(series="ops"))).hits) == 1
 
 
-async def test_migration_0007_indexes_existing_lines_by_series(database_url: str) -> None:
-    """An archive made before scopes existed: upgrading fills them and rebuilds the index
-    (and the downgrade puts the old index back)."""
+async def test_migrations_0007_0008_index_existing_lines_by_series_and_person(
+        database_url: str) -> None:
+    """An archive made before scope and person tokens existed: upgrading fills them and
+    rebuilds the index (and the downgrade puts the old index back)."""
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine
@@ -155,7 +156,7 @@ async def test_migration_0007_indexes_existing_lines_by_series(database_url: str
         await _meeting(storage, "infra", "#infra", start, [("a", "#startmeeting"),
                                                             ("b", "the yak is shaved")])
         await _meeting(storage, "docs", "#docs", start, [("a", "#startmeeting"),
-                                                          ("b", "another yak")])
+                                                          ("Émile", "another yak")])
     finally:
         await storage.close()
     url = make_url(database_url)
@@ -175,5 +176,7 @@ async def test_migration_0007_indexes_existing_lines_by_series(database_url: str
         page = await storage.search("yak", Filters(series="infra"))
         assert [h.text for h in page.hits] == ["the yak is shaved"]
         assert len((await storage.search("yak")).hits) == 2
+        page = await storage.search("yak", Filters(person="émile"))
+        assert [h.text for h in page.hits] == ["another yak"]
     finally:
         await storage.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import minutes_json_files
 from tests.servers import IrcClient, NgIrcd, Znc, free_port
 from tests.test_irc_integration import CHANNEL, _start_bot, _stop_bot
 
@@ -65,7 +66,7 @@ async def test_bouncer_playback_is_recorded_once_with_original_times(
         output = await _stop_bot(bot)
         await alice.close()
 
-    (path,) = [p for p in (tmp_path / "minutes").rglob("*.json") if p.name != "decisions.json"]
+    (path,) = minutes_json_files(tmp_path / "minutes")
     data = json.loads(path.read_text())
     assert [i["text"] for i in data["items"]] == [
         "before the crash", "while the bot was down"], output

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.fts import create_fts, drop_fts
 from storage.search import scope_of
 
 revision: str = "0007"
@@ -24,36 +25,11 @@ depends_on: str | Sequence[str] | None = None
 TABLES = ("lines", "items")
 
 
-def _fts(table: str, columns: str) -> None:
-    """(Re)create a table's external-content FTS5 index and the triggers that keep it."""
-    fts = f"{table}_fts"
-    cols = columns.split(", ")
-    new = ", ".join(f"new.{c}" for c in cols)
-    old = ", ".join(f"old.{c}" for c in cols)
-    op.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({columns}, content='{table}', "
-               "content_rowid='id', tokenize='unicode61 remove_diacritics 2')")
-    op.execute(f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN "
-               f"INSERT INTO {fts}(rowid, {columns}) VALUES (new.id, {new}); END")
-    op.execute(f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN "
-               f"INSERT INTO {fts}({fts}, rowid, {columns}) VALUES('delete', old.id, {old}); "
-               "END")
-    op.execute(f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {columns} ON {table} BEGIN "
-               f"INSERT INTO {fts}({fts}, rowid, {columns}) VALUES('delete', old.id, {old}); "
-               f"INSERT INTO {fts}(rowid, {columns}) VALUES (new.id, {new}); END")
-    op.execute(f"INSERT INTO {fts}({fts}) VALUES('rebuild')")
-
-
-def _drop_fts(table: str) -> None:
-    for suffix in ("ai", "ad", "au"):
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_fts_{suffix}")
-    op.execute(f"DROP TABLE IF EXISTS {table}_fts")
-
-
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for table in TABLES:
         if sqlite:
-            _drop_fts(table)  # rebuilt once below, not row by row while scopes are filled
+            drop_fts(table)  # rebuilt once below, not row by row while scopes are filled
         op.add_column(table, sa.Column("scope", sa.String(64), nullable=False,
                                        server_default=""))
     bind = op.get_bind()
@@ -64,14 +40,14 @@ def upgrade() -> None:
                          {"scope": scope_of(name, channel), "id": meeting_id})
     if sqlite:
         for table in TABLES:
-            _fts(table, "text, scope")
+            create_fts(table, "text, scope")
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for table in TABLES:
         if sqlite:
-            _drop_fts(table)
+            drop_fts(table)
         op.drop_column(table, "scope")
         if sqlite:
-            _fts(table, "text")
+            create_fts(table, "text")
