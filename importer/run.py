@@ -118,7 +118,7 @@ class Importer:
         self.channel = channel
         self.render = render
         self._series: set[str] = set()
-        self._years: set[int] = set()
+        self._months: set[tuple[int, int]] = set()
 
     async def run(self, paths: Iterable[Path], *, progress: bool = True) -> Summary:
         started = time.monotonic()
@@ -143,7 +143,7 @@ class Importer:
             for series in sorted(self._series):
                 await self.publisher.write_decisions(series)
             if self._series:
-                await self.publisher.archive.update(sorted(self._series), sorted(self._years))
+                await self.publisher.archive.update(sorted(self._series), self._months)
         if summary.meetings:
             await self.storage.analyze()
         bar.update(summary, len(files), final=True)
@@ -208,7 +208,7 @@ class Importer:
             await self.publisher.publish(ref.id, meeting, series_page=False)
             self._series.add(meeting.name)
             if meeting.started_at is not None:
-                self._years.add(meeting.started_at.year)
+                self._months.add((meeting.started_at.year, meeting.started_at.month))
         summary.meetings += 1
         summary.lines += len(found.lines)
         summary.decisions += sum(i.kind.is_decision for i in meeting.items)

@@ -1,7 +1,8 @@
-"""The browsable archive around the minutes: an index, a page per series (by year) and
-per year, a `latest` page per series and Atom feeds. Updated when a meeting is published;
-each update reads only the meeting's series, its year and the newest meetings, so its
-cost does not grow with the size of the archive."""
+"""The browsable archive around the minutes: an index, a page per series (by year), per
+year (its months) and per month, a `latest` page per series and Atom feeds. Updated when a
+meeting is published; each update reads only the meeting's series, its month, its year's
+month counts and the newest meetings, so its cost does not grow with the age of the
+archive."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from meetings.model import DECISIONS
 from publish.files import inside, write_atomic
@@ -39,8 +40,10 @@ class ArchiveWriter:
     def _absolute(self, relative: str) -> str:
         return f"{self.base_url}/{relative}" if self.base_url else relative
 
-    async def update(self, series: Iterable[str], years: Iterable[int]) -> None:
-        """Rewrite the pages a newly published meeting of these series and years touches."""
+    async def update(self, series: Iterable[str], months: Iterable[tuple[int, int]]) -> None:
+        """Rewrite the pages a newly published meeting of these series and (year, month)s
+        touches."""
+        months = sorted(set(months))
         pages: dict[str, str] = {SCRIPT: local_time_script()}
         recent = await self.storage.published(limit=RECENT)
         all_series = await self.storage.series()
@@ -62,12 +65,19 @@ class ArchiveWriter:
                 "archive_latest.html.j2", name=name, target=f"../{meetings[0].stem}.html")
             pages[f"{name}/feed.atom"] = await self._feed(
                 f"Meetings: {name}", f"{name}/feed.atom", meetings[:RECENT])
-        for year in years:
-            meetings = await self.storage.published(
-                since=datetime(year, 1, 1, tzinfo=UTC), until=datetime(year + 1, 1, 1, tzinfo=UTC))
+        for year, month in months:
+            meetings = await self.storage.published(since=_month_start(year, month),
+                                                    until=_month_start(year, month + 1))
+            pages[month_page(year, month)] = render_page(
+                "archive_month.html.j2", year=year, month=_month_start(year, month),
+                meetings=meetings, root="../", feed="../feed.atom")
+        for year in sorted({year for year, _ in months}):
+            counts = await self.storage.published_per_month(year)
             pages[f"years/{year}.html"] = render_page(
-                "archive_year.html.j2", year=year, meetings=meetings, root="../",
-                feed="../feed.atom")
+                "archive_year.html.j2", year=year,
+                months=[(_month_start(year, m), PurePosixPath(month_page(year, m)).name, n)
+                        for m, n in counts],
+                root="../", feed="../feed.atom")
         await asyncio.to_thread(self._write, pages)
 
     async def _feed(self, title: str, path: str, meetings: list[MeetingRecord]) -> str:
@@ -89,6 +99,15 @@ class ArchiveWriter:
     def _write(self, pages: dict[str, str]) -> None:
         for relative, content in pages.items():
             write_atomic(inside(self.root, relative), content, durable=False)
+
+
+def month_page(year: int, month: int) -> str:
+    return f"years/{year}-{month:02d}.html"
+
+
+def _month_start(year: int, month: int) -> datetime:
+    """The first instant of a month (month 13: January of the next year)."""
+    return datetime(year + (month - 1) // 12, (month - 1) % 12 + 1, 1, tzinfo=UTC)
 
 
 def local_time_script() -> str:

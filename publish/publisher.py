@@ -129,7 +129,8 @@ class Publisher:
             await self.write_decisions(meeting.name,
                                        range(meeting.started_at.year, last.year + 1))
             if meeting.ended:
-                await self.archive.update([meeting.name], [meeting.started_at.year])
+                await self.archive.update(
+                    [meeting.name], [(meeting.started_at.year, meeting.started_at.month)])
         return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
 
     async def previous_actions(self, meeting_id: int,

@@ -196,7 +196,7 @@ async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]
         await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
                                 config.publish.base_url)
         await services.publisher.archive.update(
-            names, sorted({r.started_at.year for r in published_records}))
+            names, {(r.started_at.year, r.started_at.month) for r in published_records})
         return results
     finally:
         await services.storage.close()

@@ -7,7 +7,7 @@ import contextlib
 import fcntl
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -361,6 +361,17 @@ class Storage:
         query = select(year).where(*_PUBLISHED).group_by(year).order_by(year.desc())
         async with self.engine.connect() as conn:
             return [int(y) for y in (await conn.execute(query)).scalars()]
+
+    async def published_per_month(self, year: int) -> list[tuple[int, int]]:
+        """(month, number of published meetings) of a year, newest month first."""
+        started = _MEETINGS.c.started_at
+        month = extract("month", started)
+        query = (select(month, func.count()).where(
+            *_PUBLISHED, started >= datetime(year, 1, 1, tzinfo=UTC),
+            started < datetime(year + 1, 1, 1, tzinfo=UTC))
+            .group_by(month).order_by(month.desc()))
+        async with self.engine.connect() as conn:
+            return [(int(m), int(n)) for m, n in (await conn.execute(query)).all()]
 
     async def count_published(self, name: str | None = None) -> int:
         query = select(func.count()).select_from(_MEETINGS).where(*_PUBLISHED)
