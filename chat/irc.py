@@ -27,7 +27,9 @@ from runtime.config import IrcConfig
 log = logging.getLogger(__name__)
 
 # Capabilities we use when the server offers them.
-WANTED_CAPS = ("server-time", "account-tag", "extended-join", "message-tags", "multi-prefix")
+WANTED_CAPS = ("server-time", "account-tag", "extended-join", "account-notify",
+               "message-tags", "multi-prefix")
+WHOX_QUERY_ID = "147"  # marks the replies to our own WHOX queries
 
 
 def _tag(event: Event, key: str) -> str | None:
@@ -74,6 +76,10 @@ class IrcAdapter:
         self._last_received = time.monotonic()
         self._prefix_reserve = DEFAULT_PREFIX_RESERVE
         self._members: dict[str, set[str]] = {}  # folded channel -> folded nicks
+        # folded nick -> services account, from extended-join, WHOX, account-notify and
+        # account-tag: lines carry the account even where the server does not tag them.
+        self._accounts: dict[str, str] = {}
+        self._whox = False  # the server answers WHO with the fields we ask for
         self._caps: set[str] = set()
         self._offered: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -93,7 +99,8 @@ class IrcAdapter:
         for name in ("welcome", "cap", "authenticate", "saslsuccess", "saslfail",
                      "sasltoolong", "saslaborted", "nicknameinuse", "erroneusnickname",
                      "pubmsg", "action", "pubnotice", "join", "part", "kick", "quit", "nick",
-                     "topic", "namreply", "disconnect", "ping", "pong"):
+                     "topic", "namreply", "disconnect", "ping", "pong", "featurelist",
+                     "whospcrpl", "account"):
             reactor.add_global_handler(name, self._dispatch, 0)
         self._tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._watchdog())]
         attempt = 0
@@ -232,6 +239,8 @@ class IrcAdapter:
                  " ".join(sorted(self._caps)) or "none")
         self._registered.set()
         self._members.clear()
+        self._accounts.clear()
+        self._whox = False  # until this server's ISUPPORT says so (it follows 001)
         for channel in self.config.channels:
             self._send_raw(f"JOIN {channel}")
 
@@ -245,12 +254,15 @@ class IrcAdapter:
         if self._sink is None:
             return
         who = nick or event.source.nick
-        account = identity or _tag(event, "account")
+        tagged = identity or _tag(event, "account")
+        if tagged:
+            self._set_account(who, tagged)
+        account = self._accounts.get(fold(who))
         cleaned = clean_text(text)
         self._sink(ChatEvent(
             network=self.name, room=room, nick=who, text=cleaned, kind=kind,
             time=_server_time(event),
-            identity=account if account and account != "*" else None,
+            identity=account,
             event_id=_tag(event, "msgid") or _stamped_id(event, room, who, kind, cleaned),
         ))
 
@@ -275,25 +287,40 @@ class IrcAdapter:
     def _on_join(self, event: Event) -> None:
         channel = event.target
         nick = event.source.nick
-        if fold(nick) == fold(self.nick):
+        own = fold(nick) == fold(self.nick)
+        if own:
             # The server shows us our own hostmask: size replies to fit exactly.
             self._prefix_reserve = len(f":{event.source} ".encode())
         self._members.setdefault(fold(channel), set()).add(fold(nick))
-        # extended-join: JOIN #chan account :realname
-        account = event.arguments[0] if "extended-join" in self._caps and event.arguments else None
-        self._emit(event, channel, LineKind.JOIN, "", identity=account)
+        if "extended-join" in self._caps and event.arguments:
+            # extended-join: JOIN #chan account :realname ("*": not logged in)
+            self._set_account(nick, event.arguments[0])
+        elif not own:
+            # A nick seen before may belong to someone else now.
+            self._accounts.pop(fold(nick), None)
+        if self._whox:
+            if own:  # who is already here, and under which account
+                self._send_raw(f"WHO {channel} %tna,{WHOX_QUERY_ID}")
+            elif not self._caps & {"extended-join", "account-tag"}:
+                self._send_raw(f"WHO {nick} %tna,{WHOX_QUERY_ID}")
+        self._emit(event, channel, LineKind.JOIN, "")
 
     def _on_part(self, event: Event) -> None:
-        self._members.get(fold(event.target), set()).discard(fold(event.source.nick))
         self._emit(event, event.target, LineKind.PART,
                    event.arguments[0] if event.arguments else "")
+        self._leave(event.target, event.source.nick)
 
     def _on_kick(self, event: Event) -> None:
         kicked = event.arguments[0] if event.arguments else ""
-        self._members.get(fold(event.target), set()).discard(fold(kicked))
         reason = event.arguments[1] if len(event.arguments) > 1 else ""
         self._emit(event, event.target, LineKind.PART,
                    f"kicked by {event.source.nick}: {reason}", nick=kicked)
+        self._leave(event.target, kicked)
+
+    def _leave(self, channel: str, nick: str) -> None:
+        self._members.get(fold(channel), set()).discard(fold(nick))
+        if not self._channels_of(nick):  # out of sight: the nick is anyone's now
+            self._accounts.pop(fold(nick), None)
 
     def _channels_of(self, nick: str) -> list[str]:
         folded = fold(nick)
@@ -314,16 +341,20 @@ class IrcAdapter:
         self._reclaim_nick(event.source.nick)
         reason = event.arguments[0] if event.arguments else ""
         for channel in self._channels_of(event.source.nick):
-            self._members[channel].discard(fold(event.source.nick))
             self._emit(event, self._room_name(channel), LineKind.QUIT, reason)
+            self._leave(channel, event.source.nick)
+        self._accounts.pop(fold(event.source.nick), None)
 
     def _on_nick(self, event: Event) -> None:
         old, new = event.source.nick, event.target
         self._reclaim_nick(old)
         for channel in self._channels_of(old):
+            self._emit(event, self._room_name(channel), LineKind.NICK, new)
             self._members[channel].discard(fold(old))
             self._members[channel].add(fold(new))
-            self._emit(event, self._room_name(channel), LineKind.NICK, new)
+        account = self._accounts.pop(fold(old), None)
+        if account:
+            self._accounts[fold(new)] = account
 
     def _on_topic(self, event: Event) -> None:
         self._emit(event, event.target, LineKind.TOPIC,
@@ -335,6 +366,27 @@ class IrcAdapter:
         members = self._members.setdefault(fold(channel), set())
         for name in names.split():
             members.add(fold(name.lstrip("~&@%+").split("!", 1)[0]))
+
+    def _on_whospcrpl(self, event: Event) -> None:  # 354
+        # WHOX reply to "%tna": me token nick account ("0": not logged in)
+        args = list(event.arguments)
+        if len(args) >= 3 and args[0] == WHOX_QUERY_ID:
+            self._set_account(args[1], args[2])
+
+    def _on_account(self, event: Event) -> None:
+        # account-notify: ":nick!u@h ACCOUNT name" ("*": logged out)
+        self._set_account(event.source.nick, event.target or "*")
+
+    def _set_account(self, nick: str, account: str) -> None:
+        if account in ("*", "0", ""):
+            self._accounts.pop(fold(nick), None)
+        else:
+            self._accounts[fold(nick)] = account
+
+    def _on_featurelist(self, event: Event) -> None:
+        # 005 ISUPPORT; read here because the irc package skips tokens without a value.
+        if any(arg == "WHOX" or arg.startswith("WHOX=") for arg in event.arguments):
+            self._whox = True
 
     # -- output -----------------------------------------------------------------------
 

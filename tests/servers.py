@@ -76,9 +76,12 @@ class InspIrcd(_Process):
     """A real InspIRCd 3 with its default connect class: fakelag, command rate and recvq
     limits as a network would have them."""
 
-    def __init__(self, folder: Path, port: int) -> None:
+    def __init__(self, folder: Path, port: int, *, services_port: int | None = None) -> None:
         self.folder = folder
         self.port = port
+        # With a port: accounts exist, set by a services server (FakeServices) linking
+        # there; the server offers WHOX but neither account-tag nor extended-join.
+        self.services_port = services_port
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -86,14 +89,21 @@ class InspIrcd(_Process):
         if not os.path.exists(binary):
             raise RuntimeError("inspircd is not installed (make test installs it)")
         conf = self.folder / "inspircd.conf"
+        services = "" if self.services_port is None else (
+            '<module name="spanningtree">\n<module name="services_account">\n'
+            f'<bind address="127.0.0.1" port="{self.services_port}" type="servers">\n'
+            f'<link name="{FakeServices.NAME}" ipaddr="127.0.0.1" port="{self.services_port}" '
+            f'allowmask="127.0.0.0/8" sendpass="{FakeServices.PASSWORD}" '
+            f'recvpass="{FakeServices.PASSWORD}">\n'
+            f'<uline server="{FakeServices.NAME}" silent="yes">\n')
         conf.write_text(
-            '<server name="irc.insp.test" description="test" network="Test">\n'
+            '<server name="irc.insp.test" description="test" network="Test" id="1IR">\n'
             '<admin name="t" nick="t" email="t@example.org">\n'
             f'<bind address="127.0.0.1" port="{self.port}" type="clients">\n'
             '<connect allow="*" resolvehostnames="no" useident="no">\n'
             '<performance nouserdns="yes">\n'
             f'<pid file="{self.folder}/inspircd.pid">\n'
-            '<options>\n'
+            '<options>\n' + services
         )
         command = [binary, "--nofork", "--config", str(conf)]
         if os.geteuid() == 0:
@@ -101,6 +111,77 @@ class InspIrcd(_Process):
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         wait_for_port(self.port, "inspircd", 15)
+
+
+class FakeServices:
+    """Just enough of a services server (InspIRCd's server protocol 1205) to log users in
+    to accounts, as NickServ would."""
+
+    NAME = "services.test"
+    SID = "9SV"
+    PASSWORD = "linkpass"  # a throwaway test server's link password
+
+    def __init__(self) -> None:
+        self.uids: dict[str, str] = {}  # nick (lower case) -> UID
+        self.lines: list[str] = []
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._linked = asyncio.Event()
+        self._seen = asyncio.Event()
+
+    async def link(self, port: int) -> None:
+        reader, self._writer = await asyncio.open_connection("127.0.0.1", port)
+        for line in ("CAPAB START 1205", "CAPAB CAPABILITIES :CASEMAPPING=rfc1459",
+                     "CAPAB END",
+                     f"SERVER {self.NAME} {self.PASSWORD} 0 {self.SID} :fake services",
+                     f":{self.SID} BURST {int(time.time())}", f":{self.SID} ENDBURST"):
+            self._send(line)
+        self._task = asyncio.create_task(self._read(reader))
+        await asyncio.wait_for(self._linked.wait(), 10)
+
+    def login(self, nick: str, account: str) -> None:
+        uid = self.uids[nick.lower()]
+        self._send(f":{self.SID} METADATA {uid} accountname :{account}")
+
+    async def wait_for_user(self, nick: str) -> None:
+        while nick.lower() not in self.uids:
+            self._seen.clear()
+            await asyncio.wait_for(self._seen.wait(), 10)
+
+    def _send(self, line: str) -> None:
+        assert self._writer is not None
+        self._writer.write(line.encode() + b"\r\n")
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while raw := await reader.readline():
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            self.lines.append(line)
+            words = line.split(" ")
+            if words[0].startswith("@"):
+                words = words[1:]
+            source = words[0][1:] if words[0].startswith(":") else ""
+            command = words[1] if source else words[0]
+            args = words[2:] if source else words[1:]
+            if command == "ENDBURST":
+                self._linked.set()
+            elif command == "UID":  # UID uuid ts nick host dhost ident ip signon modes ...
+                self.uids[args[2].lower()] = args[0]
+            elif command == "NICK" and source:
+                for nick, uid in list(self.uids.items()):
+                    if uid == source:
+                        del self.uids[nick]
+                self.uids[args[0].lower()] = source
+            elif command == "QUIT" and source:
+                self.uids = {n: u for n, u in self.uids.items() if u != source}
+            elif command == "PING":
+                self._send(f":{self.SID} PONG {args[-1] if args else ''}")
+            self._seen.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._writer is not None:
+            self._writer.close()
 
 
 class IrcClient:
