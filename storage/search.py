@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -24,7 +26,10 @@ MARK_START, MARK_END = "\x02", "\x03"
 MAX_QUERY = 1000  # characters of a query that are looked at
 MAX_TERMS = 32
 MAX_RESULTS = 1000  # hits counted; pages go no further
-CANDIDATES = 2_000  # newest matches of items and of lines that are ranked
+CANDIDATES = MAX_RESULTS  # newest matches of items and of lines that are ranked
+ITEM_WEIGHT = 1.25  # a decision or an action item that matches ranks above a chat line
+BM25_K1, BM25_B = 1.2, 0.75
+SNIPPET_WORDS = 24
 DECISION_KINDS = ("agreed", "accepted", "rejected", "vote")
 ITEM_KINDS = ("topic", "info", "action", "agreed", "accepted", "rejected", "idea", "link",
               "help", "vote")
@@ -113,6 +118,44 @@ def scoped_match(match: str, filters: Filters) -> str:
     return " AND ".join(parts)
 
 
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    """Words as the FTS5 index sees them (unicode61, remove_diacritics): lower case,
+    without accents."""
+    lowered = text.lower()
+    if lowered.isascii():  # nearly always: skip the per-character work
+        return _WORD.findall(lowered)
+    plain = unicodedata.normalize("NFKD", lowered)
+    return _WORD.findall("".join(c for c in plain if not unicodedata.combining(c)))
+
+
+def wanted_words(query: str) -> set[str]:
+    """The words a hit is ranked by: those of the query's terms that are not excluded."""
+    words: set[str] = set()
+    for term in re.findall(r'-?"[^"]*"?|\S+', query[:MAX_QUERY])[:MAX_TERMS]:
+        if term != "OR" and not (term.startswith("-") and len(term) > 1):
+            words.update(_words(term))
+    return words
+
+
+def relevance(text: str, wanted: set[str], average_length: float) -> float:
+    """BM25 of a text for the query's words, without the words' rarity (IDF): every
+    candidate already matched, and counting a common word's documents in a 10-million-line
+    index costs more than the whole rest of a search (see bench/RESULTS.md)."""
+    words = _words(text)
+    if not words:
+        return 0.0
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * len(words) / max(average_length, 1.0))
+    score = 0.0
+    for word in wanted:
+        tf = words.count(word)
+        if tf:
+            score += tf * (BM25_K1 + 1) / (tf + norm)
+    return score
+
+
 def fts5_query(query: str) -> str | None:
     """A valid FTS5 query with the meaning of a web search box: words and "quoted
     phrases" must all match, -word excludes, OR between terms. None: nothing to search."""
@@ -199,20 +242,28 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
         params.update(extra)
         parts.append(_line_sql(sqlite, clauses))
     hits_sql = " UNION ALL ".join(parts)
-    order = "rank" if sqlite else "rank DESC"
-    # The total comes with the page (a window over the same candidates), not from a
-    # second pass over them.
-    page_sql = (f"SELECT *, count(*) OVER () AS total FROM ({hits_sql}) hits "
-                f"ORDER BY {order}, time DESC LIMIT :limit OFFSET :offset")
     binds = [bindparam(name, type_=UTCDateTime) for name in ("since", "until") if name in params]
-    page = text(page_sql).bindparams(*binds).columns(
-        time=UTCDateTime, started_at=UTCDateTime, ended_at=UTCDateTime)
+    columns = {"time": UTCDateTime, "started_at": UTCDateTime, "ended_at": UTCDateTime}
     async with engine.connect() as conn:
-        rows = (await conn.execute(page, {**params, "limit": limit, "offset": offset})).all()
-        total = min(rows[0].total, MAX_RESULTS) if rows else 0
-        if not rows and offset:  # past the end: the total still tells how many there are
-            total = min(await _count(conn, hits_sql, binds, params), MAX_RESULTS)
-        snippets = await _snippets(conn, sqlite, match, rows)
+        if sqlite:
+            # Ranked here: FTS5's own bm25 counts every row that holds each word first.
+            # Times stay text (ISO, so they sort) until the page is read in full.
+            candidates = (await conn.execute(text(hits_sql).bindparams(*binds), params)).all()
+            total = min(len(candidates), MAX_RESULTS)
+            ranked = _ranked(candidates, wanted_words(query))[offset:offset + limit]
+            rows = await _page_rows(conn, [(r.src, r.rid) for r in ranked], columns)
+        else:
+            # The total comes with the page (a window over the same candidates), not from
+            # a second pass over them.
+            page_sql = (f"SELECT *, count(*) OVER () AS total FROM ({hits_sql}) hits "
+                        "ORDER BY rank DESC, time DESC LIMIT :limit OFFSET :offset")
+            page = text(page_sql).bindparams(*binds).columns(**columns)
+            rows = list((await conn.execute(
+                page, {**params, "limit": limit, "offset": offset})).all())
+            total = min(rows[0].total, MAX_RESULTS) if rows else 0
+            if not rows and offset:  # past the end: the total still tells how many there are
+                total = min(await _count(conn, hits_sql, binds, params), MAX_RESULTS)
+        snippets = await _snippets(conn, sqlite, query if sqlite else match, rows)
     hits = [
         Hit(MeetingRecord(r.meeting_id, r.network, r.channel, r.name, r.title, r.founder,
                           r.started_at, r.ended_at, r.stem),
@@ -222,38 +273,91 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
     return SearchPage(hits, int(total), int(total) >= MAX_RESULTS)
 
 
+async def _page_rows(conn: Any, order: list[tuple[str, int]],
+                     columns: dict[str, Any]) -> list[Any]:
+    """The rows of a page of SQLite hits, in full and in the given order."""
+    parts = []
+    for src, sql in (("i", _ITEM_ROWS), ("l", _LINE_ROWS)):
+        ids = ", ".join(str(int(rid)) for s, rid in order if s == src)  # our own integers
+        if ids:
+            parts.append(f"{sql} ({ids})")
+    if not parts:
+        return []
+    rows = (await conn.execute(text(" UNION ALL ".join(parts)).columns(**columns))).all()
+    found = {(r.src, r.rid): r for r in rows}
+    return [found[key] for key in order if key in found]
+
+
+def _ranked(rows: Sequence[Any], wanted: set[str]) -> list[Any]:
+    """Candidates best first: BM25 without IDF (see `relevance`), items weighted up,
+    newer first among equals."""
+    if not rows:
+        return []
+    average = sum(len(r.text.split()) for r in rows) / len(rows)
+    scored = [((relevance(r.text, wanted, average) * (ITEM_WEIGHT if r.src == "i" else 1.0)),
+               r.time, r) for r in rows]
+    scored.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
+    return [row for _, _, row in scored]
+
+
 async def _count(conn: Any, hits_sql: str, binds: list[Any], params: dict[str, Any]) -> int:
     sql = f"SELECT count(*) FROM (SELECT 1 FROM ({hits_sql}) hits LIMIT {MAX_RESULTS}) c"
     return int((await conn.execute(text(sql).bindparams(*binds), params)).scalar_one())
 
 
-async def _snippets(conn: Any, sqlite: bool, match: str,
+def highlight(text: str, wanted: set[str], words: int = SNIPPET_WORDS) -> str:
+    """The query's words marked (MARK_START/MARK_END) in at most `words` words of the
+    text around the first of them, with "…" where text was cut."""
+    tokens = list(_WORD.finditer(text))
+    if not tokens:
+        return text
+    hits = [n for n, token in enumerate(tokens) if "".join(_words(token.group())) in wanted]
+    first = max(0, min(hits[0] - 4, len(tokens) - words)) if hits else 0
+    last = min(len(tokens), first + words)
+    pos = 0 if first == 0 else tokens[first].start()
+    end = len(text) if last == len(tokens) else tokens[last - 1].end()
+    parts = ["…" if first else ""]
+    for n in hits:
+        if first <= n < last:
+            token = tokens[n]
+            parts += [text[pos:token.start()], MARK_START, token.group(), MARK_END]
+            pos = token.end()
+    parts += [text[pos:end], "…" if last < len(tokens) else ""]
+    return "".join(parts)
+
+
+async def _snippets(conn: Any, sqlite: bool, query: str,
                     rows: Any) -> dict[tuple[str, int], str]:
-    """Highlighted snippets of the rows on the page, made only for those."""
+    """Highlighted snippets of the rows on the page, made only for those. SQLite: here
+    (FTS5's snippet() evaluates the whole query again to mark twenty rows)."""
+    if sqlite:
+        wanted = wanted_words(query)
+        return {(r.src, r.rid): highlight(r.text, wanted) for r in rows}
     found: dict[tuple[str, int], str] = {}
     for src, table in (("i", "items"), ("l", "lines")):
         ids = [r.rid for r in rows if r.src == src]
         if not ids:
             continue
         marks = ", ".join(str(int(i)) for i in ids)  # integers from our own query
-        if sqlite:
-            sql = (f"SELECT rowid AS rid, snippet({table}_fts, 0, char(2), char(3), '…', 24) "
-                   f"AS snip FROM {table}_fts WHERE {table}_fts MATCH :q AND rowid IN ({marks})")
-            params: dict[str, Any] = {"q": match}
-        else:
-            sql = (f"SELECT id AS rid, ts_headline('simple', text, "
-                   f"websearch_to_tsquery('simple', :q), :headline) AS snip FROM {table} "
-                   f"WHERE id IN ({marks})")
-            params = {"q": match, "headline": _HEADLINE}
-        for row in (await conn.execute(text(sql), params)).all():
+        sql = (f"SELECT id AS rid, ts_headline('simple', text, "
+               f"websearch_to_tsquery('simple', :q), :headline) AS snip FROM {table} "
+               f"WHERE id IN ({marks})")
+        for row in (await conn.execute(text(sql), {"q": query, "headline": _HEADLINE})).all():
             found[(src, row.rid)] = row.snip
     return found
 
 
 _HEADLINE = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", '
-             "MaxWords=24, MinWords=8, ShortWord=2")
+             f"MaxWords={SNIPPET_WORDS}, MinWords=8, ShortWord=2")
 _MEETING_COLUMNS = ("m.network, m.channel, m.name, m.title, m.founder, m.started_at, "
                     "m.ended_at, m.stem")
+# A page of SQLite hits, read in full by id (see _page_rows).
+_ITEM_ROWS = ("SELECT 'i' AS src, i.id AS rid, i.meeting_id, i.kind, i.nick, i.time, i.line, "
+              f"i.text, {_MEETING_COLUMNS} FROM items i JOIN meetings m "
+              "ON m.id = i.meeting_id WHERE i.id IN")
+_LINE_ROWS = ("SELECT 'l' AS src, l.id AS rid, l.meeting_id, 'line' AS kind, l.nick, l.time, "
+              f"l.seq AS line, l.text, {_MEETING_COLUMNS} FROM lines l JOIN meetings m "
+              "ON m.id = l.meeting_id WHERE l.id IN")
 _NO_ITEM = ("NOT EXISTS (SELECT 1 FROM items i2 WHERE i2.meeting_id = l.meeting_id "
             "AND i2.line = l.seq) AND l.kind IN ('message', 'action', 'notice', 'edit')")
 
@@ -263,10 +367,9 @@ def _item_sql(sqlite: bool, clauses: list[str]) -> str:
     where = " AND ".join(clauses)
     if sqlite:
         # CROSS JOIN keeps the match driving the join; ORDER BY rowid DESC lets FTS5 stream
-        # newest first and stop at the cap, so filters apply before it and the rank is
-        # computed only for rows that pass.
-        return (f"SELECT * FROM (SELECT 'i' AS src, i.id AS rid, i.meeting_id, i.kind, i.nick, "
-                f"i.time, i.line, i.text, items_fts.rank AS rank, {_MEETING_COLUMNS} "
+        # newest first and stop at the cap, so filters apply before it.
+        # Only what ranking needs; the page's rows are read in full afterwards.
+        return ("SELECT * FROM (SELECT 'i' AS src, i.id AS rid, i.time, i.text "
                 "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid "
                 "CROSS JOIN meetings m ON m.id = i.meeting_id "
                 f"WHERE items_fts MATCH :q AND {where} "
@@ -283,9 +386,8 @@ def _line_sql(sqlite: bool, clauses: list[str]) -> str:
     """The newest :cap log lines that match, made no item and pass the filters."""
     where = " AND ".join([_NO_ITEM, *clauses])
     if sqlite:
-        return (f"SELECT * FROM (SELECT 'l' AS src, l.id AS rid, l.meeting_id, 'line' AS kind, "
-                f"l.nick, l.time, l.seq AS line, l.text, lines_fts.rank AS rank, "
-                f"{_MEETING_COLUMNS} FROM lines_fts CROSS JOIN lines l ON l.id = lines_fts.rowid "
+        return ("SELECT * FROM (SELECT 'l' AS src, l.id AS rid, l.time, l.text "
+                "FROM lines_fts CROSS JOIN lines l ON l.id = lines_fts.rowid "
                 "CROSS JOIN meetings m ON m.id = l.meeting_id "
                 f"WHERE lines_fts MATCH :q AND {where} "
                 "ORDER BY lines_fts.rowid DESC LIMIT :cap)")
