@@ -89,11 +89,15 @@ def bot(config: Path, *args: str) -> float:
 
 
 async def publish_one(storage: Storage, out: Path, n: int) -> float:
-    """Publish a fresh 200-line meeting of series0; seconds from start to all pages."""
+    """Publish a fresh 200-line meeting of series0 (with items, as the generated ones have);
+    seconds from start to all pages."""
     engine = Engine(default_registry())
     start = datetime(2026, 6, 1, 15, tzinfo=UTC) + timedelta(days=n)
     lines = [Line(1, start, LineKind.MESSAGE, "chair", "#startmeeting series0")]
-    lines += [Line(i, start + timedelta(seconds=i), LineKind.MESSAGE, "alice", f"line {i}")
+    # Like the generated meetings: topics, decisions and action items among the chat.
+    said = {40: "#topic the release", 29: "#agreed ship the release", 17: "#action bob to tag"}
+    lines += [Line(i, start + timedelta(seconds=i), LineKind.MESSAGE, "chair",
+                   next((text for every, text in said.items() if i % every == 0), f"line {i}"))
               for i in range(2, 200)]
     lines.append(Line(200, start + timedelta(seconds=200), LineKind.MESSAGE, "chair",
                       "#endmeeting"))

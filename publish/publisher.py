@@ -19,6 +19,7 @@ from publish.render import new_fragments, render_all, render_page
 from storage import Derived, ItemRecord, Storage
 
 DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
+LATEST_DECISIONS = 50  # on a series' decisions.html; each year has its own page
 
 
 def _decisions_file(series: str, year: int, extension: str) -> str:
@@ -154,7 +155,7 @@ class Publisher:
     async def write_decisions(self, series: str, years: Iterable[int] | None = None) -> None:
         """The series' decision register, newest first: a page per year
         ({name}/decisions-YYYY.html and .json), {name}/decisions.html (the years, and the
-        newest year's decisions) and {name}/decisions.json (every decision).
+        latest decisions) and {name}/decisions.json (every decision).
 
         `years`: the years a publish touched (None: every year). Only those are rendered
         again, so publishing costs the same in a series of any age; the whole-register
@@ -164,24 +165,20 @@ class Publisher:
         wanted = set(known if years is None else years)
         # Years never written (an archive published before registers were split).
         wanted.update(y for y in known if not self._exists(_decisions_file(series, y, "json")))
-        if known:
-            wanted.add(known[0])  # the index page shows the newest year
         files: dict[str, str] = {}
-        newest: list[SeriesDecision] = []
         for year in sorted(wanted, reverse=True):
             records = await self.storage.items(DECISION_KINDS, name=series,
                                                since=datetime(year, 1, 1, tzinfo=UTC),
                                                until=datetime(year + 1, 1, 1, tzinfo=UTC))
-            entries = [SeriesDecision(r, self._decision_link(series, r)) for r in records]
-            if known and year == known[0]:
-                newest = entries
             files[_decisions_file(series, year, "html")] = render_page(
-                "decisions.html.j2", series=series, year=year, years=counts,
-                decisions=entries)
+                "decisions.html.j2", series=series, year=year, years=[],
+                decisions=[SeriesDecision(r, self._decision_link(series, r)) for r in records])
             files[_decisions_file(series, year, "json")] = _json_lines(
                 [self._decision_data(r) for r in records])
+        latest = await self.storage.items(DECISION_KINDS, name=series, limit=LATEST_DECISIONS)
         files[f"{series}/decisions.html"] = render_page(
-            "decisions.html.j2", series=series, year=None, years=counts, decisions=newest)
+            "decisions.html.j2", series=series, year=None, years=counts,
+            decisions=[SeriesDecision(r, self._decision_link(series, r)) for r in latest])
         await asyncio.to_thread(self._write_register, series, known, files)
 
     def _write_register(self, series: str, years: list[int], files: dict[str, str]) -> None:

@@ -47,6 +47,10 @@ class MeetingRow(Base):
         Index("ix_meetings_open", "network", "channel", "ended_at"),
         Index("ix_meetings_name_started", "name", "started_at"),
         Index("ix_meetings_started", "started_at"),
+        # The archive's series list reads only this (see migration 0009).
+        Index("ix_meetings_published", "name", "started_at", "ended_at", "stem",
+              sqlite_where=text("ended_at IS NOT NULL AND stem IS NOT NULL"),
+              postgresql_where=text("ended_at IS NOT NULL AND stem IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -18,10 +18,13 @@ from sqlalchemy import (
     Table,
     delete,
     event,
+    exists,
     extract,
     func,
     insert,
+    literal,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -356,11 +359,26 @@ class Storage:
                               r.started_at, r.ended_at, r.stem) for r in rows]
 
     async def years(self) -> list[int]:
-        """Years with published meetings, newest first."""
-        year = extract("year", _MEETINGS.c.started_at)
-        query = select(year).where(*_PUBLISHED).group_by(year).order_by(year.desc())
+        """Years with published meetings, newest first. One indexed probe per year between
+        the first and the last, instead of reading every meeting."""
+        started = _MEETINGS.c.started_at
         async with self.engine.connect() as conn:
-            return [int(y) for y in (await conn.execute(query)).scalars()]
+            # Two ordered probes: min() and max() together would read every row.
+            ends = [(await conn.execute(select(started).where(*_PUBLISHED)
+                                        .order_by(order).limit(1))).scalar()
+                    for order in (started.asc(), started.desc())]
+            first, last = ends
+            if first is None or last is None:
+                return []
+            probes = [
+                select(literal(year).label("year")).where(exists(
+                    select(_MEETINGS.c.id).where(
+                        *_PUBLISHED, started >= datetime(year, 1, 1, tzinfo=UTC),
+                        started < datetime(year + 1, 1, 1, tzinfo=UTC))))
+                for year in range(last.year, first.year - 1, -1)
+            ]
+            found = (await conn.execute(union_all(*probes))).scalars().all()
+            return sorted((int(year) for year in found), reverse=True)
 
     async def published_per_month(self, year: int) -> list[tuple[int, int]]:
         """(month, number of published meetings) of a year, newest month first."""
@@ -441,9 +459,10 @@ class Storage:
             quoted = json.dumps(owner.lower(), ensure_ascii=False)
             literal = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(func.lower(_ITEMS.c.owners).like(f"%{literal}%", escape="\\"))
-        if meeting_id is not None or meeting_ids is not None:
-            # A few meetings' items: without statistics SQLite would walk every item of the
-            # kind in time order instead.
+        if meeting_id is not None or meeting_ids is not None or name is not None:
+            # A few meetings' items, or a series': SQLite would otherwise walk every item of
+            # the kind in time order (a series' decisions of a year: 25,000 items at
+            # OpenStack scale, instead of its 500 meetings' own).
             query = query.with_hint(_ITEMS, "INDEXED BY ix_items_meeting", "sqlite")
         return query
 
