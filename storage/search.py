@@ -26,7 +26,7 @@ MARK_START, MARK_END = "\x02", "\x03"
 MAX_QUERY = 1000  # characters of a query that are looked at
 MAX_TERMS = 32
 MAX_RESULTS = 1000  # hits counted; pages go no further
-CANDIDATES = MAX_RESULTS  # newest matches of items and of lines that are ranked
+CANDIDATES = 500  # newest matches of items and of lines that are ranked (SQLite)
 ITEM_WEIGHT = 1.25  # a decision or an action item that matches ranks above a chat line
 BM25_K1, BM25_B = 1.2, 0.75
 SNIPPET_WORDS = 24
@@ -140,11 +140,10 @@ def wanted_words(query: str) -> set[str]:
     return words
 
 
-def relevance(text: str, wanted: set[str], average_length: float) -> float:
-    """BM25 of a text for the query's words, without the words' rarity (IDF): every
-    candidate already matched, and counting a common word's documents in a 10-million-line
-    index costs more than the whole rest of a search (see bench/RESULTS.md)."""
-    words = _words(text)
+def relevance(words: list[str], wanted: set[str], average_length: float) -> float:
+    """BM25 of a text's words for the query's words, without the words' rarity (IDF):
+    every candidate already matched, and counting a common word's documents in a
+    10-million-line index costs more than the whole rest of a search (bench/RESULTS.md)."""
     if not words:
         return 0.0
     norm = BM25_K1 * (1 - BM25_B + BM25_B * len(words) / max(average_length, 1.0))
@@ -244,12 +243,14 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
     hits_sql = " UNION ALL ".join(parts)
     binds = [bindparam(name, type_=UTCDateTime) for name in ("since", "until") if name in params]
     columns = {"time": UTCDateTime, "started_at": UTCDateTime, "ended_at": UTCDateTime}
+    full = False  # a branch reached its cap: the total is a floor
     async with engine.connect() as conn:
         if sqlite:
             # Ranked here: FTS5's own bm25 counts every row that holds each word first.
             # Times stay text (ISO, so they sort) until the page is read in full.
             candidates = (await conn.execute(text(hits_sql).bindparams(*binds), params)).all()
             total = min(len(candidates), MAX_RESULTS)
+            full = any(sum(r.src == src for r in candidates) >= CANDIDATES for src in "il")
             ranked = _ranked(candidates, wanted_words(query))[offset:offset + limit]
             rows = await _page_rows(conn, [(r.src, r.rid) for r in ranked], columns)
         else:
@@ -270,7 +271,7 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
             r.kind, r.nick, r.time, r.line, r.text, snippets.get((r.src, r.rid), r.text))
         for r in rows
     ]
-    return SearchPage(hits, int(total), int(total) >= MAX_RESULTS)
+    return SearchPage(hits, int(total), int(total) >= MAX_RESULTS or full)
 
 
 async def _page_rows(conn: Any, order: list[tuple[str, int]],
@@ -293,9 +294,10 @@ def _ranked(rows: Sequence[Any], wanted: set[str]) -> list[Any]:
     newer first among equals."""
     if not rows:
         return []
-    average = sum(len(r.text.split()) for r in rows) / len(rows)
-    scored = [((relevance(r.text, wanted, average) * (ITEM_WEIGHT if r.src == "i" else 1.0)),
-               r.time, r) for r in rows]
+    tokenized = [(row, _words(row.text)) for row in rows]
+    average = sum(len(words) for _, words in tokenized) / len(tokenized)
+    scored = [(relevance(words, wanted, average) * (ITEM_WEIGHT if row.src == "i" else 1.0),
+               row.time, row) for row, words in tokenized]
     scored.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
     return [row for _, _, row in scored]
 
