@@ -155,7 +155,7 @@ async def run_bot(config: Config) -> None:
     stopper = asyncio.create_task(stop.wait())
     # The console ends at end of input; networks run until a signal.
     await asyncio.wait([stopper, *running], return_when=asyncio.FIRST_COMPLETED)
-    timekeeper.stop()
+    await timekeeper.stop()
     await recorder.drained()
     if notifier is not None:
         await notifier.drain()

@@ -9,9 +9,11 @@ meeting that overran while the bot was down is ended at start."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -23,6 +25,7 @@ from schedules.recurrence import occurrences
 log = logging.getLogger(__name__)
 REMINDER_GRACE = timedelta(minutes=2)  # later than this, a reminder is not sent at all
 CHECK_EVERY = 30  # seconds between checks for overrunning meetings
+STOP_WAIT = 10  # seconds a check in progress may take to finish at shutdown
 STATE_NETWORK = "schedule"  # the chat_state rows of sent reminders
 
 
@@ -41,6 +44,8 @@ class Timekeeper:
         self.auto_end = auto_end
         self.clock = clock
         self.scheduler: AsyncIOScheduler | None = None
+        self._running: asyncio.Task[Any] | None = None  # a check in progress
+        self._stopped = False
 
     def start(self) -> None:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
@@ -50,16 +55,25 @@ class Timekeeper:
                                max_instances=1)
         self.scheduler.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """No new checks; a check in progress finishes (it may be ending a meeting)."""
+        self._stopped = True  # a check the scheduler has already handed out does nothing
+        if self._running is not None:  # before shutdown, which cancels running jobs
+            await asyncio.wait([self._running], timeout=STOP_WAIT)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
 
     async def _run(self) -> None:
+        if self._stopped:
+            return
+        self._running = asyncio.current_task()
         try:
             upcoming = await self.tick()
         except Exception:
             log.exception("timed work failed")
             return
+        finally:
+            self._running = None
         if upcoming is not None and self.scheduler is not None:
             # Wake exactly when the next reminder is due (the interval check is coarser).
             self.scheduler.add_job(self._run, "date", run_date=upcoming, id="reminder",
