@@ -210,7 +210,7 @@ class Publisher:
             write_atomic(inside(self.root, relative), content, durable=False)
 
     def _taken_on_disk(self, stem: str) -> bool:
-        return inside(self.root, f"{stem}.json").exists()
+        return self._exists(f"{stem}.json")
 
     def remove(self, stem: str) -> None:
         for relative in files_for(stem).values():

@@ -69,6 +69,12 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(False) if driver else url
 
 
+def _in_year(column: Any, year: int) -> tuple[Any, Any]:
+    """Conditions: a time column within a (UTC) calendar year."""
+    return (column >= datetime(year, 1, 1, tzinfo=UTC),
+            column < datetime(year + 1, 1, 1, tzinfo=UTC))
+
+
 def _record(row: MeetingRow) -> MeetingRecord:
     return MeetingRecord(
         row.id, row.network, row.channel, row.name, row.title, row.founder,
@@ -372,9 +378,7 @@ class Storage:
                 return []
             probes = [
                 select(literal(year).label("year")).where(exists(
-                    select(_MEETINGS.c.id).where(
-                        *_PUBLISHED, started >= datetime(year, 1, 1, tzinfo=UTC),
-                        started < datetime(year + 1, 1, 1, tzinfo=UTC))))
+                    select(_MEETINGS.c.id).where(*_PUBLISHED, *_in_year(started, year))))
                 for year in range(last.year, first.year - 1, -1)
             ]
             found = (await conn.execute(union_all(*probes))).scalars().all()
@@ -384,10 +388,8 @@ class Storage:
         """(month, number of published meetings) of a year, newest month first."""
         started = _MEETINGS.c.started_at
         month = extract("month", started)
-        query = (select(month, func.count()).where(
-            *_PUBLISHED, started >= datetime(year, 1, 1, tzinfo=UTC),
-            started < datetime(year + 1, 1, 1, tzinfo=UTC))
-            .group_by(month).order_by(month.desc()))
+        query = (select(month, func.count()).where(*_PUBLISHED, *_in_year(started, year))
+                 .group_by(month).order_by(month.desc()))
         async with self.engine.connect() as conn:
             return [(int(m), int(n)) for m, n in (await conn.execute(query)).all()]
 

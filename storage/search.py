@@ -131,11 +131,21 @@ def _words(text: str) -> list[str]:
     return _WORD.findall("".join(c for c in plain if not unicodedata.combining(c)))
 
 
+def _query_terms(query: str) -> list[tuple[str, bool]]:
+    """A search box's terms (words, "quoted phrases", OR) without a leading "-", each with
+    whether that "-" excluded it."""
+    terms = []
+    for term in re.findall(r'-?"[^"]*"?|\S+', query[:MAX_QUERY])[:MAX_TERMS]:
+        negative = term.startswith("-") and len(term) > 1
+        terms.append((term[1:] if negative else term, negative))
+    return terms
+
+
 def wanted_words(query: str) -> set[str]:
     """The words a hit is ranked by: those of the query's terms that are not excluded."""
     words: set[str] = set()
-    for term in re.findall(r'-?"[^"]*"?|\S+', query[:MAX_QUERY])[:MAX_TERMS]:
-        if term != "OR" and not (term.startswith("-") and len(term) > 1):
+    for term, negative in _query_terms(query):
+        if term != "OR" and not negative:
             words.update(_words(term))
     return words
 
@@ -160,13 +170,12 @@ def fts5_query(query: str) -> str | None:
     phrases" must all match, -word excludes, OR between terms. None: nothing to search."""
     terms: list[str] = []
     excluded: list[str] = []
-    for term in re.findall(r'-?"[^"]*"?|\S+', query[:MAX_QUERY])[:MAX_TERMS]:
-        if term == "OR":
+    for term, negative in _query_terms(query):
+        if term == "OR" and not negative:
             if terms and terms[-1] != "OR":
                 terms.append("OR")
             continue
-        negative = term.startswith("-") and len(term) > 1
-        words = re.findall(r"\w+", term[1:] if negative else term)
+        words = re.findall(r"\w+", term)
         if not words:
             continue
         phrase = '"' + " ".join(words) + '"'
