@@ -219,6 +219,6 @@ class Importer:
     async def _unpublish(self, meeting_ids: list[int]) -> None:
         """A changed file is imported again in place: its old outputs go first."""
         for meeting_id in meeting_ids:
-            stored = await self.storage.meeting(meeting_id)
-            if stored is not None and stored.record.stem:
-                await asyncio.to_thread(self.publisher.remove, stored.record.stem)
+            record = await self.storage.meeting(meeting_id)
+            if record is not None and record.stem:
+                await asyncio.to_thread(self.publisher.remove, record.stem)

@@ -67,14 +67,14 @@ class Engine:
         return outcome
 
     @staticmethod
-    def _parts(meeting: Meeting, event_id: str | None) -> list[int]:
-        """Indexes in meeting.lines of the lines one (possibly multi-line) message made."""
-        found: list[int] = []
+    def _parts(meeting: Meeting, event_id: str | None) -> list[Line]:
+        """The lines one (possibly multi-line) message made, as shown now."""
+        found: list[Line] = []
         while event_id is not None:
-            index = meeting.by_event.get(part_id(event_id, len(found)))
-            if index is None:
+            line = meeting.event_line(part_id(event_id, len(found)))
+            if line is None:
                 break
-            found.append(index)
+            found.append(meeting.as_shown(line))
         return found
 
     def _edit(self, meeting: Meeting, edit: Line) -> None:
@@ -83,17 +83,16 @@ class Engine:
         parts = self._parts(meeting, edit.relates_to)
         if not parts:
             return
-        first = meeting.lines[parts[0]]
+        first = parts[0]
         same_sender = (first.identity == edit.identity if edit.identity
                        else fold(first.nick) == fold(edit.nick))
         if not same_sender or not first.kind.is_speech:
             return
         pieces = edit.text.split("\n")
-        for i, index in enumerate(parts):
+        for i, old in enumerate(parts):
             last = i == len(parts) - 1
             text = " ".join(pieces[i:]) if last else (pieces[i] if i < len(pieces) else "")
-            old = meeting.lines[index]
-            meeting.lines[index] = old._replace(text=text, edited=True)
+            meeting.correct(old._replace(text=text, edited=True))
             self._reword_items(meeting, old.seq, text)
 
     def _reword_items(self, meeting: Meeting, seq: int, text: str) -> None:
@@ -116,14 +115,11 @@ class Engine:
         parts = self._parts(meeting, redaction.relates_to)
         if not parts:
             return
-        removed = {meeting.lines[i].seq for i in parts}
-        ids = {meeting.lines[i].event_id for i in parts}
-        for index in parts:
-            old = meeting.lines[index]
-            meeting.lines[index] = old._replace(kind=LineKind.REDACTED, text="", edited=False)
-        for index, line in enumerate(meeting.lines):
-            if line.kind is LineKind.EDIT and line.relates_to in ids:
-                meeting.lines[index] = line._replace(text="")
+        removed = {line.seq for line in parts}
+        for old in parts:
+            meeting.correct(old._replace(kind=LineKind.REDACTED, text="", edited=False))
+            for edit in meeting.edits.get(old.event_id or "", ()):
+                meeting.correct(edit._replace(text=""))
         meeting.items = [i for i in meeting.items
                          if i.line not in removed or i.kind is ItemKind.VOTE]
 

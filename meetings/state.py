@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -55,6 +56,14 @@ def slugify(name: str) -> str:
     return slug[:100] or "meeting"
 
 
+EVENT_WINDOW = 2000
+
+
+def base_event(event_id: str) -> str:
+    """The event a line of a multi-line message belongs to (see model.part_id)."""
+    return event_id.split("|", 1)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class ActionItem:
     item: Item
@@ -76,7 +85,10 @@ class Meeting:
     name: str = ""
     chairs: dict[str, str] = field(default_factory=dict)  # identity key -> nick shown
     items: list[Item] = field(default_factory=list)
-    lines: list[Line] = field(default_factory=list)
+    line_count: int = 0
+    last_seq: int = 0
+    last_time: datetime | None = None
+    gaps: list[Line] = field(default_factory=list)  # GAP and CLOSE lines, for the minutes
     speakers: dict[str, int] = field(default_factory=dict)  # nick -> lines said
     aliases: dict[str, str] = field(default_factory=dict)  # folded name -> current nick
     accounts: dict[str, str] = field(default_factory=dict)  # folded nick -> account
@@ -87,8 +99,16 @@ class Meeting:
     # Set by #voters / #voterule with no vote open: they apply to the next votes.
     next_voters: dict[str, str] | None = None
     next_rule: VoteRule | None = None
-    by_event: dict[str, int] = field(default_factory=dict)  # event id -> index in lines
     scheduled_minutes: int = 0  # the duration of the scheduled slot it was started in
+    # The log itself lives in storage; a meeting keeps only what corrections can reach:
+    # the last `event_window` lines that have an event id, the lines of events that later
+    # lines are known to correct (`pinned`, given on replay) and the corrections made.
+    event_window: int = EVENT_WINDOW
+    pinned: frozenset[str] = frozenset()
+    recent: dict[str, Line] = field(default_factory=dict)  # event id -> line, oldest first
+    kept: dict[str, Line] = field(default_factory=dict)  # event id -> line, never evicted
+    shown: dict[int, Line] = field(default_factory=dict)  # seq -> line as corrected
+    edits: dict[str, list[Line]] = field(default_factory=dict)  # event id -> its edits
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -136,11 +156,43 @@ class Meeting:
     def current_nick(self, nick: str) -> str:
         return self.aliases.get(fold(nick), nick)
 
+    def event_line(self, event_id: str) -> Line | None:
+        """A line by its event id, if the meeting still holds it (see `remember`)."""
+        return self.recent.get(event_id) or self.kept.get(event_id)
+
+    def remember(self, lines: Iterable[Line]) -> None:
+        """Hold older lines again (read back from storage) that a correction is about."""
+        for line in lines:
+            if line.event_id is not None:
+                self.kept[line.event_id] = line
+
+    def as_shown(self, line: Line) -> Line:
+        """A line as the log shows it: edited, removed, or as said."""
+        return self.shown.get(line.seq, line)
+
+    def correct(self, line: Line) -> None:
+        self.shown[line.seq] = line
+
+    def _hold(self, line: Line) -> None:
+        assert line.event_id is not None
+        if self.pinned and base_event(line.event_id) in self.pinned:
+            self.kept[line.event_id] = line
+            return
+        self.recent[line.event_id] = line
+        if len(self.recent) > self.event_window:
+            del self.recent[next(iter(self.recent))]
+
     def record(self, line: Line) -> None:
-        """Keep a line and what it tells about the people in the channel."""
+        """Take note of a line: what it tells about the people in the channel, and what
+        a later correction may need of it."""
         if line.event_id is not None:
-            self.by_event[line.event_id] = len(self.lines)
-        self.lines.append(line)
+            self._hold(line)
+        self.line_count += 1
+        self.last_seq, self.last_time = line.seq, line.time
+        if line.kind in (LineKind.GAP, LineKind.CLOSE):
+            self.gaps.append(line)
+        elif line.kind is LineKind.EDIT and line.relates_to:
+            self.edits.setdefault(line.relates_to, []).append(line)
         if line.identity and line.nick:
             self.accounts[fold(line.nick)] = line.identity
             by_nick = identity_key(line.nick, None)

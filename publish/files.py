@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from publish.viewmodel import EXTENSIONS
 
@@ -35,19 +36,58 @@ def inside(root: Path, relative: str) -> Path:
     return target
 
 
+class AtomicFiles:
+    """Files written piece by piece (a long log never is one string in memory), each
+    renamed into place only once all are complete; on an error none is replaced."""
+
+    def __init__(self, paths: dict[str, Path], *, durable: bool = True) -> None:
+        self.durable = durable
+        self._targets = paths
+        self._temps: dict[str, Path] = {}
+        self._handles: dict[str, TextIO] = {}
+        try:
+            for key, path in paths.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                           suffix=".tmp")
+                self._temps[key] = Path(tmp)
+                self._handles[key] = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        except BaseException:
+            self.discard()
+            raise
+
+    def write(self, pieces: dict[str, str]) -> None:
+        for key, text in pieces.items():
+            self._handles[key].write(text)
+
+    def commit(self) -> None:
+        for key, handle in self._handles.items():
+            handle.flush()
+            if self.durable:
+                os.fsync(handle.fileno())
+            handle.close()
+            os.chmod(self._temps[key], 0o644)
+        for key, tmp in self._temps.items():
+            os.replace(tmp, self._targets[key])
+        self._temps.clear()
+
+    def discard(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+        for tmp in self._temps.values():
+            tmp.unlink(missing_ok=True)
+        self._temps.clear()
+
+    def __enter__(self) -> AtomicFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()  # after commit(), nothing is left to discard
+
+
 def write_atomic(path: Path, content: str, *, durable: bool = True) -> None:
     """Temp file in the same folder, flushed, then renamed over the old one. Pages that
     are rebuilt from storage anyway (archive pages) skip the fsync."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFiles({"": path}, durable=durable) as out:
+        out.write({"": content})
+        out.commit()

@@ -1,14 +1,13 @@
-"""Rendered pieces of a meeting's outputs (a log row, an item), made once and reused.
+"""Rendered items of a meeting's minutes, made once and reused.
 
-A long meeting's log is most of its output. Its lines never change once said, so their
-rendered rows are kept and rendered ahead, while the meeting is quiet; publishing then
-only assembles them. Cold (`render`) and warm paths call the same functions, so the
-output is the same either way.
+Each item appears in several places of several outputs; they are rendered once, and
+rendered ahead while the meeting is quiet, so publishing only assembles them. Cold and
+warm paths call the same functions, so the output is the same either way. (The log is
+not kept here: it is streamed from storage when published; see publish.render.)
 """
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
@@ -16,8 +15,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from meetings.model import Item, ItemKind, Line
-from publish.viewmodel import iso
+from meetings.model import Item, ItemKind
 
 
 def wrap(text: str, first: str, rest: str) -> str:
@@ -32,13 +30,10 @@ def hms(t: datetime) -> str:
 
 
 class Fragments:
-    def __init__(self, html_macros: Any, md_item: Callable[[Item, str], str],
-                 log_text: Callable[[Line], str]) -> None:
+    def __init__(self, html_macros: Any, md_item: Callable[[Item, str], str]) -> None:
         self._html = html_macros
         self._md_item = md_item
-        self._log_text = log_text
         self._cache: dict[Hashable, Any] = {}
-        self.warmed_lines = 0  # lines are only ever appended: warm the next ones next time
 
     def _get(self, key: Hashable, make: Callable[[], Any]) -> Any:
         try:
@@ -46,37 +41,6 @@ class Fragments:
         except KeyError:
             value = self._cache[key] = make()
             return value
-
-    def log_row(self, line: Line) -> Markup:
-        result: Markup = self._get(("row", line), lambda: self._html.log_row(line))
-        return result
-
-    def log_txt(self, line: Line) -> str:
-        result: str = self._get(("txt", line), lambda: self._log_text(line))
-        return result
-
-    def log_rows(self, lines: Iterable[Line]) -> Markup:
-        """All rows of the HTML log, joined here: one template call instead of one per line."""
-        # Every row is Markup already; joining as str skips re-checking each one.
-        return Markup("\n".join([self.log_row(line) for line in lines]))  # noqa: S704
-
-    def log_texts(self, lines: Iterable[Line]) -> str:
-        return "".join(f"{self.log_txt(line)}\n" for line in lines)
-
-    def log_json(self, line: Line) -> str:
-        """A log entry as JSON text (see README's schema)."""
-
-        def make() -> str:
-            entry = {"line": line.seq, "time": iso(line.time), "nick": line.nick,
-                     "kind": line.kind.value, "text": line.text}
-            if line.identity:
-                entry["account"] = line.identity
-            if line.edited:
-                entry["edited"] = True
-            return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
-
-        result: str = self._get(("json", line), make)
-        return result
 
     def item_html(self, item: Item, log_name: str) -> Markup:
         macro = self._html.topic if item.kind is ItemKind.TOPIC else self._html.item
@@ -95,16 +59,11 @@ class Fragments:
         result: str = self._get(("md", item, log_name), lambda: self._md_item(item, log_name))
         return result
 
-    def warmed_items(self, items: Iterable[Item], log_name: str) -> bool:
+    def warmed(self, items: Iterable[Item], log_name: str) -> bool:
         return all(("html", item, log_name) in self._cache for item in items)
 
-    def warm(self, lines: Iterable[Line], items: Iterable[Item], log_name: str) -> None:
+    def warm(self, items: Iterable[Item], log_name: str) -> None:
         """Render ahead what publishing will need."""
-        for line in lines:
-            self.log_row(line)
-            self.log_txt(line)
-            self.log_json(line)
-            self.warmed_lines += 1
         for item in items:
             self.item_html(item, log_name)
             self.item_md(item, log_name)

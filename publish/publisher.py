@@ -9,13 +9,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from meetings.model import DECISIONS
+from meetings.model import DECISIONS, Line
 from meetings.state import ActionItem, Meeting
 from publish import viewmodel
 from publish.archive import SCRIPT, ArchiveWriter, local_time_script
-from publish.files import files_for, inside, stem_candidates, stem_for, write_atomic
+from publish.files import (
+    AtomicFiles,
+    files_for,
+    inside,
+    stem_candidates,
+    stem_for,
+    write_atomic,
+)
 from publish.fragments import Fragments
-from publish.render import new_fragments, render_all, render_page
+from publish.render import LOG_OUTPUTS, LogOutputs, new_fragments, render_minutes, render_page
 from storage import Derived, ItemRecord, Storage
 
 DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
@@ -74,22 +81,16 @@ class Publisher:
             self._fragments[meeting_id] = new_fragments()
         return self._fragments[meeting_id]
 
-    async def warm(self, meeting_id: int, meeting: Meeting, limit: int) -> bool:
-        """Render ahead, off the event loop, up to `limit` lines of what publishing this
-        meeting will need. True while there is more to do."""
+    async def warm(self, meeting_id: int, meeting: Meeting) -> None:
+        """Render the items ahead, off the event loop, so publishing only assembles them."""
         if meeting.started_at is None:
-            return False
+            return
         log_name = PurePosixPath(files_for(stem_for(meeting.name, meeting.started_at))
                                  ["log_html"]).name
         fragments = self._fragments_of(meeting_id)
-        # Snapshots: the meeting goes on changing on the event loop meanwhile.
-        lines = meeting.lines[fragments.warmed_lines:fragments.warmed_lines + limit]
-        items = list(meeting.items)
-        if not lines and fragments.warmed_items(items, log_name):
-            return False
-        # Lines first, a chunk at a time; the (fewer) items once the lines are done.
-        await asyncio.to_thread(fragments.warm, lines, [] if lines else items, log_name)
-        return True
+        items = list(meeting.items)  # a snapshot: the meeting goes on changing meanwhile
+        if not fragments.warmed(items, log_name):
+            await asyncio.to_thread(fragments.warm, items, log_name)
 
     def _url(self, relative: str) -> str:
         return f"{self.base_url}/{relative}" if self.base_url else str(self.root / relative)
@@ -123,10 +124,11 @@ class Publisher:
         fragments = self._fragments_of(meeting_id)
         if meeting.ended:
             del self._fragments[meeting_id]
-        await asyncio.to_thread(self._write, view, fragments)
+        await asyncio.to_thread(self._write_minutes, view, fragments)
+        await self._write_log(meeting_id, meeting, view)
         await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
         if series_page:  # a bulk import writes each series' pages once, at the end
-            last = meeting.lines[-1].time if meeting.lines else meeting.started_at
+            last = meeting.last_time or meeting.started_at
             await self.write_decisions(meeting.name,
                                        range(meeting.started_at.year, last.year + 1))
             if meeting.ended:
@@ -216,9 +218,29 @@ class Publisher:
         for relative in files_for(stem).values():
             inside(self.root, relative).unlink(missing_ok=True)
 
-    def _write(self, view: viewmodel.MinutesView, fragments: Fragments) -> None:
+    def _write_minutes(self, view: viewmodel.MinutesView, fragments: Fragments) -> None:
         script = inside(self.root, SCRIPT)
         if not script.exists():  # the pages load it; the archive pages come later
             write_atomic(script, local_time_script())
-        for key, content in render_all(view, fragments).items():
+        for key, content in render_minutes(view, fragments).items():
             write_atomic(inside(self.root, view.files[key]), content)
+
+    async def _write_log(self, meeting_id: int, meeting: Meeting,
+                         view: viewmodel.MinutesView) -> None:
+        """The outputs holding the log, streamed from storage a chunk at a time, so a
+        meeting of any length is published in the same memory."""
+        paths = {key: inside(self.root, view.files[key]) for key in LOG_OUTPUTS}
+        pieces = await asyncio.to_thread(LogOutputs, view)
+
+        def add(lines: list[Line]) -> None:
+            out.write(pieces.chunk(lines))
+
+        def finish() -> None:
+            out.write(pieces.tail())
+            out.commit()
+
+        with await asyncio.to_thread(AtomicFiles, paths) as out:
+            await asyncio.to_thread(out.write, pieces.head())
+            async for lines in self.storage.iter_lines(meeting_id, upto=meeting.last_seq):
+                await asyncio.to_thread(add, [meeting.as_shown(line) for line in lines])
+            await asyncio.to_thread(finish)

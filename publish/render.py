@@ -6,6 +6,8 @@ import base64
 import hashlib
 import json
 import re
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -142,31 +144,82 @@ def render_page(template: str, **context: Any) -> str:
 
 
 def new_fragments() -> Fragments:
-    """A cache of rendered pieces for one meeting (see publish.fragments)."""
+    """A cache of rendered items for one meeting (see publish.fragments)."""
     env = environment()
     md = env.get_template("fragments.md.j2").module
-    return Fragments(env.get_template("fragments.html.j2").module, md.item, log_text)  # type: ignore[attr-defined]
+    return Fragments(env.get_template("fragments.html.j2").module, md.item)  # type: ignore[attr-defined]
 
 
-def _json(view: MinutesView, frag: Fragments) -> str:
-    """Compact JSON (the indenting encoder is pure Python and several times slower), with
-    the log's entries spliced in from their cached encodings."""
-    head = json.dumps(view.to_json(), ensure_ascii=False, separators=(",", ":"))
-    log = ",".join([frag.log_json(line) for line in view.log])
-    return f'{head[:-1]},"log":[{log}]}}\n'
+MINUTES = {"html": PAGES[0], "txt": PAGES[1], "md": PAGES[2]}
+LOG_OUTPUTS = ("log_html", "log_txt", "json")
 
 
-def render_all(view: MinutesView, fragments: Fragments | None = None) -> dict[str, str]:
-    """Every output of a meeting, keyed as in viewmodel.EXTENSIONS."""
+def render_minutes(view: MinutesView, fragments: Fragments | None = None) -> dict[str, str]:
+    """The outputs without the log, keyed as in viewmodel.EXTENSIONS."""
     env = environment()
-    frag = fragments or new_fragments()
-    ctx = {"m": view, "css": _css(), "frag": frag,
+    ctx = {"m": view, "css": _css(), "frag": fragments or new_fragments(),
            "log_name": PurePosixPath(view.files["log_html"]).name}
-    return {
-        "html": env.get_template(PAGES[0]).render(ctx),
-        "txt": env.get_template(PAGES[1]).render(ctx),
-        "md": env.get_template(PAGES[2]).render(ctx),
-        "log_html": env.get_template(PAGES[3]).render(ctx),
-        "log_txt": env.get_template(PAGES[4]).render(ctx),
-        "json": _json(view, frag),
-    }
+    return {key: env.get_template(name).render(ctx) for key, name in MINUTES.items()}
+
+
+def _log_json(line: Line) -> str:
+    """A log entry of the JSON minutes (see README's schema)."""
+    entry = {"line": line.seq, "time": iso(line.time), "nick": line.nick,
+             "kind": line.kind.value, "text": line.text}
+    if line.identity:
+        entry["account"] = line.identity
+    if line.edited:
+        entry["edited"] = True
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+class LogOutputs:
+    """The outputs that hold the whole log (the HTML and text logs, and the JSON minutes,
+    which end with it), made a chunk of lines at a time: a long meeting's log is never
+    one string in memory. Pieces: head(), chunk() for each chunk in order, tail()."""
+
+    def __init__(self, view: MinutesView) -> None:
+        env = environment()
+        # Where the rows go: a token no text of the meeting can spell.
+        mark = secrets.token_hex(16)
+        ctx = {"m": view, "css": _css(), "rows": Markup(mark)}  # noqa: S704
+        self._around: dict[str, list[str]] = {
+            "log_html": env.get_template(PAGES[3]).render(ctx).split(mark),
+            "log_txt": env.get_template(PAGES[4]).render(ctx).split(mark),
+        }
+        # Compact JSON: the indenting encoder is pure Python and several times slower.
+        head = json.dumps(view.to_json(), ensure_ascii=False, separators=(",", ":"))
+        self._around["json"] = [f'{head[:-1]},"log":[', "]}\n"]
+        assert all(len(parts) == 2 for parts in self._around.values())
+        self._rows = env.get_template("fragments.html.j2").module.log_rows  # type: ignore[attr-defined]
+        self._started = False
+
+    def head(self) -> dict[str, str]:
+        return {key: parts[0] for key, parts in self._around.items()}
+
+    def chunk(self, lines: Sequence[Line]) -> dict[str, str]:
+        """The next lines, as shown (corrections applied by the caller)."""
+        if not lines:
+            return {}
+        rows, entries = "\n", ","  # between this chunk and the one before
+        if not self._started:
+            rows = entries = ""
+            self._started = True
+        return {"log_html": rows + str(self._rows(lines)),
+                "log_txt": "".join([f"{log_text(line)}\n" for line in lines]),
+                "json": entries + ",".join([_log_json(line) for line in lines])}
+
+    def tail(self) -> dict[str, str]:
+        return {key: parts[1] for key, parts in self._around.items()}
+
+
+def render_all(view: MinutesView, log: Sequence[Line],
+               fragments: Fragments | None = None) -> dict[str, str]:
+    """Every output of a meeting in memory, keyed as in viewmodel.EXTENSIONS (`log`: its
+    lines as shown). Publishing streams the log instead (see LogOutputs)."""
+    outputs = render_minutes(view, fragments)
+    pieces = LogOutputs(view)
+    parts = [pieces.head(), pieces.chunk(log), pieces.tail()]
+    for key in LOG_OUTPUTS:
+        outputs[key] = "".join(part.get(key, "") for part in parts)
+    return outputs

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from meetings.model import Item, ItemKind, Line, LineKind
+from meetings.model import Item, ItemKind, Line
 from meetings.state import ActionItem, Meeting
 from meetings.votes import Vote
 
@@ -59,7 +59,6 @@ class MinutesView:
     attendees: list[tuple[str, int]]
     votes: list[Vote]
     gaps: list[Line]  # times the recorder was offline during the meeting
-    log: list[Line]
     files: dict[str, str]  # output -> path relative to the publish dir
     urls: dict[str, str]  # output -> URL readers use
     previous: PreviousMeeting | None = None
@@ -70,7 +69,7 @@ class MinutesView:
 
     def to_json(self) -> dict[str, Any]:
         """The documented machine-readable form (schema in README.md), but for "log",
-        whose entries the renderer adds from its cache of encoded lines."""
+        whose entries the renderer streams after it (see render.LogOutputs)."""
         return {
             "schema": 1,
             "id": self.id,
@@ -170,8 +169,7 @@ def build(meeting: Meeting, meeting_id: int, files: dict[str, str],
         unassigned=unassigned,
         attendees=meeting.attendees(),
         votes=list(meeting.votes),
-        gaps=[ln for ln in meeting.lines if ln.kind in (LineKind.GAP, LineKind.CLOSE)],
-        log=list(meeting.lines),
+        gaps=list(meeting.gaps),
         files=files,
         urls=urls,
     )

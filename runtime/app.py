@@ -19,7 +19,7 @@ from chat.matrix import MatrixAdapter
 from importer.run import Importer, Summary
 from meetings.engine import Engine
 from meetings.nicks import fold
-from meetings.state import Meeting, MeetingSettings
+from meetings.state import MeetingSettings
 from meetings.votes import Threshold, VoteRule
 from notify import Notifier
 from plugins import default_registry
@@ -27,7 +27,7 @@ from publish.files import inside, write_atomic
 from publish.publisher import Publisher
 from publish.render import preload
 from runtime.config import Config
-from runtime.recorder import Recorder, Sender
+from runtime.recorder import Recorder, Sender, replay_stored
 from runtime.timekeeper import Targets, Timekeeper
 from schedules.ical import calendar
 from schedules.model import Series, load_dir
@@ -178,10 +178,8 @@ async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]
         missing = set(ids or ()) - {r.id for r in wanted}
         results: list[tuple[int, str]] = [(i, "no such meeting") for i in sorted(missing)]
         for record in wanted:
-            stored = await services.storage.meeting(record.id)
-            assert stored is not None
-            meeting = services.engine.replay(
-                Meeting(record.network, record.channel, services.settings), stored.lines)
+            meeting = await replay_stored(services.storage, services.engine, record,
+                                          services.settings)
             if not meeting.started:
                 results.append((record.id, "never started; nothing to render"))
                 continue

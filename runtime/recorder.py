@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -18,15 +18,14 @@ from meetings.model import Line, LineKind
 from meetings.registry import Outcome
 from meetings.state import Meeting, MeetingSettings
 from publish.publisher import Published, Publisher
-from storage import Storage
+from storage import MeetingRecord, Storage
 from storage.records import MeetingRef
 
 log = logging.getLogger(__name__)
 _MAX_BATCH = 2000
-# Pre-render a meeting's outputs once it has been quiet this long (seconds), so that
+# Pre-render a meeting's items once it has been quiet this long (seconds), so that
 # #endmeeting only assembles them; never while lines are still pouring in.
 _WARM_AFTER_QUIET = 0.1
-_WARM_CHUNK = 500  # lines per step, so arriving lines never wait long for the GIL
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then every 5 s, for as long as it takes
 
 
@@ -42,7 +41,6 @@ class OpenMeeting:
     ref: MeetingRef
     meeting: Meeting
     next_seq: int = 1
-    event_ids: set[str] = field(default_factory=set)
     closing: bool = False  # the bot is ending it (left open too long)
 
 
@@ -80,15 +78,12 @@ class Recorder:
 
     async def resume(self) -> None:
         """Replay every meeting left open by a previous run, so it carries on where it was."""
-        for stored in await self.storage.open_meetings():
-            rec = stored.record
-            meeting = self.engine.replay(Meeting(rec.network, rec.channel, self.settings),
-                                         stored.lines)
+        for rec in await self.storage.open_meetings():
+            meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
+            last = await self.storage.last_line(rec.id)
             om = OpenMeeting(
                 MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, meeting.name),
-                meeting,
-                next_seq=(stored.lines[-1].seq + 1) if stored.lines else 1,
-                event_ids={ln.event_id for ln in stored.lines if ln.event_id},
+                meeting, next_seq=last.seq + 1 if last else 1,
             )
             if meeting.ended:
                 # It ended, but the bot stopped before it had published: finish that now.
@@ -98,8 +93,8 @@ class Recorder:
                 continue
             self.open[(rec.network, rec.channel.lower())] = om
             log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
-                     rec.network, len(stored.lines))
-            await self._record_gap(om, stored.lines[-1].time if stored.lines else rec.started_at)
+                     rec.network, meeting.line_count)
+            await self._record_gap(om, last.time if last else rec.started_at)
 
     async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""
@@ -178,10 +173,10 @@ class Recorder:
         for om in list(self.open.values()):
             if om.ref.id is None:
                 continue
+            if not self._quiet():
+                return
             try:
-                while self._quiet() and await self.publisher.warm(om.ref.id, om.meeting,
-                                                                  _WARM_CHUNK):
-                    pass
+                await self.publisher.warm(om.ref.id, om.meeting)
             except Exception:
                 log.exception("pre-rendering meeting %s failed", om.ref.id)
 
@@ -198,11 +193,11 @@ class Recorder:
         segment: list[_Queued] = []
         for queued in batch:
             ev = queued.event
-            if isinstance(ev, ChatEvent) and self._corrects_past(ev):
+            if isinstance(ev, ChatEvent) and self._corrects_unheld(ev):
                 await self._commit_and_apply(segment)
                 segment = []
-                await self._correct_past(ev)
-                continue
+                if not await self._recall(ev):
+                    continue
             segment.append(queued)
             if isinstance(ev, ChatEvent) and not queued.own and self._is_boundary(ev):
                 await self._commit_and_apply(segment)
@@ -210,31 +205,41 @@ class Recorder:
         if segment:
             await self._commit_and_apply(segment)
 
-    def _corrects_past(self, ev: ChatEvent) -> bool:
-        """An edit or redaction of a line that is not in the room's open meeting."""
+    def _corrects_unheld(self, ev: ChatEvent) -> bool:
+        """An edit or redaction of a line that the room's open meeting does not hold:
+        an older line of it, or a line of an ended meeting."""
         if ev.kind not in (LineKind.EDIT, LineKind.REDACTION) or ev.relates_to is None:
             return False
         om = self.open.get((ev.network, ev.room.lower()))
-        return om is None or ev.relates_to not in om.meeting.by_event
+        return om is None or om.meeting.event_line(ev.relates_to) is None
 
-    async def _correct_past(self, ev: ChatEvent) -> None:
-        """Apply an edit or redaction to the ended meeting that holds its line, and publish
-        that meeting's outputs again (a redacted line leaves every output)."""
+    async def _recall(self, ev: ChatEvent) -> bool:
+        """Find the line an edit or redaction is about. True: it is an older line of the
+        open meeting, read back from storage, and the correction goes on as any line.
+        False: the correction has been dealt with here (applied to an ended meeting)."""
         assert ev.relates_to is not None
         meeting_id = await self.storage.meeting_of_event(ev.network, ev.room, ev.relates_to)
-        stored = None if meeting_id is None else await self.storage.meeting(meeting_id)
-        if stored is None or stored.record.ended_at is None:
-            return  # not a line of any meeting (said outside one): nothing to correct
-        if ev.event_id is not None and any(ln.event_id == ev.event_id for ln in stored.lines):
+        om = self.open.get((ev.network, ev.room.lower()))
+        if om is not None and meeting_id is not None and meeting_id == om.ref.id:
+            om.meeting.remember(await self.storage.event_lines(meeting_id, ev.relates_to))
+            return True
+        if meeting_id is not None:
+            await self._correct_past(ev, meeting_id)
+        return False  # not a line of any meeting (said outside one): nothing to correct
+
+    async def _correct_past(self, ev: ChatEvent, meeting_id: int) -> None:
+        """Apply an edit or redaction to the ended meeting that holds its line, and publish
+        that meeting's outputs again (a redacted line leaves every output)."""
+        rec = await self.storage.meeting(meeting_id)
+        if rec is None or rec.ended_at is None:
             return
-        rec = stored.record
-        seq = stored.lines[-1].seq + 1 if stored.lines else 1
-        line = Line(seq, ev.time, ev.kind, ev.nick, ev.text, ev.identity, False, ev.event_id,
-                    ev.privileged, ev.relates_to)
-        await self._write([(MeetingRef(rec.network, rec.channel, rec.started_at, rec.id,
-                                       rec.name), line)])
-        meeting = self.engine.replay(Meeting(rec.network, rec.channel, self.settings),
-                                     [*stored.lines, line])
+        last = await self.storage.last_line(rec.id)
+        line = Line(last.seq + 1 if last else 1, ev.time, ev.kind, ev.nick, ev.text,
+                    ev.identity, False, ev.event_id, ev.privileged, ev.relates_to)
+        ref = MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, rec.name)
+        if not (await self._write([(ref, line)]))[0]:
+            return  # seen before
+        meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
         if meeting.started:
             await self.publisher.publish(rec.id, meeting)
             log.info("meeting %s published again after a %s", rec.id, ev.kind.value)
@@ -244,8 +249,9 @@ class Recorder:
         assert isinstance(ev, ChatEvent)
         key = (ev.network, ev.room.lower())
         om = self.open.get(key)
-        if om is not None and ev.event_id is not None and ev.event_id in om.event_ids:
-            return None
+        if om is not None and ev.event_id is not None \
+                and om.meeting.event_line(ev.event_id) is not None:
+            return None  # seen lately (older repeats are caught by storage)
         if om is None:
             if queued.own or not self._opens_meeting(ev):
                 return None  # outside meetings nothing is recorded
@@ -255,8 +261,6 @@ class Recorder:
         line = Line(om.next_seq, ev.time, ev.kind, ev.nick, ev.text, ev.identity, queued.own,
                     ev.event_id, ev.privileged, ev.relates_to)
         om.next_seq += 1
-        if ev.event_id is not None:
-            om.event_ids.add(ev.event_id)
         return om, line
 
     def _opens_meeting(self, ev: ChatEvent) -> bool:
@@ -373,6 +377,17 @@ class Recorder:
             self._queue.put_nowait(_Queued(
                 ChatEvent(om.ref.network, om.ref.channel, sender.nick, text,
                           LineKind.MESSAGE, datetime.now(UTC)), own=True))
+
+
+async def replay_stored(storage: Storage, engine: Engine, record: MeetingRecord,
+                        settings: MeetingSettings) -> Meeting:
+    """A meeting's state from its stored lines, read a chunk at a time; the lines that
+    later ones correct are held throughout."""
+    meeting = Meeting(record.network, record.channel, settings,
+                      pinned=await storage.corrected_events(record.id))
+    async for lines in storage.iter_lines(record.id):
+        engine.replay(meeting, lines)
+    return meeting
 
 
 def _end_lines(published: Published) -> list[str]:

@@ -5,8 +5,7 @@ from storage.records import (
     ItemRecord,
     MeetingRecord,
     SeriesRecord,
-    StoredMeeting,
 )
-from storage.repository import Storage
+from storage.repository import LINE_CHUNK, Storage
 
-__all__ = ["Derived", "ItemRecord", "MeetingRecord", "SeriesRecord", "Storage", "StoredMeeting"]
+__all__ = ["LINE_CHUNK", "Derived", "ItemRecord", "MeetingRecord", "SeriesRecord", "Storage"]

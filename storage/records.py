@@ -79,12 +79,6 @@ class SeriesRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredMeeting:
-    record: MeetingRecord
-    lines: list[Line]
-
-
-@dataclass(frozen=True, slots=True)
 class ImportedFile:
     """A file to store: its path, digest and the meetings read from it."""
 

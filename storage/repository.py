@@ -46,7 +46,6 @@ from storage.records import (
     MeetingRecord,
     MeetingRef,
     SeriesRecord,
-    StoredMeeting,
 )
 from storage.search import Filters, SearchPage, person_token, scope_of
 from storage.search import search as full_text_search
@@ -58,6 +57,10 @@ _MEETINGS = cast(Table, MeetingRow.__table__)
 _SOURCES = cast(Table, SourceRow.__table__)
 _STATE = cast(Table, ChatStateRow.__table__)
 # Ended and given its files: what the archive lists.
+_LINE_COLUMNS = (_LINES.c.seq, _LINES.c.time, _LINES.c.kind, _LINES.c.nick, _LINES.c.text,
+                 _LINES.c.identity, _LINES.c.own, _LINES.c.event_id, _LINES.c.privileged,
+                 _LINES.c.relates_to)
+LINE_CHUNK = 2000  # lines read at a time when a whole log is replayed or rendered
 _PUBLISHED = (_MEETINGS.c.ended_at.is_not(None), _MEETINGS.c.stem.is_not(None))
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
@@ -82,7 +85,14 @@ def _record(row: MeetingRow) -> MeetingRecord:
     )
 
 
-def _line(row: LineRow) -> Line:
+def _event_parts(event_id: str) -> Any:
+    """Condition: a line of the message with this event id (see model.part_id)."""
+    prefix = f"{event_id}|"  # the later lines of a multi-line message
+    return (_LINES.c.event_id == event_id) | (
+        func.substr(_LINES.c.event_id, 1, len(prefix)) == prefix)
+
+
+def _line(row: Any) -> Line:
     return Line(
         row.seq, row.time, LineKind(row.kind), row.nick, row.text, row.identity, row.own,
         row.event_id, row.privileged, row.relates_to,
@@ -259,9 +269,7 @@ class Storage:
     @staticmethod
     async def _blank(conn: AsyncConnection, meeting_id: int | None, event_id: str) -> None:
         """Remove a redacted message's words (every line of it, and its edits) for good."""
-        prefix = f"{event_id}|"  # the later lines of a multi-line message (part_id)
-        parts = (_LINES.c.event_id == event_id) | (
-            func.substr(_LINES.c.event_id, 1, len(prefix)) == prefix)
+        parts = _event_parts(event_id)
         ids = select(_LINES.c.event_id).where(_LINES.c.meeting_id == meeting_id, parts)
         await conn.execute(
             update(_LINES)
@@ -317,25 +325,62 @@ class Storage:
             found.update((m, e) for m, e in result.all())
         return found
 
-    async def open_meetings(self, network: str | None = None) -> list[StoredMeeting]:
+    async def open_meetings(self, network: str | None = None) -> list[MeetingRecord]:
         query = select(MeetingRow).where(MeetingRow.ended_at.is_(None))
         if network is not None:
             query = query.where(MeetingRow.network == network)
         async with self._session() as session:
             rows = (await session.scalars(query.order_by(MeetingRow.id))).all()
-        return [await self._stored(_record(r)) for r in rows]
+        return [_record(r) for r in rows]
 
-    async def meeting(self, meeting_id: int) -> StoredMeeting | None:
+    async def meeting(self, meeting_id: int) -> MeetingRecord | None:
         async with self._session() as session:
             row = await session.get(MeetingRow, meeting_id)
-        return None if row is None else await self._stored(_record(row))
+        return None if row is None else _record(row)
 
-    async def _stored(self, record: MeetingRecord) -> StoredMeeting:
-        async with self._session() as session:
-            rows = await session.scalars(
-                select(LineRow).where(LineRow.meeting_id == record.id).order_by(LineRow.seq)
-            )
-            return StoredMeeting(record, [_line(r) for r in rows])
+    async def lines(self, meeting_id: int, *, after: int = 0, upto: int | None = None,
+                    limit: int | None = None) -> list[Line]:
+        """A meeting's lines in order, from the one after seq `after` (to seq `upto`)."""
+        query = (select(*_LINE_COLUMNS)
+                 .where(_LINES.c.meeting_id == meeting_id, _LINES.c.seq > after)
+                 .order_by(_LINES.c.seq).limit(limit))
+        if upto is not None:
+            query = query.where(_LINES.c.seq <= upto)
+        async with self.engine.connect() as conn:
+            return [_line(row) for row in (await conn.execute(query)).all()]
+
+    async def iter_lines(self, meeting_id: int, *, upto: int | None = None,
+                         chunk: int = LINE_CHUNK) -> AsyncIterator[list[Line]]:
+        """A meeting's lines, `chunk` at a time, so no caller holds a whole long log."""
+        after = 0
+        while True:
+            lines = await self.lines(meeting_id, after=after, upto=upto, limit=chunk)
+            if not lines:
+                return
+            yield lines
+            after = lines[-1].seq
+
+    async def last_line(self, meeting_id: int) -> Line | None:
+        query = (select(*_LINE_COLUMNS).where(_LINES.c.meeting_id == meeting_id)
+                 .order_by(_LINES.c.seq.desc()).limit(1))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _line(row)
+
+    async def event_lines(self, meeting_id: int, event_id: str) -> list[Line]:
+        """The lines of one message (several when it had several lines; see part_id)."""
+        query = (select(*_LINE_COLUMNS)
+                 .where(_LINES.c.meeting_id == meeting_id, _event_parts(event_id))
+                 .order_by(_LINES.c.seq))
+        async with self.engine.connect() as conn:
+            return [_line(row) for row in (await conn.execute(query)).all()]
+
+    async def corrected_events(self, meeting_id: int) -> frozenset[str]:
+        """The events of a meeting that later lines of it edit or remove."""
+        query = select(_LINES.c.relates_to).distinct().where(
+            _LINES.c.meeting_id == meeting_id, _LINES.c.relates_to.is_not(None))
+        async with self.engine.connect() as conn:
+            return frozenset((await conn.execute(query)).scalars().all())
 
     async def published(
         self,

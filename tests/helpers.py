@@ -34,6 +34,16 @@ class Run:
     meeting: Meeting
     replies: list[tuple[Line, list[str]]] = field(default_factory=list)
 
+    @property
+    def lines(self) -> list[Line]:
+        """The lines fed in (the meeting itself keeps them only in storage)."""
+        return [line for line, _ in self.replies]
+
+    @property
+    def log(self) -> list[Line]:
+        """The lines as the log shows them, corrections applied."""
+        return [self.meeting.as_shown(line) for line in self.lines]
+
     def replies_to(self, seq: int) -> list[str]:
         return next(r for ln, r in self.replies if ln.seq == seq)
 

@@ -53,7 +53,7 @@ def _normal(text: str) -> str:
 def test_every_corpus_log_replays(log: Path) -> None:
     meeting = _replay(log)
     assert meeting.started
-    assert len(meeting.lines) > 10
+    assert meeting.line_count > 10
 
 
 def _with_minutes() -> list[tuple[Path, Path]]:

@@ -39,8 +39,8 @@ async def _started(storage: Storage, tmp: Path, max_pending: int) -> tuple[Recor
 
 
 async def _texts(storage: Storage) -> list[str]:
-    (stored,) = await storage.open_meetings()
-    return [ln.text for ln in stored.lines if not ln.own]
+    (record,) = await storage.open_meetings()
+    return [ln.text for ln in await storage.lines(record.id) if not ln.own]
 
 
 async def test_sqlite_locked_lines_wait_and_the_overflow_is_announced(tmp_path: Path) -> None:

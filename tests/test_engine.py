@@ -217,12 +217,13 @@ def test_replay_rebuilds_the_same_state() -> None:
         "10:00:04 <alice> #undo\n"
         "10:00:05 <alice> #agreed y\n"
     )
-    first = run_transcript(text).meeting
+    run = run_transcript(text)
+    first = run.meeting
     from meetings.engine import Engine
     from meetings.state import Meeting
     from plugins import default_registry
 
-    again = Engine(default_registry()).replay(Meeting("test", "#test"), first.lines)
+    again = Engine(default_registry()).replay(Meeting("test", "#test"), run.lines)
     assert again.items == first.items
     assert again.chairs == first.chairs
     assert again.attendees() == first.attendees()

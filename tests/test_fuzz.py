@@ -83,7 +83,8 @@ def test_engine_and_outputs_hold_their_invariants(events: list[tuple[str, str, L
     assert meeting.started_at is not None
     files = files_for(stem_for(meeting.name, meeting.started_at))
     assert ".." not in files["html"].split("/")
-    outputs = render_all(build(meeting, 1, files, files))
+    outputs = render_all(build(meeting, 1, files, files),
+                         [meeting.as_shown(line) for line in lines])
     for key in ("html", "log_html"):
         parser = _Collector()
         parser.feed(outputs[key])

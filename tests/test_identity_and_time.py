@@ -10,7 +10,7 @@ from pathlib import Path
 from chat.base import ChatEvent
 from meetings.engine import Engine
 from meetings.model import Line, LineKind
-from meetings.state import MeetingSettings
+from meetings.state import EVENT_WINDOW, MeetingSettings
 from plugins import default_registry
 from publish.files import stem_for
 from publish.publisher import Publisher
@@ -64,26 +64,65 @@ def test_a_meeting_across_midnight_stays_one() -> None:
     assert stem_for(m.name, m.started_at) == "late/2026/late.2026-03-28-23.58"
 
 
-async def test_a_100000_line_meeting_is_recorded_and_rendered(tmp_path: Path) -> None:
-    storage = await Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    recorder = Recorder(storage, Engine(default_registry()),
-                        Publisher(storage, tmp_path / "out"), MeetingSettings())
+def _said(n: int, text: str, kind: LineKind = LineKind.MESSAGE,
+          relates_to: str | None = None) -> ChatEvent:
+    return ChatEvent("net", "#c", "alice", text, kind, T + timedelta(milliseconds=n),
+                     identity="@alice:net", event_id=f"e{n}", relates_to=relates_to)
+
+
+async def _recording(storage: Storage, out: Path) -> tuple[Recorder, asyncio.Task[None]]:
+    recorder = Recorder(storage, Engine(default_registry()), Publisher(storage, out),
+                        MeetingSettings())
     recorder.senders["net"] = Room()
-    task = asyncio.create_task(recorder.run())
+    return recorder, asyncio.create_task(recorder.run())
+
+
+async def test_a_100000_line_meeting_is_recorded_and_rendered(tmp_path: Path) -> None:
+    """Held in the same memory at any length: the meeting keeps the last EVENT_WINDOW
+    lines, older lines a correction is about are read back from storage (live, and on a
+    restart), and the log is streamed out of storage when published. Peak memory is
+    measured in bench/bench_irc.py."""
+    storage = await Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    out = tmp_path / "out"
+    recorder, task = await _recording(storage, out)
     big = "x" * 65536  # a 64 KiB message among them
-    texts = ["#startmeeting long", big, *(f"line {n}" for n in range(2, 99_999)), "#endmeeting"]
+    texts = ["#startmeeting long", big, "#agreed old wording", "secret hunter2",
+             *(f"line {n}" for n in range(4, 99_999))]
     for n, text in enumerate(texts):
-        recorder.submit(ChatEvent("net", "#c", "alice", text, LineKind.MESSAGE,
-                                  T + timedelta(milliseconds=n)))
+        recorder.submit(_said(n, text))
         if n % 5000 == 0:
             await recorder.drained()  # paced: a meeting arrives over hours, not at once
     await recorder.drained()
+    (om,) = recorder.open.values()
+    assert om.meeting.line_count >= 99_999
+    assert len(om.meeting.recent) == EVENT_WINDOW  # bounded, not one entry per line
+    # Corrections of lines long out of the window: read back from storage.
+    recorder.submit(_said(100_001, "#agreed new wording", LineKind.EDIT, relates_to="e2"))
+    recorder.submit(_said(100_002, "", LineKind.REDACTION, relates_to="e3"))
+    await recorder.drained()
+    assert [i.text for i in om.meeting.items] == ["new wording"]
     task.cancel()
+
+    # A restart: the replay reads the log a chunk at a time and holds the corrected lines.
+    recorder, task = await _recording(storage, out)
+    await recorder.resume()
+    (om,) = recorder.open.values()
+    assert len(om.meeting.recent) == EVENT_WINDOW
+    assert set(om.meeting.kept) == {"e2", "e3"}
+    recorder.submit(_said(100_003, "#endmeeting"))
+    await recorder.drained()
+    task.cancel()
+
     (record,) = await storage.meetings()
     assert record.ended_at is not None
     assert await storage.count_lines(record.id) >= 100_000
-    log = await asyncio.to_thread(
-        lambda: next((tmp_path / "out").rglob("*.log.txt")).read_text())
+    log = await asyncio.to_thread(lambda: next(out.rglob("*.log.txt")).read_text())
     assert "line 99998" in log
     assert big in log
+    assert "<alice> #agreed new wording (edited)" in log
+    assert "hunter2" not in log
+    assert "*** (message removed)" in log
+    minutes = await asyncio.to_thread(lambda: next(out.rglob("*.2026-03-02-18.00.txt"))
+                                      .read_text())
+    assert "AGREED: new wording" in minutes
     await storage.close()

@@ -124,14 +124,14 @@ def test_edit_rewords_the_item_and_redaction_removes_line_edits_and_item() -> No
         _line(9, "#info gone soon", event_id="$g"),
         _line(10, "just words", kind=LineKind.EDIT, event_id="$h", relates_to="$g"),
     ], channel="#room:a.org", settings=MATRIX)
-    m = run.meeting
+    m, log = run.meeting, run.log
     assert [(i.kind.value, i.text) for i in m.items] == [("agreed", "ship on Tuesday"),
                                                          ("info", "keep me")]
-    assert m.lines[1].edited
-    assert m.lines[1].text == "#agreed ship on Tuesday"
-    assert m.lines[5].kind is LineKind.REDACTED
-    assert m.lines[5].text == ""
-    assert all("hunter2" not in ln.text for ln in m.lines)
+    assert log[1].edited
+    assert log[1].text == "#agreed ship on Tuesday"
+    assert log[5].kind is LineKind.REDACTED
+    assert log[5].text == ""
+    assert all("hunter2" not in ln.text for ln in log)
     assert m.name == "room"  # a room alias names the meeting by its local part
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from meetings.model import Line
 from publish.files import files_for, stem_for
 from publish.render import render_all
 from publish.viewmodel import MinutesView, build
@@ -19,17 +20,22 @@ GOLDEN = HERE / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
-def _view(name: str) -> MinutesView:
-    meeting = run_transcript((HERE / "transcripts" / f"{name}.log.txt").read_text()).meeting
+def _view(name: str) -> tuple[MinutesView, list[Line]]:
+    run = run_transcript((HERE / "transcripts" / f"{name}.log.txt").read_text())
+    meeting = run.meeting
     assert meeting.started_at is not None
     files = files_for(stem_for(meeting.name, meeting.started_at))
     urls = {k: f"https://minutes.example.org/{v}" for k, v in files.items()}
-    return build(meeting, 1, files, urls)
+    return build(meeting, 1, files, urls), run.log
+
+
+def _outputs(name: str) -> dict[str, str]:
+    return render_all(*_view(name))
 
 
 @pytest.mark.parametrize("output", ["html", "txt", "md", "log_html", "log_txt", "json"])
 def test_golden(output: str) -> None:
-    rendered = render_all(_view("weekly"))[output]
+    rendered = _outputs("weekly")[output]
     golden = GOLDEN / f"weekly.{output}"
     if UPDATE:
         golden.write_text(rendered, encoding="utf-8")
@@ -37,7 +43,7 @@ def test_golden(output: str) -> None:
 
 
 def test_json_schema_fields() -> None:
-    data = json.loads(render_all(_view("weekly"))["json"])
+    data = json.loads(_outputs("weekly")["json"])
     for key in ("id", "network", "channel", "name", "started_at", "ended_at", "founder",
                 "chairs", "items", "actions", "attendees", "log", "files"):
         assert key in data
@@ -63,7 +69,7 @@ def test_json_schema_fields() -> None:
 
 
 def test_html_outputs_are_inert() -> None:
-    outputs = render_all(_view("weekly"))
+    outputs = _outputs("weekly")
     for key in ("html", "log_html"):
         html = outputs[key]
         assert "<script>" not in html
@@ -78,7 +84,7 @@ def test_html_outputs_are_inert() -> None:
 
 
 def test_markdown_output_is_inert() -> None:
-    md = render_all(_view("weekly"))["md"]
+    md = _outputs("weekly")["md"]
     assert "<script>" not in md
     assert "<img" not in md
     assert "](javascript:" not in md
@@ -86,8 +92,8 @@ def test_markdown_output_is_inert() -> None:
 
 
 def test_items_link_to_their_log_lines() -> None:
-    view = _view("weekly")
-    outputs = render_all(view)
+    view, log = _view("weekly")
+    outputs = render_all(view, log)
     log_name = Path(view.files["log_html"]).name
     for item in view.items:
         assert f'href="{log_name}#l-{item.line}"' in outputs["html"]

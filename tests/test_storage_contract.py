@@ -21,9 +21,9 @@ async def test_first_line_creates_the_meeting(storage: Storage) -> None:
     assert await storage.write_lines([(ref, _line(1, "#startmeeting"))]) == [True]
     assert ref.id is not None
     (open_meeting,) = await storage.open_meetings()
-    assert open_meeting.record.channel == "#chan"
-    assert open_meeting.record.started_at == T0
-    assert open_meeting.lines == [_line(1, "#startmeeting")]
+    assert open_meeting.channel == "#chan"
+    assert open_meeting.started_at == T0
+    assert await storage.lines(open_meeting.id) == [_line(1, "#startmeeting")]
 
 
 async def test_lines_are_stored_once_per_event_id(storage: Storage) -> None:
@@ -32,29 +32,24 @@ async def test_lines_are_stored_once_per_event_id(storage: Storage) -> None:
     assert await storage.write_lines(first) == [True, True, False]
     assert await storage.write_lines([(ref, _line(4, "a", "e1")), (ref, _line(5, "c"))]) == [
         False, True]
-    stored = await storage.meeting(ref.id or 0)
-    assert stored is not None
-    assert [ln.text for ln in stored.lines] == ["a", "b", "c"]
+    assert [ln.text for ln in await storage.lines(ref.id or 0)] == ["a", "b", "c"]
 
 
 async def test_times_come_back_in_utc_across_midnight(storage: Storage) -> None:
     ref = MeetingRef("net", "#chan", T0)
     await storage.write_lines([(ref, _line(1, "before")), (ref, _line(3, "after"))])
-    stored = await storage.meeting(ref.id or 0)
-    assert stored is not None
-    assert [ln.time for ln in stored.lines] == [T0 + timedelta(seconds=1),
-                                                T0 + timedelta(seconds=3)]
-    assert all(ln.time.tzinfo is UTC for ln in stored.lines)
-    assert stored.lines[1].time.date() > stored.lines[0].time.date()
+    lines = await storage.lines(ref.id or 0)
+    assert [ln.time for ln in lines] == [T0 + timedelta(seconds=1), T0 + timedelta(seconds=3)]
+    assert all(ln.time.tzinfo is UTC for ln in lines)
+    assert lines[1].time.date() > lines[0].time.date()
 
 
 async def test_unicode_and_hostile_text_round_trip(storage: Storage) -> None:
     ref = MeetingRef("net", "#chan", T0)
     text = "héllo 🎉 ' OR 1=1-- \"; DROP TABLE lines; <script>"
     await storage.write_lines([(ref, _line(1, text, nick="ünï`[m]"))])
-    stored = await storage.meeting(ref.id or 0)
-    assert stored is not None
-    assert (stored.lines[0].text, stored.lines[0].nick) == (text, "ünï`[m]")
+    (line,) = await storage.lines(ref.id or 0)
+    assert (line.text, line.nick) == (text, "ünï`[m]")
 
 
 async def test_save_meeting_closes_it_and_stores_items(storage: Storage) -> None:
@@ -81,7 +76,7 @@ async def test_output_paths_are_never_shared(storage: Storage) -> None:
 async def test_open_meetings_filter_by_network(storage: Storage) -> None:
     await storage.write_lines([(MeetingRef("one", "#c", T0), _line(1, "x")),
                                (MeetingRef("two", "#c", T0), _line(1, "y"))])
-    assert [m.record.network for m in await storage.open_meetings("two")] == ["two"]
+    assert [m.network for m in await storage.open_meetings("two")] == ["two"]
 
 
 async def test_count_lines(storage: Storage) -> None:
@@ -182,11 +177,10 @@ async def test_imported_files_replace_their_meetings(storage: Storage) -> None:
     (record,) = await storage.meetings()
     assert record.id == second.meetings[0][0].id
     assert (record.name, record.ended_at) == ("imp", T0 + timedelta(seconds=3))
-    stored = await storage.meeting(record.id)
-    assert stored is not None
-    assert [ln.text for ln in stored.lines] == ["#startmeeting", "second", "#endmeeting"]
-    assert stored.lines[1].time == T0 + timedelta(seconds=2)
-    assert stored.lines[1].own is False
+    lines = await storage.lines(record.id)
+    assert [ln.text for ln in lines] == ["#startmeeting", "second", "#endmeeting"]
+    assert lines[1].time == T0 + timedelta(seconds=2)
+    assert lines[1].own is False
     assert [r.text for r in await storage.items(("agreed",))] == ["second"]
 
 

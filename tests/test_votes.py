@@ -224,5 +224,5 @@ def test_vote_without_an_open_vote() -> None:
 def test_replay_rebuilds_votes() -> None:
     run = run_transcript(START + "10:00:01 <chair> #startvote Q? A, B\n10:00:02 <x> #vote a\n"
                          "10:00:03 <chair> #endvote\n")
-    again = Engine(default_registry()).replay(Meeting("test", "#test"), run.meeting.lines)
+    again = Engine(default_registry()).replay(Meeting("test", "#test"), run.lines)
     assert again.votes == run.meeting.votes

@@ -142,11 +142,11 @@ async def api_meeting(request: web.Request) -> web.StreamResponse:
         meeting_id = int(request.match_info["id"])
     except ValueError:
         raise BadRequestError("id must be an integer") from None
-    stored = await request.app[STORAGE].meeting(meeting_id)
-    if stored is None or not stored.record.stem:
+    record = await request.app[STORAGE].meeting(meeting_id)
+    if record is None or not record.stem:
         raise web.HTTPNotFound(text=json.dumps({"error": "no such meeting"}),
                                content_type="application/json")
-    path = inside(request.app[PUBLISHER].root, files_for(stored.record.stem)["json"])
+    path = inside(request.app[PUBLISHER].root, files_for(record.stem)["json"])
     return web.FileResponse(path, headers={"Content-Type": "application/json"})
 
 
