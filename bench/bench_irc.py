@@ -7,7 +7,12 @@ openminutes and for the reference bot (hcoop-meetbot on Limnoria) in the same ru
 (b) publish: from `#endmeeting` sent until every output file is on disk and until the
     bot's last end-of-meeting reply.
 
-Usage: python bench/bench_irc.py [--lines 5000] [--runs 3] [--no-reference]
+With --rate, lines are sent at that many per second instead of all at once, as a long
+meeting arrives: how a 100,000-line meeting is measured for memory (at full speed
+either bot would be measuring its backlog; openminutes drops lines past
+`storage.max_pending_lines` waiting and says so).
+
+Usage: python bench/bench_irc.py [--lines 5000] [--runs 3] [--rate 0] [--no-reference]
 The reference bot is installed into bench/work/ref-venv on first use (pip: limnoria,
 hcoop-meetbot); nothing of it is committed.
 """
@@ -79,7 +84,7 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-async def poll(predicate: Callable[[], bool], seconds: float = 120.0) -> None:
+async def poll(predicate: Callable[[], bool], seconds: float = 300.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:
@@ -98,8 +103,23 @@ def files_under(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+async def send_all(client: IrcClient, lines: list[str], rate: float) -> None:
+    """Every line at once (rate 0), or `rate` lines a second in tenth-of-a-second steps."""
+    if not rate:
+        for text in lines:
+            client.say(CHANNEL, text)
+        return
+    step = max(1, round(rate / 10))
+    started = time.perf_counter()
+    for n in range(0, len(lines), step):
+        for text in lines[n:n + step]:
+            client.say(CHANNEL, text)
+        await asyncio.sleep(max(0.0, started + (n + step) / rate - time.perf_counter()))
+
+
 async def drive(port: int, bot: str, lines: list[str], out_dir: Path, expected_files: int,
-                end_reply: str, count_committed: Callable[[], int] | None) -> Result:
+                end_reply: str, count_committed: Callable[[], int] | None,
+                rate: float) -> Result:
     chair = IrcClient("chair")
     await chair.connect(port)
     await chair.join(CHANNEL)
@@ -110,8 +130,7 @@ async def drive(port: int, bot: str, lines: list[str], out_dir: Path, expected_f
 
     mark = len(chair.lines)
     started = time.perf_counter()
-    for text in lines:
-        chair.say(CHANNEL, text)
+    await send_all(chair, lines, rate)
     # A probe both bots answer, "Current chairs: ...", marks that every line before it
     # has been handled.
     chair.say(CHANNEL, "#chair probe")
@@ -163,7 +182,7 @@ class Counter:
             await self._storage.close()
 
 
-async def run_openminutes(port: int, lines: list[str], tmp: Path) -> Result:
+async def run_openminutes(port: int, lines: list[str], tmp: Path, rate: float) -> Result:
     out = tmp / "minutes"
     url = f"sqlite:///{tmp}/bench.db"
     config = tmp / "config.toml"
@@ -180,7 +199,8 @@ async def run_openminutes(port: int, lines: list[str], tmp: Path) -> Result:
     counter = Counter(url)
     await counter.start()
     try:
-        result = await drive(port, "omb", lines, out, 6, "Log:", lambda: counter.value)
+        result = await drive(port, "omb", lines, out, 6, "Log:", lambda: counter.value,
+                             rate)
         result.peak_rss_kib = peak_rss_kib(proc.pid)
     finally:
         await counter.stop()
@@ -199,7 +219,7 @@ def reference_python() -> Path:
     return python
 
 
-async def run_reference(port: int, lines: list[str], tmp: Path) -> Result:
+async def run_reference(port: int, lines: list[str], tmp: Path, rate: float) -> Result:
     python = reference_python()
     out = tmp / "out"
     for sub in ("conf", "data", "logs", "backup", "tmp", "out"):
@@ -233,7 +253,7 @@ async def run_reference(port: int, lines: list[str], tmp: Path) -> Result:
     limnoria = python.parent / "limnoria"
     proc = spawn([str(limnoria), "--allow-root", str(tmp / "bot.conf")], tmp)
     try:
-        result = await drive(port, "refbot", lines, out, 3, "Minutes:", None)
+        result = await drive(port, "refbot", lines, out, 3, "Minutes:", None, rate)
         result.peak_rss_kib = peak_rss_kib(proc.pid)
     finally:
         proc.terminate()
@@ -244,14 +264,14 @@ async def run_reference(port: int, lines: list[str], tmp: Path) -> Result:
     return result
 
 
-async def one_run(which: str, lines: list[str]) -> Result:
+async def one_run(which: str, lines: list[str], rate: float) -> Result:
     with tempfile.TemporaryDirectory(prefix=f"bench-{which}-") as name:
         tmp = Path(name)
         server = NgIrcd(tmp, free_port(), flood_limits=False)
         server.start()
         try:
             runner = run_openminutes if which == "openminutes" else run_reference
-            return await runner(server.port, lines, tmp)
+            return await runner(server.port, lines, tmp, rate)
         finally:
             server.stop()
 
@@ -283,6 +303,8 @@ async def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="lines per second (default: all at once)")
     parser.add_argument("--no-reference", action="store_true")
     args = parser.parse_args()
     if not shutil.which("ngircd") and not os.path.exists("/usr/sbin/ngircd"):  # noqa: ASYNC240
@@ -290,12 +312,13 @@ async def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     lines = meeting_lines(args.lines)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; {args.lines} lines, {args.runs} runs")
-    ours = [await one_run("openminutes", lines) for _ in range(args.runs)]
+          f"Python {platform.python_version()}; {args.lines} lines, {args.runs} runs, "
+          f"{f'{args.rate:g} lines/s' if args.rate else 'all at once'}")
+    ours = [await one_run("openminutes", lines, args.rate) for _ in range(args.runs)]
     mine = report("openminutes", ours)
     if args.no_reference:
         return
-    theirs = [await one_run("reference", lines) for _ in range(args.runs)]
+    theirs = [await one_run("reference", lines, args.rate) for _ in range(args.runs)]
     ref = report("hcoop-meetbot 0.8.1 on Limnoria (reference)", theirs)
     print("\nspeed-up (reference median / openminutes median)")
     print(f"  (a) catch-up, reply to last line  {ref['reply'] / mine['reply']:6.1f}x")

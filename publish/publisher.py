@@ -239,8 +239,15 @@ class Publisher:
             out.write(pieces.tail())
             out.commit()
 
+        chunks = self.storage.iter_lines(meeting_id, upto=meeting.last_seq)
         with await asyncio.to_thread(AtomicFiles, paths) as out:
             await asyncio.to_thread(out.write, pieces.head())
-            async for lines in self.storage.iter_lines(meeting_id, upto=meeting.last_seq):
-                await asyncio.to_thread(add, [meeting.as_shown(line) for line in lines])
+            # The next chunk is read while this one is rendered.
+            following = asyncio.ensure_future(anext(chunks, None))
+            try:
+                while (lines := await following) is not None:
+                    following = asyncio.ensure_future(anext(chunks, None))
+                    await asyncio.to_thread(add, [meeting.as_shown(line) for line in lines])
+            finally:
+                following.cancel()
             await asyncio.to_thread(finish)

@@ -77,7 +77,7 @@ def event_text(line: Line) -> str:
 
 def log_text(line: Line) -> str:
     """MeetBot's text log layout: `HH:MM:SS <nick> text`."""
-    t = line.time.strftime("%H:%M:%S")
+    t = hms(line.time)
     text = f"{line.text} (edited)" if line.edited else line.text
     if line.kind is LineKind.MESSAGE:
         return f"{t} <{line.nick}> {text}"
@@ -162,15 +162,15 @@ def render_minutes(view: MinutesView, fragments: Fragments | None = None) -> dic
     return {key: env.get_template(name).render(ctx) for key, name in MINUTES.items()}
 
 
-def _log_json(line: Line) -> str:
+def _log_entry(line: Line) -> dict[str, object]:
     """A log entry of the JSON minutes (see README's schema)."""
-    entry = {"line": line.seq, "time": iso(line.time), "nick": line.nick,
-             "kind": line.kind.value, "text": line.text}
+    entry: dict[str, object] = {"line": line.seq, "time": iso(line.time), "nick": line.nick,
+                                "kind": line.kind.value, "text": line.text}
     if line.identity:
         entry["account"] = line.identity
     if line.edited:
         entry["edited"] = True
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    return entry
 
 
 class LogOutputs:
@@ -207,7 +207,9 @@ class LogOutputs:
             self._started = True
         return {"log_html": rows + str(self._rows(lines)),
                 "log_txt": "".join([f"{log_text(line)}\n" for line in lines]),
-                "json": entries + ",".join([_log_json(line) for line in lines])}
+                # One encoder call per chunk, its brackets dropped.
+                "json": entries + json.dumps([_log_entry(line) for line in lines],
+                                             ensure_ascii=False, separators=(",", ":"))[1:-1]}
 
     def tail(self) -> dict[str, str]:
         return {key: parts[1] for key, parts in self._around.items()}

@@ -196,7 +196,8 @@ class Recorder:
             if isinstance(ev, ChatEvent) and self._corrects_unheld(ev):
                 await self._commit_and_apply(segment)
                 segment = []
-                if not await self._recall(ev):
+                # The line may have come in the same batch, and be held now.
+                if self._corrects_unheld(ev) and not await self._recall(ev):
                     continue
             segment.append(queued)
             if isinstance(ev, ChatEvent) and not queued.own and self._is_boundary(ev):
