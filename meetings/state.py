@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,9 +106,10 @@ class Meeting:
     # lines are known to correct (`pinned`, given on replay) and the corrections made.
     event_window: int = EVENT_WINDOW
     pinned: frozenset[str] = frozenset()
-    recent: dict[str, Line] = field(default_factory=dict)  # event id -> line, oldest first
+    recent: OrderedDict[str, Line] = field(default_factory=OrderedDict)  # oldest first
     kept: dict[str, Line] = field(default_factory=dict)  # event id -> line, never evicted
     shown: dict[int, Line] = field(default_factory=dict)  # seq -> line as corrected
+    corrected: list[int] = field(default_factory=list)  # seqs, in the order corrected
     edits: dict[str, list[Line]] = field(default_factory=dict)  # event id -> its edits
 
     @property
@@ -172,6 +174,7 @@ class Meeting:
 
     def correct(self, line: Line) -> None:
         self.shown[line.seq] = line
+        self.corrected.append(line.seq)
 
     def _hold(self, line: Line) -> None:
         assert line.event_id is not None
@@ -180,7 +183,7 @@ class Meeting:
             return
         self.recent[line.event_id] = line
         if len(self.recent) > self.event_window:
-            del self.recent[next(iter(self.recent))]
+            self.recent.popitem(last=False)
 
     def record(self, line: Line) -> None:
         """Take note of a line: what it tells about the people in the channel, and what

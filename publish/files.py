@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -59,6 +60,9 @@ class AtomicFiles:
     def write(self, pieces: dict[str, str]) -> None:
         for key, text in pieces.items():
             self._handles[key].write(text)
+
+    def copy(self, key: str, source: TextIO) -> None:
+        shutil.copyfileobj(source, self._handles[key])
 
     def commit(self) -> None:
         for key, handle in self._handles.items():

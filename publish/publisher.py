@@ -22,8 +22,16 @@ from publish.files import (
     write_atomic,
 )
 from publish.fragments import Fragments
-from publish.render import LOG_OUTPUTS, LogOutputs, new_fragments, render_minutes, render_page
-from storage import Derived, ItemRecord, Storage
+from publish.render import (
+    LOG_OUTPUTS,
+    LogOutputs,
+    log_chunk,
+    new_fragments,
+    render_minutes,
+    render_page,
+)
+from publish.spool import Spool
+from storage import LINE_CHUNK, Derived, ItemRecord, Storage
 
 DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
 LATEST_DECISIONS = 50  # on a series' decisions.html; each year has its own page
@@ -74,6 +82,7 @@ class Publisher:
         self.root = root
         self.base_url = base_url.rstrip("/")
         self._fragments: dict[int, Fragments] = {}  # open meetings only
+        self._spools: dict[int, Spool] = {}  # open meetings only
         self.archive = ArchiveWriter(storage, root, base_url)
 
     def _fragments_of(self, meeting_id: int) -> Fragments:
@@ -81,16 +90,30 @@ class Publisher:
             self._fragments[meeting_id] = new_fragments()
         return self._fragments[meeting_id]
 
-    async def warm(self, meeting_id: int, meeting: Meeting) -> None:
-        """Render the items ahead, off the event loop, so publishing only assembles them."""
+    async def warm(self, meeting_id: int, meeting: Meeting) -> bool:
+        """Render ahead, off the event loop, the items and the next lines of the log (to
+        a spool on disk), so that publishing has little left to do. True while there is
+        more to do."""
         if meeting.started_at is None:
-            return
+            return False
         log_name = PurePosixPath(files_for(stem_for(meeting.name, meeting.started_at))
                                  ["log_html"]).name
         fragments = self._fragments_of(meeting_id)
         items = list(meeting.items)  # a snapshot: the meeting goes on changing meanwhile
         if not fragments.warmed(items, log_name):
             await asyncio.to_thread(fragments.warm, items, log_name)
+            return True
+        spool = self._spools.setdefault(meeting_id, Spool())
+        if spool.stale(meeting):
+            spool.reset()
+        seen = len(meeting.corrected)  # before reading: later corrections are checked later
+        lines = await self.storage.lines(meeting_id, after=spool.upto, upto=meeting.last_seq,
+                                         limit=LINE_CHUNK)
+        if not lines:
+            return False
+        pieces = log_chunk([meeting.as_shown(line) for line in lines], first=not spool.upto)
+        await asyncio.to_thread(spool.append, pieces, lines[-1].seq, seen)
+        return True
 
     def _url(self, relative: str) -> str:
         return f"{self.base_url}/{relative}" if self.base_url else str(self.root / relative)
@@ -122,10 +145,16 @@ class Publisher:
                                {k: self._url(v) for k, v in files.items()})
         view.previous = await self.previous_actions(meeting_id, meeting)
         fragments = self._fragments_of(meeting_id)
+        spool = self._spools.get(meeting_id)
         if meeting.ended:
             del self._fragments[meeting_id]
+            self._spools.pop(meeting_id, None)
         await asyncio.to_thread(self._write_minutes, view, fragments)
-        await self._write_log(meeting_id, meeting, view)
+        try:
+            await self._write_log(meeting_id, meeting, view, spool)
+        finally:
+            if spool is not None and meeting.ended:
+                spool.close()
         await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
         if series_page:  # a bulk import writes each series' pages once, at the end
             last = meeting.last_time or meeting.started_at
@@ -226,28 +255,40 @@ class Publisher:
             write_atomic(inside(self.root, view.files[key]), content)
 
     async def _write_log(self, meeting_id: int, meeting: Meeting,
-                         view: viewmodel.MinutesView) -> None:
-        """The outputs holding the log, streamed from storage a chunk at a time, so a
-        meeting of any length is published in the same memory."""
+                         view: viewmodel.MinutesView, spool: Spool | None) -> None:
+        """The outputs holding the log: what the spool holds, then the lines since,
+        streamed from storage a chunk at a time, so a meeting of any length is published
+        in the same memory."""
         paths = {key: inside(self.root, view.files[key]) for key in LOG_OUTPUTS}
         pieces = await asyncio.to_thread(LogOutputs, view)
+        if spool is not None and spool.stale(meeting):
+            spool.reset()
+        after = spool.upto if spool is not None else 0
 
-        def add(lines: list[Line]) -> None:
-            out.write(pieces.chunk(lines))
+        def start() -> None:
+            out.write(pieces.head())
+            if spool is not None and after:
+                for key in LOG_OUTPUTS:
+                    out.copy(key, spool.read(key))
+
+        def add(lines: list[Line], first: bool) -> None:
+            out.write(log_chunk(lines, first=first))
 
         def finish() -> None:
             out.write(pieces.tail())
             out.commit()
 
-        chunks = self.storage.iter_lines(meeting_id, upto=meeting.last_seq)
+        chunks = self.storage.iter_lines(meeting_id, after=after, upto=meeting.last_seq)
         with await asyncio.to_thread(AtomicFiles, paths) as out:
-            await asyncio.to_thread(out.write, pieces.head())
+            await asyncio.to_thread(start)
+            first = not after
             # The next chunk is read while this one is rendered.
             following = asyncio.ensure_future(anext(chunks, None))
             try:
                 while (lines := await following) is not None:
                     following = asyncio.ensure_future(anext(chunks, None))
-                    await asyncio.to_thread(add, [meeting.as_shown(line) for line in lines])
+                    await asyncio.to_thread(add, [meeting.as_shown(ln) for ln in lines], first)
+                    first = False
             finally:
                 following.cancel()
             await asyncio.to_thread(finish)

@@ -173,10 +173,24 @@ def _log_entry(line: Line) -> dict[str, object]:
     return entry
 
 
+def log_chunk(lines: Sequence[Line], *, first: bool) -> dict[str, str]:
+    """The next lines of the outputs that hold the log, as shown (corrections applied by
+    the caller); `first`: no chunk came before."""
+    if not lines:
+        return {}
+    rows = environment().get_template("fragments.html.j2").module.log_rows  # type: ignore[attr-defined]
+    return {"log_html": ("" if first else "\n") + str(rows(lines)),
+            "log_txt": "".join([f"{log_text(line)}\n" for line in lines]),
+            # One encoder call per chunk, its brackets dropped.
+            "json": ("" if first else ",") + json.dumps(
+                [_log_entry(line) for line in lines], ensure_ascii=False,
+                separators=(",", ":"))[1:-1]}
+
+
 class LogOutputs:
     """The outputs that hold the whole log (the HTML and text logs, and the JSON minutes,
-    which end with it), made a chunk of lines at a time: a long meeting's log is never
-    one string in memory. Pieces: head(), chunk() for each chunk in order, tail()."""
+    which end with it) are written a chunk of lines at a time, so that a long meeting's
+    log is never one string in memory: head(), then log_chunk() for each chunk, tail()."""
 
     def __init__(self, view: MinutesView) -> None:
         env = environment()
@@ -191,25 +205,9 @@ class LogOutputs:
         head = json.dumps(view.to_json(), ensure_ascii=False, separators=(",", ":"))
         self._around["json"] = [f'{head[:-1]},"log":[', "]}\n"]
         assert all(len(parts) == 2 for parts in self._around.values())
-        self._rows = env.get_template("fragments.html.j2").module.log_rows  # type: ignore[attr-defined]
-        self._started = False
 
     def head(self) -> dict[str, str]:
         return {key: parts[0] for key, parts in self._around.items()}
-
-    def chunk(self, lines: Sequence[Line]) -> dict[str, str]:
-        """The next lines, as shown (corrections applied by the caller)."""
-        if not lines:
-            return {}
-        rows, entries = "\n", ","  # between this chunk and the one before
-        if not self._started:
-            rows = entries = ""
-            self._started = True
-        return {"log_html": rows + str(self._rows(lines)),
-                "log_txt": "".join([f"{log_text(line)}\n" for line in lines]),
-                # One encoder call per chunk, its brackets dropped.
-                "json": entries + json.dumps([_log_entry(line) for line in lines],
-                                             ensure_ascii=False, separators=(",", ":"))[1:-1]}
 
     def tail(self) -> dict[str, str]:
         return {key: parts[1] for key, parts in self._around.items()}
@@ -221,7 +219,7 @@ def render_all(view: MinutesView, log: Sequence[Line],
     lines as shown). Publishing streams the log instead (see LogOutputs)."""
     outputs = render_minutes(view, fragments)
     pieces = LogOutputs(view)
-    parts = [pieces.head(), pieces.chunk(log), pieces.tail()]
+    parts = [pieces.head(), log_chunk(log, first=True), pieces.tail()]
     for key in LOG_OUTPUTS:
         outputs[key] = "".join(part.get(key, "") for part in parts)
     return outputs

@@ -23,7 +23,7 @@ from storage.records import MeetingRef
 
 log = logging.getLogger(__name__)
 _MAX_BATCH = 2000
-# Pre-render a meeting's items once it has been quiet this long (seconds), so that
+# Pre-render a meeting's outputs once it has been quiet this long (seconds), so that
 # #endmeeting only assembles them; never while lines are still pouring in.
 _WARM_AFTER_QUIET = 0.1
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then every 5 s, for as long as it takes
@@ -173,10 +173,9 @@ class Recorder:
         for om in list(self.open.values()):
             if om.ref.id is None:
                 continue
-            if not self._quiet():
-                return
             try:
-                await self.publisher.warm(om.ref.id, om.meeting)
+                while self._quiet() and await self.publisher.warm(om.ref.id, om.meeting):
+                    pass
             except Exception:
                 log.exception("pre-rendering meeting %s failed", om.ref.id)
 

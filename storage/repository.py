@@ -349,10 +349,9 @@ class Storage:
         async with self.engine.connect() as conn:
             return [_line(row) for row in (await conn.execute(query)).all()]
 
-    async def iter_lines(self, meeting_id: int, *, upto: int | None = None,
+    async def iter_lines(self, meeting_id: int, *, after: int = 0, upto: int | None = None,
                          chunk: int = LINE_CHUNK) -> AsyncIterator[list[Line]]:
         """A meeting's lines, `chunk` at a time, so no caller holds a whole long log."""
-        after = 0
         while True:
             lines = await self.lines(meeting_id, after=after, upto=upto, limit=chunk)
             if not lines:
