@@ -59,8 +59,8 @@ class Fragments:
         result: str = self._get(("md", item, log_name), lambda: self._md_item(item, log_name))
         return result
 
-    def warmed(self, items: Iterable[Item], log_name: str) -> bool:
-        return all(("html", item, log_name) in self._cache for item in items)
+    def unwarmed(self, items: Iterable[Item], log_name: str) -> list[Item]:
+        return [item for item in items if ("html", item, log_name) not in self._cache]
 
     def warm(self, items: Iterable[Item], log_name: str) -> None:
         """Render ahead what publishing will need."""

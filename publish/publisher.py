@@ -35,6 +35,7 @@ from storage import LINE_CHUNK, Derived, ItemRecord, Storage
 
 DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
 LATEST_DECISIONS = 50  # on a series' decisions.html; each year has its own page
+_ITEMS_STEP = 500  # items rendered ahead at a time
 
 
 def _decisions_file(series: str, year: int, extension: str) -> str:
@@ -99,20 +100,28 @@ class Publisher:
         log_name = PurePosixPath(files_for(stem_for(meeting.name, meeting.started_at))
                                  ["log_html"]).name
         fragments = self._fragments_of(meeting_id)
-        items = list(meeting.items)  # a snapshot: the meeting goes on changing meanwhile
-        if not fragments.warmed(items, log_name):
+        # A snapshot (the meeting goes on changing meanwhile), a step at a time, so that
+        # a line arriving stops the warming soon.
+        items = fragments.unwarmed(list(meeting.items), log_name)[:_ITEMS_STEP]
+        if items:
             await asyncio.to_thread(fragments.warm, items, log_name)
             return True
         spool = self._spools.setdefault(meeting_id, Spool())
-        if spool.stale(meeting):
-            spool.reset()
-        seen = len(meeting.corrected)  # before reading: later corrections are checked later
-        lines = await self.storage.lines(meeting_id, after=spool.upto, upto=meeting.last_seq,
-                                         limit=LINE_CHUNK)
-        if not lines:
-            return False
-        pieces = log_chunk([meeting.as_shown(line) for line in lines], first=not spool.upto)
-        await asyncio.to_thread(spool.append, pieces, lines[-1].seq, seen)
+        async with spool.lock:  # a publish meanwhile waits, and then reads it whole
+            if spool.stale(meeting):
+                spool.reset()
+            seen = len(meeting.corrected)  # before reading: later ones are checked later
+            lines = await self.storage.lines(meeting_id, after=spool.upto,
+                                             upto=meeting.last_seq, limit=LINE_CHUNK)
+            if not lines:
+                return False
+            shown = [meeting.as_shown(line) for line in lines]
+            first = not spool.upto
+
+            def render() -> None:
+                spool.append(log_chunk(shown, first=first), lines[-1].seq, seen)
+
+            await asyncio.to_thread(render)
         return True
 
     def _url(self, relative: str) -> str:
@@ -150,11 +159,15 @@ class Publisher:
             del self._fragments[meeting_id]
             self._spools.pop(meeting_id, None)
         await asyncio.to_thread(self._write_minutes, view, fragments)
-        try:
-            await self._write_log(meeting_id, meeting, view, spool)
-        finally:
-            if spool is not None and meeting.ended:
-                spool.close()
+        if spool is None:
+            await self._write_log(meeting_id, meeting, view, None)
+        else:
+            async with spool.lock:
+                try:
+                    await self._write_log(meeting_id, meeting, view, spool)
+                finally:
+                    if meeting.ended:
+                        spool.close()
         await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
         if series_page:  # a bulk import writes each series' pages once, at the end
             last = meeting.last_time or meeting.started_at

@@ -6,6 +6,7 @@ of a line already rendered makes the spool start again (see `stale`)."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from typing import TextIO
 
@@ -20,6 +21,7 @@ class Spool:
             key: tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")  # noqa: SIM115
             for key in LOG_OUTPUTS
         }
+        self.lock = asyncio.Lock()  # one user at a time: warming or publishing
         self.upto = 0  # the seq of the last line rendered
         self.seen = 0  # how many of the meeting's corrections the rendered lines reflect
 
