@@ -95,7 +95,7 @@ class Publisher:
         """Render ahead, off the event loop, the items and the next lines of the log (to
         a spool on disk), so that publishing has little left to do. True while there is
         more to do."""
-        if meeting.started_at is None:
+        if meeting.started_at is None or meeting.ended:  # ended: published, or about to be
             return False
         log_name = PurePosixPath(files_for(stem_for(meeting.name, meeting.started_at))
                                  ["log_html"]).name
