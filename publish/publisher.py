@@ -108,8 +108,7 @@ class Publisher:
             return True
         spool = self._spools.setdefault(meeting_id, Spool())
         async with spool.lock:  # a publish meanwhile waits, and then reads it whole
-            if spool.stale(meeting):
-                spool.reset()
+            spool.check(meeting)
             seen = len(meeting.corrected)  # before reading: later ones are checked later
             lines = await self.storage.lines(meeting_id, after=spool.upto,
                                              upto=meeting.last_seq, limit=LINE_CHUNK)
@@ -274,8 +273,8 @@ class Publisher:
         in the same memory."""
         paths = {key: inside(self.root, view.files[key]) for key in LOG_OUTPUTS}
         pieces = await asyncio.to_thread(LogOutputs, view)
-        if spool is not None and spool.stale(meeting):
-            spool.reset()
+        if spool is not None:
+            spool.check(meeting)
         after = spool.upto if spool is not None else 0
 
         def start() -> None:

@@ -29,11 +29,13 @@ class Spool:
         """Whether a line already rendered has been corrected since."""
         return any(seq <= self.upto for seq in meeting.corrected[self.seen:])
 
-    def reset(self) -> None:
-        for handle in self._files.values():
-            handle.seek(0)
-            handle.truncate()
-        self.upto = self.seen = 0
+    def check(self, meeting: Meeting) -> None:
+        """Start again if a line already rendered has been corrected since."""
+        if self.stale(meeting):
+            for handle in self._files.values():
+                handle.seek(0)
+                handle.truncate()
+            self.upto = self.seen = 0
 
     def append(self, pieces: dict[str, str], upto: int, seen: int) -> None:
         for key, text in pieces.items():

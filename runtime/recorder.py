@@ -80,10 +80,9 @@ class Recorder:
         """Replay every meeting left open by a previous run, so it carries on where it was."""
         for rec in await self.storage.open_meetings():
             meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
-            last = await self.storage.last_line(rec.id)
             om = OpenMeeting(
                 MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, meeting.name),
-                meeting, next_seq=last.seq + 1 if last else 1,
+                meeting, next_seq=meeting.last_seq + 1,  # the replay saw every stored line
             )
             if meeting.ended:
                 # It ended, but the bot stopped before it had published: finish that now.
@@ -94,7 +93,7 @@ class Recorder:
             self.open[(rec.network, rec.channel.lower())] = om
             log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
                      rec.network, meeting.line_count)
-            await self._record_gap(om, last.time if last else rec.started_at)
+            await self._record_gap(om, meeting.last_time or rec.started_at)
 
     async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""

@@ -346,6 +346,9 @@ class Storage:
                  .order_by(_LINES.c.seq).limit(limit))
         if upto is not None:
             query = query.where(_LINES.c.seq <= upto)
+        return await self._fetch_lines(query)
+
+    async def _fetch_lines(self, query: Any) -> list[Line]:
         async with self.engine.connect() as conn:
             return [_line(row) for row in (await conn.execute(query)).all()]
 
@@ -360,19 +363,17 @@ class Storage:
             after = lines[-1].seq
 
     async def last_line(self, meeting_id: int) -> Line | None:
-        query = (select(*_LINE_COLUMNS).where(_LINES.c.meeting_id == meeting_id)
-                 .order_by(_LINES.c.seq.desc()).limit(1))
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _line(row)
+        found = await self._fetch_lines(
+            select(*_LINE_COLUMNS).where(_LINES.c.meeting_id == meeting_id)
+            .order_by(_LINES.c.seq.desc()).limit(1))
+        return found[0] if found else None
 
     async def event_lines(self, meeting_id: int, event_id: str) -> list[Line]:
         """The lines of one message (several when it had several lines; see part_id)."""
         query = (select(*_LINE_COLUMNS)
                  .where(_LINES.c.meeting_id == meeting_id, _event_parts(event_id))
                  .order_by(_LINES.c.seq))
-        async with self.engine.connect() as conn:
-            return [_line(row) for row in (await conn.execute(query)).all()]
+        return await self._fetch_lines(query)
 
     async def corrected_events(self, meeting_id: int) -> frozenset[str]:
         """The events of a meeting that later lines of it edit or remove."""
