@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from meetings.model import LineKind
-
-# Bold, colour (mIRC and hex), italics, underline, strike, monospace, reverse, reset.
-_FORMATTING = re.compile(
-    r"\x03(?:\d{1,2}(?:,\d{1,2})?)?"
-    r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
-    r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
-)
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")  # cannot be written as UTF-8
-
-
-def clean_text(text: str) -> str:
-    """Text as it is parsed and rendered: formatting codes and control characters removed."""
-    if text.isprintable():  # the usual case, checked in C
-        return text
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", _FORMATTING.sub("", text)))
+from meetings.text import clean_text as clean_text  # the adapters' one cleaner
 
 
 class ChatEvent(NamedTuple):
@@ -52,7 +36,16 @@ class Checkpoint(NamedTuple):
     value: str
 
 
-EventSink = Callable[[ChatEvent | Checkpoint], None]
+class Outage(NamedTuple):
+    """The adapter's own connection was down (people may have gone on talking): lines
+    said in its rooms from `since` to `until` may be missing."""
+
+    network: str
+    since: datetime
+    until: datetime
+
+
+EventSink = Callable[[ChatEvent | Checkpoint | Outage], None]
 
 
 class StateStore(Protocol):
@@ -78,7 +71,8 @@ class ChatAdapter(Protocol):
     async def run(self, sink: EventSink) -> None:
         """Connect and deliver events until closed; reconnects on its own."""
 
-    def say(self, room: str, text: str) -> None:
-        """Queue a message; never blocks, never floods."""
+    def say(self, room: str, text: str, *, urgent: bool = False) -> None:
+        """Queue a message; never blocks, never floods. Urgent messages (the minutes'
+        URLs) go before everything else waiting."""
 
     async def close(self) -> None: ...

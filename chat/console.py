@@ -62,7 +62,7 @@ class ConsoleAdapter:
         return ChatEvent(self.name, ROOM, self.speaker, clean_text(text), kind,
                          datetime.now(UTC))
 
-    def say(self, room: str, text: str) -> None:
+    def say(self, room: str, text: str, *, urgent: bool = False) -> None:
         print(f"<{self._bot_nick}> {text}", flush=True)
 
     async def close(self) -> None:

@@ -10,7 +10,6 @@ import hashlib
 import logging
 import ssl
 import time
-from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +17,9 @@ from irc.client import Event, ServerConnection
 from irc.client_aio import AioConnection, AioReactor
 from jaraco.stream.buffer import LenientDecodingLineBuffer
 
-from chat.base import ChatEvent, EventSink, clean_text, jittered_backoff
+from chat.base import ChatEvent, EventSink, Outage, clean_text, jittered_backoff
 from chat.irclines import DEFAULT_PREFIX_RESERVE, privmsg_lines
+from chat.outbox import Outbox
 from meetings.model import LineKind
 from meetings.nicks import fold
 from runtime.config import IrcConfig
@@ -67,13 +67,17 @@ class IrcAdapter:
         self._registered = asyncio.Event()
         self._lost: asyncio.Event = asyncio.Event()
         self._closing = False
-        self._outq: deque[str] = deque()
+        self._outbox = Outbox()
         self._out_ready = asyncio.Event()
         self._out_empty = asyncio.Event()
         self._out_empty.set()
         self._tokens = float(config.send_burst)
         self._last_refill = time.monotonic()
         self._last_received = time.monotonic()
+        self._last_heard = datetime.now(UTC)  # the same, as a time for the log
+        # Since when the connection is down, once it has been up: lines said meanwhile
+        # may be missing, and the recorder is told when it is back (an Outage).
+        self._down_since: datetime | None = None
         self._prefix_reserve = DEFAULT_PREFIX_RESERVE
         self._members: dict[str, set[str]] = {}  # folded channel -> folded nicks
         # folded nick -> services account, from extended-join, WHOX, account-notify and
@@ -81,6 +85,7 @@ class IrcAdapter:
         self._accounts: dict[str, str] = {}
         self._whox = False  # the server answers WHO with the fields we ask for
         self._caps: set[str] = set()
+        self._sasl_settled = False
         self._offered: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -102,6 +107,8 @@ class IrcAdapter:
                      "topic", "namreply", "disconnect", "ping", "pong", "featurelist",
                      "whospcrpl", "account"):
             reactor.add_global_handler(name, self._dispatch, 0)
+        for task in self._tasks:  # run() again after a failure: one sender, one watchdog
+            task.cancel()
         self._tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._watchdog())]
         attempt = 0
         while not self._closing:
@@ -130,10 +137,11 @@ class IrcAdapter:
             log.info("%s: reconnecting in %.1fs", self.name, delay)
             await asyncio.sleep(delay)
 
-    def say(self, room: str, text: str) -> None:
-        self._outq.extend(privmsg_lines(room, text, self._prefix_reserve))
-        self._out_empty.clear()
-        self._out_ready.set()
+    def say(self, room: str, text: str, *, urgent: bool = False) -> None:
+        if self._outbox.put(room, text, privmsg_lines(room, text, self._prefix_reserve),
+                            urgent=urgent):
+            self._out_empty.clear()
+            self._out_ready.set()
 
     async def close(self) -> None:
         self._closing = True
@@ -163,6 +171,7 @@ class IrcAdapter:
         transport.write(b"CAP LS 302\r\n")
         self._offered.clear()
         self._caps.clear()
+        self._sasl_settled = False  # logged in, or told why not
         self._last_received = time.monotonic()
         return transport, proto
 
@@ -179,6 +188,7 @@ class IrcAdapter:
     def _dispatch(self, conn: ServerConnection, event: Event) -> None:
         # Anything from the server shows the connection is alive (PING included).
         self._last_received = time.monotonic()
+        self._last_heard = datetime.now(UTC)
         handler = getattr(self, f"_on_{event.type}", None)
         if handler is not None:
             handler(event)
@@ -194,6 +204,10 @@ class IrcAdapter:
             wanted = [c for c in WANTED_CAPS if c in self._offered]
             if self.config.sasl_username and "sasl" in self._offered:
                 wanted.append("sasl")
+            elif self.config.sasl_username:
+                self._without_login("the server offers no SASL")
+                if self.config.sasl_required:
+                    return
             if wanted:
                 self._send_raw(f"CAP REQ :{' '.join(wanted)}")
             else:
@@ -217,11 +231,25 @@ class IrcAdapter:
                 self._send_raw("AUTHENTICATE +")
 
     def _on_saslsuccess(self, event: Event) -> None:
+        self._sasl_settled = True
         self._send_raw("CAP END")
 
     def _on_saslfail(self, event: Event) -> None:
-        log.error("%s: SASL login failed; continuing without an account", self.name)
-        self._send_raw("CAP END")
+        self._without_login("the SASL login failed")
+        if not self.config.sasl_required:
+            self._send_raw("CAP END")
+
+    def _without_login(self, why: str) -> None:
+        """SASL is configured but cannot happen: go on without an account, or, with
+        sasl_required, leave before registering (and try again later)."""
+        self._sasl_settled = True
+        if self.config.sasl_required:
+            log.error("%s: %s and sasl_required is set: not registering; will try again",
+                      self.name, why)
+            self._send_raw("QUIT :SASL login required")
+        else:
+            log.warning("%s: %s; registering without an account (sasl_username %s)",
+                        self.name, why, self.config.sasl_username)
 
     _on_sasltoolong = _on_saslfail
     _on_saslaborted = _on_saslfail
@@ -237,7 +265,15 @@ class IrcAdapter:
     def _on_welcome(self, event: Event) -> None:
         log.info("%s: registered as %s (caps: %s)", self.name, self.nick,
                  " ".join(sorted(self._caps)) or "none")
+        if self.config.sasl_username and not self._sasl_settled:
+            # Registered without any capability negotiation: no SASL happened.
+            self._without_login("the server does not negotiate capabilities")
+            if self.config.sasl_required:
+                return
         self._registered.set()
+        if self._down_since is not None and self._sink is not None:
+            self._sink(Outage(self.name, self._down_since, datetime.now(UTC)))
+            self._down_since = None
         self._members.clear()
         self._accounts.clear()
         self._whox = False  # until this server's ISUPPORT says so (it follows 001)
@@ -246,6 +282,8 @@ class IrcAdapter:
 
     def _on_disconnect(self, event: Event) -> None:
         log.warning("%s: disconnected", self.name)
+        if self._registered.is_set() and self._down_since is None and not self._closing:
+            self._down_since = self._last_heard
         self._registered.clear()
         self._lost.set()
 
@@ -399,7 +437,7 @@ class IrcAdapter:
     async def _sender(self) -> None:
         """Drain the output queue at the token-bucket rate, only while registered."""
         while True:
-            if not self._outq:
+            if not self._outbox:
                 self._out_empty.set()
                 self._out_ready.clear()
                 await self._out_ready.wait()
@@ -408,13 +446,16 @@ class IrcAdapter:
             if self._tokens < 1:
                 await asyncio.sleep((1 - self._tokens) / self.config.send_rate)
                 continue
+            popped = self._outbox.pop()
+            if popped is None:
+                continue
             self._tokens -= 1
-            line = self._outq.popleft()
+            room, line = popped
             try:
                 self._send_raw(line)
             except Exception:
                 log.exception("%s: could not send; will retry", self.name)
-                self._outq.appendleft(line)
+                self._outbox.push_back(room, line)
                 await asyncio.sleep(1)
 
     async def _flush(self, seconds: float) -> None:

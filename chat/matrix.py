@@ -24,6 +24,7 @@ from nio import (
 
 from chat.base import Checkpoint, EventSink, StateStore, jittered_backoff
 from chat.matrix_events import RoomView, convert
+from chat.outbox import Outbox
 from runtime.config import MatrixConfig
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ _SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []},
 _BACKFILL_PAGE = 100
 _BACKFILL_MAX = 10_000  # events fetched after one gap; a meeting is never longer
 _RETRY_CAP = 60.0
+_REFUSED_RETRY_CAP = 300.0  # a refused login is tried again at most this often
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 ENCRYPTED_NOTICE = ("This room is end-to-end encrypted: openminutes cannot read it, so it "
                     "records and publishes nothing here. Meet in an unencrypted room to "
@@ -59,7 +61,8 @@ class MatrixAdapter:
         self._ids: dict[str, str] = {}  # that name, folded -> room id
         self._views: dict[str, RoomView] = {}
         self._warned: set[str] = set()  # encrypted rooms told once
-        self._outq: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._outbox = Outbox()
+        self._ready = asyncio.Event()  # something was put in the outbox
         self._pending = 0  # messages said and not yet sent (or given up)
         self._sent = asyncio.Event()
         self._sent.set()
@@ -83,7 +86,8 @@ class MatrixAdapter:
         with contextlib.suppress(*_NETWORK_ERRORS):
             shown = await self.client.get_displayname(self.config.user_id)
             self._display_name = str(getattr(shown, "displayname", "") or "")
-        self._sender_task = asyncio.create_task(self._sender())
+        if self._sender_task is None:  # run() again after a failure keeps the one sender
+            self._sender_task = asyncio.create_task(self._sender())
         catch_up = self._token is not None  # the first sync after a restart: recorded quietly
         joined = False
         attempt = 0
@@ -134,8 +138,8 @@ class MatrixAdapter:
                 attempt += 1
                 await self._pause(attempt, f"{what} failed: {exc!r}")
 
-    async def _pause(self, attempt: int, why: str) -> None:
-        delay = jittered_backoff(attempt, _RETRY_CAP, first=0.5)
+    async def _pause(self, attempt: int, why: str, *, cap: float = 0) -> None:
+        delay = jittered_backoff(attempt, cap or _RETRY_CAP, first=0.5)
         log.warning("%s: %s; again in %.1fs", self.name, why, delay)
         await asyncio.sleep(delay)
 
@@ -157,8 +161,12 @@ class MatrixAdapter:
                 break
             attempt += 1
             if getattr(response, "status_code", "") == "M_FORBIDDEN":
-                raise RuntimeError(f"{self.name}: the homeserver refused the login of "
-                                   f"{self.config.user_id}: {response.message}")
+                # A wrong password, or a deactivated account: nothing else stops for it,
+                # and a fixed account is picked up without a restart.
+                log.error("%s: the homeserver refused the login of %s: %s", self.name,
+                          self.config.user_id, response.message)
+                await self._pause(attempt, "login refused", cap=_REFUSED_RETRY_CAP)
+                continue
             await self._pause(attempt, f"login failed: {response}")
         for key, value in (("user_id", self.config.user_id),
                            ("access_token", response.access_token),
@@ -291,10 +299,11 @@ class MatrixAdapter:
         log.warning("%s: %s is encrypted; not recording it", self.name, label)
         self.say(label, ENCRYPTED_NOTICE)
 
-    def say(self, room: str, text: str) -> None:
-        self._pending += 1
-        self._sent.clear()
-        self._outq.put_nowait((room, text))
+    def say(self, room: str, text: str, *, urgent: bool = False) -> None:
+        if self._outbox.put(room, text, [text], urgent=urgent):
+            self._pending += 1
+            self._sent.clear()
+            self._ready.set()
 
     async def flushed(self) -> None:
         """Wait until everything said so far has been sent (or given up)."""
@@ -302,7 +311,12 @@ class MatrixAdapter:
 
     async def _sender(self) -> None:
         while True:
-            room, text = await self._outq.get()
+            popped = self._outbox.pop()
+            if popped is None:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            room, text = popped
             room_id = self._ids.get(room.lower(), room)
             try:
                 await self._send(room_id, {"msgtype": "m.notice", "body": text})

@@ -11,6 +11,7 @@ from pathlib import Path, PurePath
 from meetings.engine import Engine
 from meetings.model import Line, LineKind
 from meetings.state import Meeting, MeetingSettings
+from meetings.text import clean_text, log_lines
 from meetings.transcript import parse_log
 
 
@@ -41,8 +42,20 @@ class FileResult:
     problems: list[tuple[int, str]] = field(default_factory=list)  # unreadable lines
 
 
+def _decode_lines(data: bytes) -> str:
+    """A file that is not UTF-8 as a whole: each line decoded on its own (a log that
+    changed encoding midway keeps its UTF-8 lines), the others as CP1252."""
+    out: list[str] = []
+    for raw in data.split(b"\n"):
+        try:
+            out.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(raw.decode("cp1252", errors="replace"))
+    return "\n".join(out)
+
+
 def decode(data: bytes) -> str:
-    """Text of a log: UTF-8, repaired when it was encoded twice, else Latin-1."""
+    """Text of a log: UTF-8, repaired when it was encoded twice, else line by line."""
     sample = data[:8192]
     controls = len(sample.translate(None, _NOT_CONTROL))  # counted in C
     if b"\x00" in sample or controls > len(sample) // 20:
@@ -50,7 +63,7 @@ def decode(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        return _decode_lines(data)
     for legacy in ("latin-1", "cp1252"):
         # UTF-8 bytes once read as Latin-1 and saved again as UTF-8 ("cafÃ©").
         try:
@@ -123,7 +136,7 @@ class Reading:
 
 
 def read_text_log(data: bytes, path: PurePath, how: Reading) -> FileResult:
-    parsed = parse_log(decode(data).splitlines(), day_for(path, how.day))
+    parsed = parse_log(log_lines(decode(data)), day_for(path, how.day))
     if not parsed.lines:
         raise UnreadableLogError("no chat lines found")
     meetings = split_meetings(parsed.lines, channel_for(path, how.channel), how.engine,
@@ -142,7 +155,7 @@ def read_hcoop_json(data: bytes, path: PurePath, how: Reading) -> FileResult:
         lines = [
             Line(n, datetime.fromisoformat(m["timestamp"]).astimezone(UTC),
                  LineKind.ACTION if m.get("action") else LineKind.MESSAGE,
-                 str(m["sender"]), str(m["payload"]))
+                 clean_text(str(m["sender"])), clean_text(str(m["payload"])))
             for n, m in enumerate(messages, 1)
         ]
         room = how.channel or str(raw.get("channel") or channel_for(path, None))

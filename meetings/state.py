@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from meetings.model import Item, ItemKind, Line, LineKind
 from meetings.nicks import fold, owners_of
@@ -50,11 +50,20 @@ def matrix_localpart(identity: str | None) -> str | None:
     return None
 
 
+# What the archive's top level holds besides series folders (publish/archive.py) and the
+# paths `serve` answers itself (web/app.py): a series may never be named like them.
+RESERVED_NAMES = frozenset({
+    "index.html", "feed.atom", "schedule.ics", "static", "years", "search", "api", "live",
+    "favicon.ico", "robots.txt", "healthz", "metrics",
+})
+
+
 def slugify(name: str) -> str:
-    """A meeting name safe to use as a file and folder name, as MeetBot reduces it."""
+    """A meeting name safe to use as a file and folder name, as MeetBot reduces it; one
+    that would be taken for the archive's own files gets `-meeting` added."""
     slug = re.sub(r"[^a-z0-9_.-]+", "_", name.strip().lower())
-    slug = re.sub(r"\.{2,}", ".", slug).strip("._-")
-    return slug[:100] or "meeting"
+    slug = re.sub(r"\.{2,}", ".", slug).strip("._-")[:100] or "meeting"
+    return f"{slug}-meeting" if slug in RESERVED_NAMES else slug
 
 
 EVENT_WINDOW = 2000
@@ -63,6 +72,29 @@ EVENT_WINDOW = 2000
 def base_event(event_id: str) -> str:
     """The event a line of a multi-line message belongs to (see model.part_id)."""
     return event_id.split("|", 1)[0]
+
+
+class Attendee(NamedTuple):
+    """One person present: shown under their latest nick, with the nicks they had before."""
+
+    nick: str
+    lines: int
+    earlier: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Presence:
+    nick: str
+    lines: int = 0
+    earlier: list[str] = field(default_factory=list)
+
+    def renamed(self, new: str) -> None:
+        if new != self.nick:
+            if self.nick not in self.earlier:
+                self.earlier.append(self.nick)
+            if new in self.earlier:
+                self.earlier.remove(new)
+            self.nick = new
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +122,8 @@ class Meeting:
     last_seq: int = 0
     last_time: datetime | None = None
     gaps: list[Line] = field(default_factory=list)  # GAP and CLOSE lines, for the minutes
-    speakers: dict[str, int] = field(default_factory=dict)  # nick -> lines said
+    # Who spoke, by identity key (followed across nick changes) -> their attendance.
+    present: dict[str, Presence] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # folded name -> current nick
     accounts: dict[str, str] = field(default_factory=dict)  # folded nick -> account
     lurking: bool = False
@@ -205,7 +238,12 @@ class Meeting:
                 self.chairs.setdefault(identity_key(line.nick, line.identity),
                                        self.chairs.pop(by_nick))
         if line.kind.is_speech:
-            self.speakers[line.nick] = self.speakers.get(line.nick, 0) + 1
+            key = self.key_of(line.nick, line.identity)
+            presence = self.present.get(key)
+            if presence is None:
+                presence = self.present[key] = Presence(line.nick)
+            presence.renamed(line.nick)  # the same account back under another nick
+            presence.lines += 1
             self.learn(line.nick)
             localpart = matrix_localpart(line.identity)
             if localpart:
@@ -231,6 +269,14 @@ class Meeting:
             self.accounts[fold(new)] = account
         old_key = identity_key(old, account)
         new_key = identity_key(new, account)
+        presence = self.present.pop(old_key, None)
+        if presence is not None:
+            presence.renamed(new)
+            before = self.present.get(new_key)
+            if before is not None and before is not presence:  # spoke under it earlier
+                presence.lines += before.lines
+                presence.earlier.extend(n for n in before.earlier if n not in presence.earlier)
+            self.present[new_key] = presence
         if self.open_vote is not None and old_key != new_key:
             self.open_vote.rename(old_key, new_key, new)
         if old_key in self.chairs:
@@ -278,14 +324,12 @@ class Meeting:
                 result.append(ActionItem(item, tuple(owners)))
         return result
 
-    def attendees(self) -> list[tuple[str, int]]:
+    def attendees(self) -> list[Attendee]:
         """People present with lines said, most first; chairs who said nothing get 0."""
-        counts = dict(self.speakers)
-        spoken = {fold(n) for n in counts}
-        for nick in self.chair_nicks():
-            if fold(nick) not in spoken:
-                counts[nick] = 0
-        order = {nick: i for i, nick in enumerate(counts)}
-        return sorted(
-            counts.items(), key=lambda kv: (-kv[1], "" if kv[1] else kv[0].lower(), order[kv[0]])
-        )
+        found = [Attendee(p.nick, p.lines, tuple(p.earlier)) for p in self.present.values()]
+        for key, nick in sorted(self.chairs.items(), key=lambda kv: kv[1].lower()):
+            if key not in self.present:
+                found.append(Attendee(nick, 0))
+        order = {id(a): i for i, a in enumerate(found)}
+        return sorted(found, key=lambda a: (-a.lines, "" if a.lines else a.nick.lower(),
+                                            order[id(a)]))

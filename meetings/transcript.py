@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from meetings.model import Line, LineKind
+from meetings.text import clean_text
 
 _TIME = r"\[?(\d{1,2}):(\d{2})(?::(\d{2}))?\]?\s+"
 _MESSAGE = re.compile(_TIME + r"<[\s@+%~&]?([^>\s]+)>\s?(.*)$")
@@ -75,7 +76,8 @@ def parse_log(texts: Iterable[str], day: date) -> ParsedLog:
             offset += timedelta(days=1)
             moment += timedelta(days=1)
         previous = moment
-        out.lines.append(Line(len(out.lines) + 1, moment, kind, nick, body))
+        out.lines.append(Line(len(out.lines) + 1, moment, kind, clean_text(nick),
+                              clean_text(body)))
     return out
 
 

@@ -32,19 +32,31 @@ class Notifier:
                 self._spawn(webhooks.deliver(hook, payload))
 
     def started(self, meeting_id: int | None, meeting: Meeting) -> None:
-        self._post(events.started(meeting_id, meeting))
+        try:
+            self._post(events.started(meeting_id, meeting))
+        except Exception:  # never the recorder's problem
+            log.exception("could not notify the start of meeting %s", meeting_id)
 
     def ended(self, meeting_id: int | None, meeting: Meeting, urls: dict[str, str],
               text_minutes: str) -> None:
-        self._post(events.ended(meeting_id, meeting, urls))
-        if self.config.email.to:
+        """Queue the webhooks and the email; nothing here waits or raises."""
+        try:
+            self._post(events.ended(meeting_id, meeting, urls))
+        except Exception:
+            log.exception("could not notify the end of meeting %s", meeting_id)
+        if not self.config.email.to:
+            return
+        try:
             subject = (f"Minutes: {meeting.title} "
                        f"({meeting.started_at:%Y-%m-%d} {meeting.channel})")
             body = (f"Minutes:        {urls.get('html', '')}\n"
                     f"Minutes (text): {urls.get('txt', '')}\n"
                     f"Log:            {urls.get('log_html', '')}\n\n{text_minutes}")
-            self._spawn(email.send(self.config.email,
-                                   email.message(self.config.email, subject, body)))
+            msg = email.message(self.config.email, subject, body)
+        except Exception:
+            log.exception("could not write the email for meeting %s", meeting_id)
+            return
+        self._spawn(email.send(self.config.email, msg))
 
     async def drain(self, seconds: float = 10.0) -> None:
         """At shutdown: let deliveries under way finish, for a while."""

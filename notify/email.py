@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -15,11 +16,21 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (5.0, 30.0, 120.0, 600.0)
 
 
+# Whatever could end a header line, for a mail parser or for Python's own check.
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def header_value(text: str) -> str:
+    """A header's text on one line: a title or channel may hold anything a chat allows."""
+    return " ".join(_HEADER_BREAKS.sub(" ", text).split())
+
+
 def message(config: EmailConfig, subject: str, body: str) -> EmailMessage:
+    """The message; non-ASCII header text is RFC 2047 encoded by the default policy."""
     msg = EmailMessage()
     msg["From"] = config.sender
     msg["To"] = ", ".join(config.to)
-    msg["Subject"] = subject
+    msg["Subject"] = header_value(subject)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
     msg.set_content(body)
@@ -47,6 +58,9 @@ async def send(config: EmailConfig, msg: EmailMessage, *,
             return False
         except (smtplib.SMTPException, OSError) as exc:
             why = repr(exc)
+        except (ValueError, UnicodeError) as exc:  # the message itself: no retry helps
+            log.error("email %r cannot be sent: %r", msg["Subject"], exc)
+            return False
         if attempt == len(delays):
             break
         log.warning("email to %s: %s; retrying in %ss", config.smtp_host, why, delays[attempt])

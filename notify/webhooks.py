@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -17,6 +18,19 @@ from runtime.config import WebhookConfig
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Openminutes-Signature"  # "sha256=" + hex HMAC of the body
 RETRY_DELAYS = (1.0, 5.0, 30.0, 120.0, 600.0)  # then it gives up, and says so in the log
+
+
+def redacted(url: str) -> str:
+    """A webhook URL as it may be logged: scheme, host and port. The rest can be the
+    secret itself (credentials, a token in the path or the query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port number
+        port = ""
+    return f"{parts.scheme}://{host}{port}/…" if parts.path or parts.query else \
+        f"{parts.scheme}://{host}{port}"
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -33,6 +47,7 @@ async def deliver(hook: WebhookConfig, payload: dict[str, Any], *,
     if hook.secret:
         headers[SIGNATURE_HEADER] = signature(hook.secret, body)
     timeout = aiohttp.ClientTimeout(total=30)
+    shown = redacted(hook.url)
     for attempt in range(len(delays) + 1):
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session, \
@@ -40,15 +55,15 @@ async def deliver(hook: WebhookConfig, payload: dict[str, Any], *,
                 if 200 <= response.status < 300:
                     return True
                 if 400 <= response.status < 500 and response.status not in (408, 429):
-                    log.error("webhook %s refused %s: HTTP %d", hook.url, payload.get("event"),
+                    log.error("webhook %s refused %s: HTTP %d", shown, payload.get("event"),
                               response.status)
                     return False
                 why = f"HTTP {response.status}"
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            why = repr(exc)
+            why = repr(exc).replace(hook.url, shown)
         if attempt == len(delays):
             break
-        log.warning("webhook %s: %s; retrying in %ss", hook.url, why, delays[attempt])
+        log.warning("webhook %s: %s; retrying in %ss", shown, why, delays[attempt])
         await asyncio.sleep(delays[attempt])
-    log.error("webhook %s: gave up delivering %s", hook.url, payload.get("event"))
+    log.error("webhook %s: gave up delivering %s", shown, payload.get("event"))
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -77,9 +78,13 @@ class AtomicFiles:
 
     def discard(self) -> None:
         for handle in self._handles.values():
-            handle.close()
+            # Closing flushes what is buffered, which fails again on a full disk: the
+            # temporary files must go all the same.
+            with contextlib.suppress(OSError):
+                handle.close()
         for tmp in self._temps.values():
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
         self._temps.clear()
 
     def __enter__(self) -> AtomicFiles:

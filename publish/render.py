@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from meetings.model import Line, LineKind
+from meetings.text import clean_text
 from publish.fragments import Fragments, hms, wrap
 from publish.links import segments
 from publish.viewmodel import MinutesView, iso
@@ -78,6 +79,10 @@ def event_text(line: Line) -> str:
 def log_text(line: Line) -> str:
     """MeetBot's text log layout: `HH:MM:SS <nick> text`."""
     t = hms(line.time)
+    # Lines are cleaned when received; cleaned again here (nearly free) so that a line
+    # stored by an older version can never pose as several in a file read line by line.
+    if not (line.text.isprintable() and line.nick.isprintable()):
+        line = line._replace(nick=clean_text(line.nick), text=clean_text(line.text))
     text = f"{line.text} (edited)" if line.edited else line.text
     if line.kind is LineKind.MESSAGE:
         return f"{t} <{line.nick}> {text}"

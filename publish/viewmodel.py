@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from meetings.model import Item, ItemKind, Line
-from meetings.state import ActionItem, Meeting
+from meetings.state import ActionItem, Attendee, Meeting
 from meetings.votes import Vote
 
 EXTENSIONS = {
@@ -60,7 +60,7 @@ class MinutesView:
     actions: list[ActionItem]
     by_person: list[tuple[str, list[Item]]]
     unassigned: list[Item]
-    attendees: list[tuple[str, int]]
+    attendees: list[Attendee]
     votes: list[Vote]
     gaps: list[Line]  # times the recorder was offline during the meeting
     files: dict[str, str]  # output -> path relative to the publish dir
@@ -91,7 +91,9 @@ class MinutesView:
                  "time": iso(a.item.time), "line": a.item.line}
                 for a in self.actions
             ],
-            "attendees": [{"nick": n, "lines": c} for n, c in self.attendees],
+            "attendees": [{"nick": a.nick, "lines": a.lines,
+                           **({"earlier_nicks": list(a.earlier)} if a.earlier else {})}
+                          for a in self.attendees],
             "gaps": [{"time": iso(g.time), "line": g.seq, "text": g.text} for g in self.gaps],
             "votes": [_vote_json(v) for v in self.votes],
             "previous_actions": None if self.previous is None else {

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from chat.base import jittered_backoff
 from chat.console import ConsoleAdapter
 from chat.irc import IrcAdapter
 from chat.matrix import MatrixAdapter
@@ -34,7 +35,7 @@ from schedules.model import Series, load_dir
 from schedules.recurrence import check_overlaps
 from storage import MeetingRecord, Storage
 from storage.search import Filters, SearchPage
-from web.app import create_app
+from web.app import ArchiveRunner, create_app
 from web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,9 @@ async def run_bot(config: Config) -> None:
         _targets(config, {a.name: a for a in adapters}),
         reminder_minutes=config.schedule.reminder_minutes, auto_end=config.meetings.auto_end)
     timekeeper.start()
-    running = [asyncio.create_task(a.run(recorder.submit)) for a in adapters]
+    running = [asyncio.create_task(
+        a.run(recorder.submit) if isinstance(a, ConsoleAdapter) else _supervised(a, recorder))
+        for a in adapters]
     stopper = asyncio.create_task(stop.wait())
     # The console ends at end of input; networks run until a signal.
     await asyncio.wait([stopper, *running], return_when=asyncio.FIRST_COMPLETED)
@@ -169,6 +172,25 @@ async def run_bot(config: Config) -> None:
     await services.storage.close()
 
 
+async def _supervised(adapter: IrcAdapter | MatrixAdapter, recorder: Recorder) -> None:
+    """A network's adapter, started again with backoff whenever it fails: one network
+    that cannot log in or breaks never stops the others."""
+    attempt = 0
+    while True:
+        started = asyncio.get_running_loop().time()
+        try:
+            await adapter.run(recorder.submit)
+            return  # closed
+        except Exception:
+            log.exception("%s: the connection failed", adapter.name)
+        if asyncio.get_running_loop().time() - started > 60:
+            attempt = 0
+        delay = jittered_backoff(attempt, 300.0)
+        attempt += 1
+        log.info("%s: starting again in %.0fs", adapter.name, delay)
+        await asyncio.sleep(delay)
+
+
 async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]:
     """Re-render meetings from their stored lines; returns (id, minutes URL or reason)."""
     services = await open_services(config)
@@ -183,13 +205,24 @@ async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]
             if not meeting.started:
                 results.append((record.id, "never started; nothing to render"))
                 continue
-            published = await services.publisher.publish(record.id, meeting, series_page=False)
+            try:
+                published = await services.publisher.publish(record.id, meeting,
+                                                             series_page=False)
+            except Exception as exc:  # reported, and the other meetings are rendered
+                log.error("meeting %s could not be rendered: %r", record.id, exc,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
+                results.append((record.id, f"failed: {exc!r}"))
+                continue
             results.append((record.id, published.urls["html"]))
         # The series pages, decision registers, year pages and feeds, once each.
         published_records = await services.storage.published()
         names = sorted({r.name for r in published_records})
         for name in names:
-            await services.publisher.write_decisions(name)
+            try:
+                await services.publisher.write_decisions(name)
+            except Exception as exc:
+                log.error("the decision register of %s could not be written: %r", name, exc)
+                results.append((0, f"failed: decision register of {name}: {exc!r}"))
         # Calendars first: the series pages link to them.
         await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
                                 config.publish.base_url)
@@ -251,8 +284,8 @@ async def start_web(config: Config, services: Services) -> web.AppRunner:
     """The archive server on [web] listen; stopped with runner.cleanup()."""
     host, _, port = config.web.listen.rpartition(":")
     limiter = RateLimiter(config.web.search_rate, config.web.search_burst)
-    runner = web.AppRunner(create_app(services.storage, services.publisher, limiter),
-                           access_log=None)
+    runner = ArchiveRunner(create_app(services.storage, services.publisher, limiter),
+                           idle_timeout=config.web.idle_timeout)
     await runner.setup()
     await web.TCPSite(runner, host.strip("[]"), int(port)).start()
     log.info("archive served on http://%s/", config.web.listen)

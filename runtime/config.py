@@ -45,6 +45,9 @@ class WebConfig:
     # Searches per second per client, with bursts of search_burst.
     search_rate: float = 2.0
     search_burst: int = 20
+    # Seconds a connection may stay without a complete request (idle between requests,
+    # or sending its headers slowly) before it is closed.
+    idle_timeout: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class IrcConfig:
     password: str = ""
     sasl_username: str = ""
     sasl_password: str = ""
+    # With SASL configured: refuse to register without a login (a server that offers no
+    # SASL, or refuses ours) instead of going on with a warning.
+    sasl_required: bool = False
     # Token bucket for what the bot sends: `send_burst` lines at once, then
     # `send_rate` lines per second. The defaults stay under common flood limits.
     send_burst: int = 4
@@ -203,6 +209,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"web.listen must be HOST:PORT, not {config.web.listen!r}")
     if config.web.search_rate <= 0 or config.web.search_burst < 1:
         raise ConfigError("web.search_rate and web.search_burst must be positive")
+    if config.web.idle_timeout <= 0:
+        raise ConfigError("web.idle_timeout must be positive")
     _validate_rule("votes", config.votes.quorum, config.votes.threshold)
     for i, rule in enumerate(config.votes.channel):
         _validate_rule(f"votes.channel[{i}]", rule.quorum, rule.threshold)

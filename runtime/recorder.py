@@ -3,37 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from chat.base import ChatEvent, Checkpoint
+from chat.base import ChatEvent, Checkpoint, Outage
 from meetings.commands import parse_command
 from meetings.engine import END_COMMAND, START_COMMAND, Engine
 from meetings.model import Line, LineKind
 from meetings.registry import Outcome
 from meetings.state import Meeting, MeetingSettings
-from publish.publisher import Published, Publisher
+from publish.publisher import Published, Publisher, derived_of
 from storage import MeetingRecord, Storage
 from storage.records import MeetingRef
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _MAX_BATCH = 2000
 # Pre-render a meeting's outputs once it has been quiet this long (seconds), so that
 # #endmeeting only assembles them; never while lines are still pouring in.
 _WARM_AFTER_QUIET = 0.1
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then every 5 s, for as long as it takes
+# A publish that failed (disk full, read-only, a template error) is tried again after
+# these many seconds, then every 5 minutes, until it succeeds and is announced.
+PUBLISH_RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 
 
 class Sender(Protocol):
     @property
     def nick(self) -> str: ...
 
-    def say(self, room: str, text: str) -> None: ...
+    def say(self, room: str, text: str, *, urgent: bool = False) -> None: ...
 
 
 @dataclass
@@ -46,7 +52,7 @@ class OpenMeeting:
 
 @dataclass(frozen=True, slots=True)
 class _Queued:
-    event: ChatEvent | Checkpoint
+    event: ChatEvent | Checkpoint | Outage
     own: bool = False
 
 
@@ -60,8 +66,11 @@ class Notifications(Protocol):
 class Recorder:
     def __init__(self, storage: Storage, engine: Engine, publisher: Publisher,
                  settings: MeetingSettings, max_pending: int = 10_000,
-                 notifier: Notifications | None = None) -> None:
+                 notifier: Notifications | None = None,
+                 publish_retry_delays: tuple[float, ...] = PUBLISH_RETRY_DELAYS) -> None:
         self.notifier = notifier
+        self.publish_retry_delays = publish_retry_delays
+        self._publishing: dict[int, asyncio.Task[None]] = {}  # meeting id -> retries
         self.storage = storage
         self.engine = engine
         self.publisher = publisher
@@ -77,7 +86,8 @@ class Recorder:
         self._last_event = 0.0
 
     async def resume(self) -> None:
-        """Replay every meeting left open by a previous run, so it carries on where it was."""
+        """Replay every meeting left open by a previous run, so it carries on where it was;
+        publish and announce those that ended without being published."""
         for rec in await self.storage.open_meetings():
             meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
             om = OpenMeeting(
@@ -85,15 +95,22 @@ class Recorder:
                 meeting, next_seq=meeting.last_seq + 1,  # the replay saw every stored line
             )
             if meeting.ended:
-                # It ended, but the bot stopped before it had published: finish that now.
-                published = await self.publisher.publish(rec.id, meeting)
-                await self._tell_ended(rec.id, meeting, published)
-                log.info("published meeting %s, which ended while the bot was away", rec.id)
+                # Its end was stored as a line, but the bot stopped before the rest.
+                await self._end(om)
                 continue
             self.open[(rec.network, rec.channel.lower())] = om
             log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
                      rec.network, meeting.line_count)
             await self._record_gap(om, meeting.last_time or rec.started_at)
+        for rec in await self.storage.pending_publish():
+            if rec.id in self._publishing:
+                continue
+            meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
+            ref = MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, meeting.name)
+            if not await self._publish_ended(ref, meeting, announce=True, first=False):
+                self._retry_publishing(ref, meeting)
+            else:
+                log.info("published meeting %s, which ended while the bot was away", rec.id)
 
     async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""
@@ -102,21 +119,36 @@ class Recorder:
         if getattr(sender, "replays_missed", False):
             # The server hands over what was said meanwhile (Matrix): no gap, and nothing
             # recorded now, so the caught-up lines keep their order and times.
-            self._say(om, f"Resumed recording the meeting started at {started:%H:%M} UTC; "
-                          "lines said while the bot was away are recorded from the server's "
-                          "history.", record=False)
+            self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC; "
+                              "lines said while the bot was away are recorded from the "
+                              "server's history.", record=False)
             return
-        now = datetime.now(UTC)
-        text = (f"recorder offline from {last:%H:%M:%S} to {now:%H:%M:%S} UTC; "
+        text = await self._write_gap(om, "recorder offline", last, datetime.now(UTC))
+        self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC "
+                          f"({text}).", record=True)
+
+    async def _write_gap(self, om: OpenMeeting, cause: str, since: datetime,
+                         until: datetime) -> str:
+        """A GAP line in the log and the minutes; returns its text."""
+        text = (f"{cause} from {since:%H:%M:%S} to {until:%H:%M:%S} UTC; "
                 "lines said meanwhile may be missing")
-        gap = Line(om.next_seq, now, LineKind.GAP, "", text)
+        gap = Line(om.next_seq, until, LineKind.GAP, "", text)
         om.next_seq += 1
         await self._write([(om.ref, gap)])
         self.engine.apply(om.meeting, gap)
-        self._say(om, f"Resumed recording the meeting started at {started:%H:%M} UTC "
-                      f"({text}).", record=True)
+        return text
 
-    def submit(self, event: ChatEvent | Checkpoint) -> None:
+    async def _outage(self, outage: Outage) -> None:
+        """The adapter lost its connection and is back: every open meeting of its network
+        gets a gap line, and each room is told once."""
+        for om in [om for om in self.open.values() if om.ref.network == outage.network]:
+            if om.ref.id is None or not om.meeting.started:
+                continue
+            text = await self._write_gap(om, "connection to the server lost", outage.since,
+                                         outage.until)
+            self._say(om.ref, f"Reconnected ({text}).", record=True)
+
+    def submit(self, event: ChatEvent | Checkpoint | Outage) -> None:
         """Called by adapters for every event; cheap, never blocks."""
         if self._queue.qsize() >= self.max_pending and isinstance(event, ChatEvent):
             self._drop(event)
@@ -191,6 +223,11 @@ class Recorder:
         segment: list[_Queued] = []
         for queued in batch:
             ev = queued.event
+            if isinstance(ev, Outage):
+                await self._commit_and_apply(segment)
+                segment = []
+                await self._outage(ev)
+                continue
             if isinstance(ev, ChatEvent) and self._corrects_unheld(ev):
                 await self._commit_and_apply(segment)
                 segment = []
@@ -239,9 +276,15 @@ class Recorder:
         if not (await self._write([(ref, line)]))[0]:
             return  # seen before
         meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
-        if meeting.started:
+        if not meeting.started:
+            return
+        try:
             await self.publisher.publish(rec.id, meeting)
-            log.info("meeting %s published again after a %s", rec.id, ev.kind.value)
+        except Exception:  # the correction is stored: the next render applies it
+            log.exception("publishing meeting %s again after a %s failed", rec.id,
+                          ev.kind.value)
+            return
+        log.info("meeting %s published again after a %s", rec.id, ev.kind.value)
 
     def _assign(self, queued: _Queued) -> tuple[OpenMeeting, Line] | None:
         ev = queued.event
@@ -281,39 +324,35 @@ class Recorder:
             return
         inserted = await self._write([(om.ref, line) for om, line, _ in entries], state)
         for (om, line, catch_up), fresh in zip(entries, inserted, strict=True):
-            if fresh:
-                was_started = om.meeting.started
-                outcome = self.engine.apply(om.meeting, line)
-                om.ref.name = om.meeting.name  # the lines that follow are indexed under it
-                if catch_up:
-                    # Said while the bot was away: it counts, but answering now would
-                    # answer it late (and perhaps twice).
-                    outcome.replies.clear()
-                await self._act(om, outcome, quiet=catch_up)
-                if not was_started and om.meeting.started:
-                    if self.notifier is not None:
-                        self.notifier.started(om.ref.id, om.meeting)
-                    if not catch_up:
-                        await self._mention_previous(om)
+            if not fresh:
+                continue
+            try:
+                await self._handle(om, line, catch_up)
+            except Exception:  # the line is stored; the lines after it are handled all the same
+                log.exception("handling line %d of meeting %s failed", line.seq, om.ref.id)
+
+    async def _handle(self, om: OpenMeeting, line: Line, catch_up: bool) -> None:
+        was_started = om.meeting.started
+        outcome = self.engine.apply(om.meeting, line)
+        om.ref.name = om.meeting.name  # the lines that follow are indexed under it
+        if catch_up:
+            # Said while the bot was away: it counts, but answering now would
+            # answer it late (and perhaps twice).
+            outcome.replies.clear()
+        await self._act(om, outcome, quiet=catch_up)
+        if not was_started and om.meeting.started:
+            if self.notifier is not None:
+                self.notifier.started(om.ref.id, om.meeting)
+            if not catch_up:
+                await self._mention_previous(om)
 
     async def _write(self, rows: list[tuple[MeetingRef, Line]],
                      state: list[tuple[str, str, str]] | None = None) -> list[bool]:
-        """Commit, retrying for as long as the database is away (PostgreSQL restarting,
-        SQLite locked); lines arriving meanwhile wait in the bounded queue."""
-        attempt = 0
-        while True:
-            try:
-                inserted = await self.storage.write_lines(rows, state or ())
-            except SQLAlchemyError:
-                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
-                attempt += 1
-                log.warning("database write failed (attempt %d), retrying in %ss",
-                            attempt, delay, exc_info=attempt == 1)
-                await asyncio.sleep(delay)
-                continue
-            if self._dropped:
-                self._database_back()
-            return inserted
+        """Commit; lines arriving while the database is away wait in the bounded queue."""
+        inserted = await self._until_stored(self.storage.write_lines, rows, state or ())
+        if self._dropped:
+            self._database_back()
+        return inserted
 
     def _database_back(self) -> None:
         for (network, room), count in self._dropped.items():
@@ -325,26 +364,100 @@ class Recorder:
 
     async def _act(self, om: OpenMeeting, outcome: Outcome, *, quiet: bool = False) -> None:
         for text in outcome.replies:
-            self._say(om, text, record=not outcome.ended)
-        if not outcome.publish or om.ref.id is None:
-            return
-        published = await self.publisher.publish(om.ref.id, om.meeting)
-        if outcome.ended:
-            self.open.pop((om.ref.network, om.ref.channel.lower()), None)
-            await self._tell_ended(om.ref.id, om.meeting, published)
-        if quiet:
+            self._say(om.ref, text, record=not outcome.ended)
+        if om.ref.id is None:
             return
         if outcome.ended:
+            await self._end(om, announce=not quiet)
+        elif outcome.publish:
+            await self._save(om, quiet=quiet)
+
+    async def _save(self, om: OpenMeeting, *, quiet: bool) -> None:
+        """#save: the minutes so far; a failure is said, and the meeting goes on."""
+        assert om.ref.id is not None
+        try:
+            published = await self.publisher.publish(om.ref.id, om.meeting)
+        except Exception as exc:
+            log.exception("writing the minutes so far of meeting %s failed", om.ref.id)
+            if not quiet:
+                self._say(om.ref, f"Could not write the minutes so far ({_reason(exc)}); "
+                                  "every line is still recorded.", record=True)
+            return
+        if not quiet:
+            self._say(om.ref, f"Minutes so far: {published.urls['html']}", record=True)
+
+    async def _end(self, om: OpenMeeting, *, announce: bool = True) -> None:
+        """The meeting ended: no later line joins it, the database says so before any
+        file is written, then it is published and announced (or retried until it is)."""
+        self.open.pop((om.ref.network, om.ref.channel.lower()), None)
+        assert om.ref.id is not None
+        await self._until_stored(self.storage.end_meeting, om.ref.id, derived_of(om.meeting))
+        if not await self._publish_ended(om.ref, om.meeting, announce=announce, first=True):
+            self._retry_publishing(om.ref, om.meeting, announce=announce)
+
+    async def _publish_ended(self, ref: MeetingRef, meeting: Meeting, *, announce: bool,
+                             first: bool) -> bool:
+        """Publish an ended meeting; announce its minutes first of all the bot says, then
+        notify. False when publishing failed (said in the room the first time)."""
+        assert ref.id is not None
+        try:
+            published = await self.publisher.publish(ref.id, meeting)
+        except Exception as exc:
+            log.exception("publishing meeting %s failed", ref.id)
+            if first and announce:
+                self._say(ref, f"The meeting has ended and every line is kept, but its "
+                               f"minutes could not be written ({_reason(exc)}); they will be "
+                               "posted here as soon as they are.", record=False, urgent=True)
+            return False
+        if announce:
             for text in _end_lines(published):
-                self._say(om, text, record=False)
-        else:
-            self._say(om, f"Minutes so far: {published.urls['html']}", record=True)
+                self._say(ref, text, record=False, urgent=True)
+        try:
+            await self.storage.published_and_announced(ref.id)
+        except SQLAlchemyError:  # published again, and announced again, at the next start
+            log.exception("could not mark meeting %s as published", ref.id)
+        await self._tell_ended(ref.id, meeting, published)
+        return True
+
+    def _retry_publishing(self, ref: MeetingRef, meeting: Meeting, *,
+                          announce: bool = True) -> None:
+        assert ref.id is not None
+        meeting_id = ref.id
+
+        async def retry() -> None:
+            for attempt in itertools.count():
+                delays = self.publish_retry_delays
+                await asyncio.sleep(delays[min(attempt, len(delays) - 1)])
+                if await self._publish_ended(ref, meeting, announce=announce, first=False):
+                    log.info("meeting %s published after %d retries", meeting_id, attempt + 1)
+                    return
+
+        task = asyncio.create_task(retry())
+        self._publishing[meeting_id] = task
+        task.add_done_callback(lambda _: self._publishing.pop(meeting_id, None))
+
+    async def _until_stored(self, step: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """A write that must happen: retried for as long as the database is away
+        (PostgreSQL restarting, SQLite locked)."""
+        attempt = 0
+        while True:
+            try:
+                return await step(*args)
+            except SQLAlchemyError:
+                delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
+                attempt += 1
+                log.warning("database write failed (attempt %d), retrying in %ss",
+                            attempt, delay, exc_info=attempt == 1)
+                await asyncio.sleep(delay)
 
     async def _tell_ended(self, meeting_id: int, meeting: Meeting, published: Published) -> None:
         if self.notifier is None:
             return
-        text = await asyncio.to_thread(published.files["txt"].read_text, encoding="utf-8")
-        self.notifier.ended(meeting_id, meeting, published.urls, text)
+        try:
+            text = await asyncio.to_thread(published.files["txt"].read_text, encoding="utf-8")
+            self.notifier.ended(meeting_id, meeting, published.urls, text)
+        except Exception:  # a notification must never stop the recorder
+            log.exception("could not send the notifications of meeting %s", meeting_id)
 
     def close(self, network: str, room: str, reason: str) -> None:
         """End a room's open meeting from outside (left open too long): a CLOSE line,
@@ -361,20 +474,21 @@ class Recorder:
         if previous is None:
             return
         count = len(previous.actions)
-        self._say(om, f"Action items from the previous meeting ({previous.started_at:%Y-%m-%d}):"
-                      f" {count} item{'' if count == 1 else 's'}: {previous.minutes_url}#actions",
+        self._say(om.ref, f"Action items from the previous meeting "
+                          f"({previous.started_at:%Y-%m-%d}): {count} item"
+                          f"{'' if count == 1 else 's'}: {previous.minutes_url}#actions",
                   record=True)
 
-    def _say(self, om: OpenMeeting, text: str, *, record: bool) -> None:
-        sender = self.senders.get(om.ref.network)
+    def _say(self, ref: MeetingRef, text: str, *, record: bool, urgent: bool = False) -> None:
+        sender = self.senders.get(ref.network)
         if sender is None:
             return
-        sender.say(om.ref.channel, text)
+        sender.say(ref.channel, text, urgent=urgent)
         if record:
             # The bot's own words are part of the log, as in MeetBot's.
             self._idle.clear()
             self._queue.put_nowait(_Queued(
-                ChatEvent(om.ref.network, om.ref.channel, sender.nick, text,
+                ChatEvent(ref.network, ref.channel, sender.nick, text,
                           LineKind.MESSAGE, datetime.now(UTC)), own=True))
 
 
@@ -387,6 +501,13 @@ async def replay_stored(storage: Storage, engine: Engine, record: MeetingRecord,
     async for lines in storage.iter_lines(record.id):
         engine.replay(meeting, lines)
     return meeting
+
+
+def _reason(exc: BaseException) -> str:
+    """A failure in a few words for the channel: never a path or a traceback."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return type(exc).__name__
 
 
 def _end_lines(published: Published) -> list[str]:

@@ -85,7 +85,11 @@ def _fail(source: str, key: str, reason: str) -> ScheduleError:
     return ScheduleError(f"{source}: {key}: {reason}")
 
 
-def _text(source: str, raw: dict[str, Any], key: str, *, required: bool = False) -> str:
+_LINE_BREAK = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _text(source: str, raw: dict[str, Any], key: str, *, required: bool = False,
+          one_line: bool = True) -> str:
     value = raw.get(key)
     if value is None:
         if required:
@@ -93,7 +97,11 @@ def _text(source: str, raw: dict[str, Any], key: str, *, required: bool = False)
         return ""
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise _fail(source, key, f"must be text, not {type(value).__name__}")
-    return str(value).strip()
+    text = str(value).strip()
+    if one_line and _LINE_BREAK.search(text):
+        # It ends up in reminders, iCal properties and page titles, each one line.
+        raise _fail(source, key, "must be one line, without control characters")
+    return text
 
 
 def _date(source: str, key: str, value: Any) -> date:
@@ -171,7 +179,7 @@ def parse(text: str, source: str) -> Series:
     return Series(
         meeting_id, project, tuple(_entry(source, i, e) for i, e in enumerate(entries)),
         source, agenda_url=_text(source, raw, "agenda_url"), chair=_text(source, raw, "chair"),
-        description=_text(source, raw, "description"),
+        description=_text(source, raw, "description", one_line=False),
         extra={k: v for k, v in raw.items() if k not in (
             "meeting_id", "project", "schedule", "agenda_url", "chair", "description")},
     )

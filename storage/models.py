@@ -64,6 +64,8 @@ class MeetingRow(Base):
     # Where the outputs live, relative to the publish dir and without extension;
     # claimed once so that re-rendering never moves or overwrites another meeting.
     stem: Mapped[str | None] = mapped_column(String(400), unique=True, nullable=True)
+    # Ended live, but its minutes are not yet published and announced (migration 0010).
+    publish_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class LineRow(Base):

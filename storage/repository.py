@@ -480,6 +480,26 @@ class Storage:
         async with self.engine.begin() as conn:
             await _write_derived(conn, meeting_id, derived)
 
+    async def end_meeting(self, meeting_id: int, derived: Derived) -> None:
+        """The meeting ended: stored as ended, with its publishing still owed (see
+        published_and_announced), before any file is written."""
+        async with self.engine.begin() as conn:
+            await _write_derived(conn, meeting_id, derived)
+            await conn.execute(update(_MEETINGS).where(_MEETINGS.c.id == meeting_id)
+                               .values(publish_pending=True))
+
+    async def published_and_announced(self, meeting_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(_MEETINGS).where(_MEETINGS.c.id == meeting_id)
+                               .values(publish_pending=False))
+
+    async def pending_publish(self) -> list[MeetingRecord]:
+        """Meetings that ended live and are not yet published and announced."""
+        query = select(MeetingRow).where(MeetingRow.publish_pending.is_(True))
+        async with self._session() as session:
+            rows = (await session.scalars(query.order_by(MeetingRow.id))).all()
+        return [_record(r) for r in rows]
+
     def _items_query(self, kinds: Iterable[str], channel: str | None, name: str | None,
                      since: datetime | None, until: datetime | None, meeting_id: int | None,
                      meeting_ids: Sequence[int] | None, owner: str | None = None) -> Any:

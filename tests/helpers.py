@@ -25,7 +25,7 @@ class Room:
     def __init__(self) -> None:
         self.said: list[str] = []
 
-    def say(self, room: str, text: str) -> None:
+    def say(self, room: str, text: str, *, urgent: bool = False) -> None:
         self.said.append(text)
 
 

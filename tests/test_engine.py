@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from meetings.model import ItemKind
-from meetings.state import MeetingSettings
+from meetings.state import Attendee, MeetingSettings
 from tests.helpers import run_transcript
 
 
@@ -177,7 +177,8 @@ def test_attendees_count_lines_and_list_silent_chairs() -> None:
         "10:00:03 * bob waves\n"
         "10:00:04 <alice> #endmeeting\n"
     )
-    assert run.meeting.attendees() == [("alice", 3), ("bob", 2), ("zed", 0)]
+    assert run.meeting.attendees() == [Attendee("alice", 3), Attendee("bob", 2),
+                                       Attendee("zed", 0)]
 
 
 def test_chair_keeps_rights_across_a_nick_change() -> None:

@@ -52,7 +52,14 @@ def test_text_cleaning() -> None:
     assert clean_text("\x03041234") == "1234"
     assert clean_text("bad \ud800 surrogate") == "bad \ufffd surrogate"
     assert clean_text("a\x00b\rc\nd") == "abcd"
-    assert clean_text("\u202eevil\u200b") == "\u202eevil\u200b"  # kept; isolated when shown
+    # Bidi controls are kept, and closed at the end of the text so that they cannot
+    # reorder what follows on the same line.
+    assert clean_text("\u202eevil\u200b") == "\u202eevil\u200b\u202c"
+    assert clean_text("\u2067a\u202eb\u2069c") == "\u2067a\u202eb\u2069c"
+    assert clean_text("\u2066\u202bx") == "\u2066\u202bx\u202c\u2069"
+    # Line and paragraph separators and NEL become spaces; C1 controls go.
+    assert clean_text("a\u2028b\u2029c\x85d") == "a b c d"
+    assert clean_text("x\x9by\x80z\x9f") == "xyz"
 
 
 def test_bogus_commands_get_no_reply() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import mimetypes
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from publish.files import files_for, inside
 from publish.publisher import DECISION_KINDS, Publisher
@@ -23,14 +25,26 @@ from storage.search import KINDS, Filters, Hit
 from web.openapi import SPEC
 from web.ratelimit import RateLimiter
 
-mimetypes.add_type("application/atom+xml", ".atom")
-mimetypes.add_type("text/markdown; charset=utf-8", ".md")
+# What the archive holds, with charsets (aiohttp's own table would serve .atom as
+# application/octet-stream and .txt without a charset, mojibake in browsers).
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".ics": "text/calendar; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+MAX_ID = 2**63 - 1  # the largest id a database column holds
 
 STORAGE = web.AppKey("storage", Storage)
 PUBLISHER = web.AppKey("publisher", Publisher)
 LIMITER = web.AppKey("limiter", RateLimiter)
 HEADERS = web.AppKey("headers", dict)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 
 
 def security_headers() -> dict[str, str]:
@@ -48,12 +62,17 @@ def security_headers() -> dict[str, str]:
 
 @web.middleware
 async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every response carries the security headers: ours, errors raised as HTTP
+    exceptions, and a 500 for anything else (logged, never shown)."""
     headers = request.app[HEADERS]
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         exc.headers.update(headers)
         raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        response = web.Response(status=500, text="Internal server error.")
     response.headers.update(headers)
     return response
 
@@ -138,16 +157,16 @@ async def api_meetings(request: web.Request) -> web.Response:
 
 
 async def api_meeting(request: web.Request) -> web.StreamResponse:
-    try:
-        meeting_id = int(request.match_info["id"])
-    except ValueError:
-        raise BadRequestError("id must be an integer") from None
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
+        raise BadRequestError(f"id must be an integer between 1 and {MAX_ID}")
+    meeting_id = int(raw)
     record = await request.app[STORAGE].meeting(meeting_id)
     if record is None or not record.stem:
         raise web.HTTPNotFound(text=json.dumps({"error": "no such meeting"}),
                                content_type="application/json")
     path = inside(request.app[PUBLISHER].root, files_for(record.stem)["json"])
-    return web.FileResponse(path, headers={"Content-Type": "application/json"})
+    return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES[".json"]})
 
 
 async def api_search(request: web.Request) -> web.Response:
@@ -237,16 +256,23 @@ async def no_icon(request: web.Request) -> web.Response:
 async def archive_file(request: web.Request) -> web.StreamResponse:
     """A published file; a folder gives its index.html."""
     root: Path = request.app[PUBLISHER].root
-    relative = request.match_info.get("path", "")
+    target = await asyncio.to_thread(_archive_path, root, request.match_info.get("path", ""))
+    if target is None:
+        raise web.HTTPNotFound(text="Not found. Try the index or the search page.")
+    content_type = CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
+    return web.FileResponse(target, headers={"Content-Type": content_type})
+
+
+def _archive_path(root: Path, relative: str) -> Path | None:
+    """The file a path names inside the publish dir (a folder: its index.html), resolved
+    once, symlinks included, and checked inside; None when there is none."""
     try:
         target = inside(root, relative or "index.html")
-    except ValueError:
-        raise web.HTTPNotFound() from None
-    if await asyncio.to_thread(target.is_dir):
-        target = target / "index.html"
-    if not await asyncio.to_thread(target.is_file):
-        raise web.HTTPNotFound(text="Not found. Try the index or the search page.")
-    return web.FileResponse(target)
+        if target.is_dir():
+            target = inside(root, f"{relative.rstrip('/')}/index.html")
+    except (ValueError, OSError):
+        return None
+    return target if target.is_file() else None
 
 
 @web.middleware
@@ -257,6 +283,37 @@ async def _bad_requests(request: web.Request, handler: Handler) -> web.StreamRes
         if request.path.startswith("/api/"):
             return _json({"error": str(exc)}, 400)
         return web.Response(text=str(exc), status=400)
+
+
+class _Connection(RequestHandler):
+    """aiohttp's connection handler, whose own error answers (a malformed request, a
+    header too long) carry the security headers like every other response."""
+
+    def handle_error(self, request: BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        response = super().handle_error(request, status, exc, message)
+        response.headers.update(security_headers())
+        return response
+
+
+class _Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _Connection(self, loop=self._loop, **self._kwargs)
+
+
+class ArchiveRunner(web.AppRunner):
+    """The archive's runner: connections idle (or sending their headers slowly) for
+    `idle_timeout` seconds are closed, and aiohttp's own errors carry our headers."""
+
+    def __init__(self, app: web.Application, *, idle_timeout: float) -> None:
+        super().__init__(app, access_log=None, keepalive_timeout=idle_timeout)
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # aiohttp builds its Server itself; only the connection class differs.
+        server.__class__ = _Server
+        return server
 
 
 def create_app(storage: Storage, publisher: Publisher, limiter: RateLimiter) -> web.Application:
