@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit("openminutes: give --all or meeting ids")
         results = asyncio.run(app.render(config, None if args.all else args.ids))
         for meeting_id, outcome in results:
-            print(f"{meeting_id}\t{outcome}")
+            print(f"{meeting_id or '-'}\t{outcome}")
         return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
     if args.command == "search":
         filters = Filters(args.kind, args.series, args.channel, args.person, args.since,

@@ -97,8 +97,24 @@ class ArchiveWriter:
                            updated=iso(updated or datetime(1970, 1, 1, tzinfo=UTC)))
 
     def _write(self, pages: dict[str, str]) -> None:
+        """Every page that can be written is, though one fails (its folder taken by a
+        file, say); then the failures are raised together."""
+        failed: list[str] = []
         for relative, content in pages.items():
-            write_atomic(inside(self.root, relative), content, durable=False)
+            try:
+                write_atomic(inside(self.root, relative), content, durable=False)
+            except (OSError, ValueError) as exc:
+                failed.append(f"{relative}: {exc}")
+        if failed:
+            raise ArchiveWriteError(failed)
+
+
+class ArchiveWriteError(OSError):
+    """Some archive pages could not be written; the others were."""
+
+    def __init__(self, failed: list[str]) -> None:
+        super().__init__(f"{len(failed)} archive page(s) not written: {'; '.join(failed[:5])}")
+        self.failed = failed
 
 
 def month_page(year: int, month: int) -> str:

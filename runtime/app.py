@@ -223,11 +223,15 @@ async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]
             except Exception as exc:
                 log.error("the decision register of %s could not be written: %r", name, exc)
                 results.append((0, f"failed: decision register of {name}: {exc!r}"))
-        # Calendars first: the series pages link to them.
-        await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
-                                config.publish.base_url)
-        await services.publisher.archive.update(
-            names, {(r.started_at.year, r.started_at.month) for r in published_records})
+        try:
+            # Calendars first: the series pages link to them.
+            await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
+                                    config.publish.base_url)
+            await services.publisher.archive.update(
+                names, {(r.started_at.year, r.started_at.month) for r in published_records})
+        except (OSError, ValueError) as exc:
+            log.error("the archive pages could not all be written: %s", exc)
+            results.append((0, f"failed: archive pages: {exc}"))
         return results
     finally:
         await services.storage.close()
