@@ -16,19 +16,12 @@ import pytest
 
 from tests.helpers import minutes_json_files
 from tests.matrix_server import Synapse
-from tests.servers import IrcClient, NgIrcd, free_port
+from tests.servers import NgIrcd, free_port
+from tests.test_irc_faults import _joined
 from tests.test_irc_integration import CHANNEL, _cli, _config, _start_bot, _stop_bot
 from tests.test_matrix_integration import BOT, bot_account
 
 FAST = "send_rate = 20.0\nsend_burst = 10\nreconnect_max_delay = 2\n"
-
-
-async def _joined(port: int, *nicks: str) -> list[IrcClient]:
-    clients = [IrcClient(n) for n in nicks]
-    for client in clients:
-        await client.connect(port)
-        await client.join(CHANNEL)
-    return clients
 
 
 def _meetings(config: Path) -> list[dict[str, object]]:

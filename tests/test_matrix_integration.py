@@ -294,6 +294,8 @@ async def test_default_rate_limits_delay_replies_but_never_lose_or_repeat_them(
                 f"#info item {n}\n#nick name{n}" for n in range(10)))
             await alice.say(room_id, "#endmeeting")
             await alice.wait_for(BOT, "Log:", seconds=120)
+            # The minutes' URLs go before the replies still waiting; those follow.
+            await alice.wait_for(BOT, "Nick added for action items: name9", seconds=120)
         finally:
             output = await _stop_bot(bot)
         replies = alice.said_by(BOT)
