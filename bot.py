@@ -18,7 +18,7 @@ from runtime import app
 from runtime.config import Config, ConfigError, load
 from schedules.model import ScheduleError
 from storage import MeetingRecord
-from storage.search import KINDS, Filters
+from storage.search import DECISION, LINE, Filters
 
 
 def _iso(record: MeetingRecord) -> dict[str, object]:
@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_argument("--json", action="store_true", help="JSON output")
     find = sub.add_parser("search", parents=[common], help="full-text search of every meeting")
     find.add_argument("query", help='words, "a phrase", -excluded, a OR b')
-    find.add_argument("--kind", choices=KINDS, help="an item kind, decision, or line")
+    find.add_argument("--kind", help="an item kind (of any plugin), decision, or line")
     find.add_argument("--series", help="only meetings of this name")
     find.add_argument("--channel", help="only this channel")
     find.add_argument("--person", help="only what this nick said")
@@ -123,6 +123,7 @@ def _print_items(rows: list[dict[str, Any]], as_json: bool, as_csv: bool = False
 def _load(path: Path | None) -> Config:
     try:
         config = load(path)
+        app.registry_of(config)  # a plugin that cannot be loaded stops the bot here, named
         app.load_schedule(config)  # a bad schedule file stops the bot here, named
     except ConfigError as exc:
         sys.exit(f"openminutes: config error: {exc}")
@@ -156,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{meeting_id or '-'}\t{outcome}")
         return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
     if args.command == "search":
+        kinds = (*app.registry_of(config).kind_names(), DECISION, LINE)
+        if args.kind is not None and args.kind not in kinds:
+            sys.exit(f"openminutes: --kind must be one of {', '.join(kinds)}")
         filters = Filters(args.kind, args.series, args.channel, args.person, args.since,
-                          args.until + timedelta(days=1) if args.until else None)
+                          args.until + timedelta(days=1) if args.until else None,
+                          known=kinds)
         page, hits = asyncio.run(app.search(config, args.query, filters, limit=args.limit))
         if args.json:
             print(json.dumps({"total": page.total, "capped": page.capped, "hits": hits},

@@ -212,7 +212,7 @@ class Importer:
         summary.meetings += 1
         summary.lines += len(found.lines)
         summary.decisions += sum(i.kind.is_decision for i in meeting.items)
-        summary.actions += sum(i.kind is ItemKind.ACTION for i in meeting.items)
+        summary.actions += sum(i.kind == ItemKind.ACTION for i in meeting.items)
         if found.unended:
             summary.unended.append(path)
 

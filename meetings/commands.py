@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 # A URL at the start of a line is recorded as a link, as MeetBot does.
 LINK_SCHEMES = ("http", "https", "irc", "ircs", "ftp", "mailto")
+_WORD = re.compile(r"([A-Za-z][A-Za-z0-9_-]*):?(?:\s+|$)")
 _URL_START = re.compile(rf"^(?:{'|'.join(LINK_SCHEMES)}):\S+", re.IGNORECASE)
 
 
@@ -19,16 +20,17 @@ class ParsedCommand:
 def parse_command(text: str, prefixes: tuple[str, ...]) -> ParsedCommand | None:
     """The command a line starts with, or None.
 
-    `#1234` and `#channel-name` are not commands: the word must start with a
-    letter and end at a space, a colon or the end of the line.
+    The word must start with a letter and end at a space, a colon or the end of the
+    line; it may hold '-' and '_' (`#decision-deadline`). `#1234` is never a command, and
+    `#channel-name` is one only if a plugin declares it.
     """
     stripped = text.lstrip()
     for prefix in prefixes:
         if not stripped.startswith(prefix):
             continue
-        match = re.match(r"([A-Za-z][A-Za-z0-9_]*):?(?:\s+|$)", stripped[len(prefix) :])
+        match = _WORD.match(stripped, len(prefix))
         if match:
-            rest = stripped[len(prefix) + match.end() :]
+            rest = stripped[match.end():]
             return ParsedCommand(match.group(1).lower(), rest.strip())
     return None
 

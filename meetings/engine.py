@@ -100,12 +100,12 @@ class Engine:
         cmd = self.registry.lookup(parsed.name) if parsed is not None else None
         kept: list[Item] = []
         for item in meeting.items:
-            if item.line != seq or item.kind is ItemKind.VOTE:
+            if item.line != seq or not item.kind.follows_edits:
                 kept.append(item)
-            elif cmd is not None and parsed is not None and cmd.name == item.kind.value \
+            elif cmd is not None and parsed is not None and cmd.name == item.command \
                     and parsed.args:
                 kept.append(replace(item, text=parsed.args))
-            elif item.kind is ItemKind.LINK and parsed is None and starts_with_url(text):
+            elif not item.command and parsed is None and starts_with_url(text):
                 kept.append(replace(item, text=text.strip()))
             # else the command was edited away, and its item leaves the minutes
         meeting.items = kept
@@ -121,7 +121,7 @@ class Engine:
             for edit in meeting.edits.get(old.event_id or "", ()):
                 meeting.correct(edit._replace(text=""))
         meeting.items = [i for i in meeting.items
-                         if i.line not in removed or i.kind is ItemKind.VOTE]
+                         if i.line not in removed or not i.kind.follows_edits]
 
     def replay(self, meeting: Meeting, lines: Iterable[Line]) -> Meeting:
         """Rebuild a meeting from its stored lines; replies are dropped."""

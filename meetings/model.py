@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 
 class LineKind(StrEnum):
@@ -54,27 +55,49 @@ def part_id(event_id: str, index: int) -> str:
     return event_id if index == 0 else f"{event_id}|{index + 1}"
 
 
-class ItemKind(StrEnum):
-    """The kinds of minutes items, named as in MeetBot's output."""
+_KIND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
-    TOPIC = "topic"
-    INFO = "info"
-    ACTION = "action"
-    AGREED = "agreed"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    IDEA = "idea"
-    LINK = "link"
-    HELP = "help"
-    VOTE = "vote"  # the result of a vote
 
-    @property
-    def label(self) -> str:
-        return self.value.upper()
+@dataclass(frozen=True, slots=True)
+class ItemKind:
+    """A kind of minutes item: data, declared by the plugin whose commands make it, and
+    stored and searched by its name. The kinds the engine itself relies on are below."""
+
+    name: str  # as stored, searched and in the JSON: "agreed", "decision-deadline"
+    label: str = ""  # as the minutes show it ("AGREED:"); default: the name, upper case
+    decision: bool = False  # in the decision register, the feeds and the webhooks
+    labelled: bool = True  # the label stands before the text (not for info and topics)
+    follows_edits: bool = True  # an edit of its line rewords it (a vote's result: not)
+
+    TOPIC: ClassVar[ItemKind]
+    INFO: ClassVar[ItemKind]
+    ACTION: ClassVar[ItemKind]
+    LINK: ClassVar[ItemKind]
+    VOTE: ClassVar[ItemKind]
+
+    def __post_init__(self) -> None:
+        if not _KIND_NAME.fullmatch(self.name):
+            raise ValueError(f"item kind {self.name!r}: a lower-case word of at most 64 "
+                             "letters, digits, '-' and '_'")
+        if not self.label:
+            object.__setattr__(self, "label", self.name.upper())
+
+    def __str__(self) -> str:
+        return self.name
 
     @property
     def is_decision(self) -> bool:
-        return self in DECISIONS
+        return self.decision
+
+
+# Kinds the engine and the outputs know by name: minutes are grouped by topic, a line that
+# starts with a URL is a link, action items have owners, a vote's result is a decision.
+ItemKind.TOPIC = ItemKind("topic", labelled=False)
+ItemKind.INFO = ItemKind("info", labelled=False)
+ItemKind.ACTION = ItemKind("action")
+ItemKind.LINK = ItemKind("link")
+ItemKind.VOTE = ItemKind("vote", decision=True, follows_edits=False)
+CORE_KINDS = (ItemKind.TOPIC, ItemKind.INFO, ItemKind.ACTION, ItemKind.LINK, ItemKind.VOTE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +109,8 @@ class Item:
     nick: str
     time: datetime
     line: int
+    command: str = ""  # the command that made it (an edit keeps it only if still that)
 
     def describe(self) -> str:
         return f"{self.kind.label}: {self.text}" if self.text else self.kind.label
 
-
-DECISIONS = frozenset({ItemKind.AGREED, ItemKind.ACCEPTED, ItemKind.REJECTED, ItemKind.VOTE})

@@ -285,8 +285,8 @@ class Meeting:
             if self.founder_key == old_key:
                 self.founder_key = identity_key(new, account)
 
-    def add_item(self, kind: ItemKind, line: Line, text: str) -> Item:
-        item = Item(kind, text, line.nick, line.time, line.seq)
+    def add_item(self, kind: ItemKind, line: Line, text: str, command: str = "") -> Item:
+        item = Item(kind, text, line.nick, line.time, line.seq, command)
         self.items.append(item)
         return item
 
@@ -295,7 +295,7 @@ class Meeting:
         if not self.items:
             return None
         item = self.items.pop()
-        if item.kind is ItemKind.VOTE:
+        if item.kind == ItemKind.VOTE:
             self.votes = [v for v in self.votes if v.end_line != item.line]
         return item
 
@@ -319,7 +319,7 @@ class Meeting:
         known = list(self.aliases)
         result = []
         for item in self.items:
-            if item.kind is ItemKind.ACTION:
+            if item.kind == ItemKind.ACTION:
                 owners = dict.fromkeys(self.aliases[n] for n in owners_of(item.text, known))
                 result.append(ActionItem(item, tuple(owners)))
         return result

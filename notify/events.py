@@ -25,10 +25,10 @@ def ended(meeting_id: int | None, meeting: Meeting, urls: dict[str, str]) -> dic
         "event": "meeting.ended",
         "meeting": _meeting(meeting_id, meeting),
         "minutes": urls,
-        "decisions": [{"kind": i.kind.value, "text": i.text, "nick": i.nick,
+        "decisions": [{"kind": i.kind.name, "text": i.text, "nick": i.nick,
                        "time": iso(i.time), "line": i.line}
                       for i in meeting.items if i.kind.is_decision],
         "actions": [{"text": a.item.text, "owners": list(a.owners), "line": a.item.line}
                     for a in meeting.actions()],
-        "topics": [i.text for i in meeting.items if i.kind is ItemKind.TOPIC],
+        "topics": [i.text for i in meeting.items if i.kind == ItemKind.TOPIC],
     }

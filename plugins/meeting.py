@@ -6,9 +6,19 @@ import re
 import time
 
 from meetings.model import ItemKind
-from meetings.registry import REGISTRY, Command, Context, Handler, command
+from meetings.registry import Context, Plugin
 from meetings.state import identity_key, slugify
 from schedules.recurrence import scheduled_at
+
+plugin = Plugin("meeting")
+command = plugin.command
+
+# The kinds of items MeetBot's commands make, besides the engine's own (ItemKind).
+AGREED = plugin.kind(ItemKind("agreed", decision=True))
+ACCEPTED = plugin.kind(ItemKind("accepted", decision=True))
+REJECTED = plugin.kind(ItemKind("rejected", decision=True))
+IDEA = plugin.kind(ItemKind("idea"))
+HELP = plugin.kind(ItemKind("help"))
 
 
 def _asctime(ctx: Context) -> str:
@@ -77,56 +87,27 @@ def endmeeting(ctx: Context) -> None:
     ctx.reply(f"Meeting ended {_asctime(ctx)} UTC.")
 
 
-_CHAIR_ITEMS = {ItemKind.TOPIC, ItemKind.AGREED, ItemKind.ACCEPTED, ItemKind.REJECTED}
-_USEFUL_ITEMS = {ItemKind.TOPIC, ItemKind.INFO, ItemKind.ACTION, ItemKind.AGREED, ItemKind.IDEA,
-                 ItemKind.LINK}
-_ALIASES = {
-    ItemKind.TOPIC: ("t",),  # maubot-meetings' `!t`
-    ItemKind.AGREED: ("agree",),
-    ItemKind.ACCEPTED: ("accept",),
-    ItemKind.REJECTED: ("reject",),
-}
-_HELP = {
-    ItemKind.TOPIC: "TEXT: start a new topic",
-    ItemKind.INFO: "TEXT: record a piece of information",
-    ItemKind.ACTION: "TEXT: record an action item; the people it names own it",
-    ItemKind.AGREED: "TEXT: record an agreement",
-    ItemKind.ACCEPTED: "TEXT: record that something was accepted",
-    ItemKind.REJECTED: "TEXT: record that something was rejected",
-    ItemKind.IDEA: "TEXT: record an idea",
-    ItemKind.LINK: "URL [TEXT]: record a link (a line starting with a URL counts too)",
-}
+plugin.item_command(ItemKind.TOPIC, "TEXT", "start a new topic", aliases=("t",),  # maubot's !t
+                    chair_only=True, useful=True)
+plugin.item_command(ItemKind.INFO, "TEXT", "record a piece of information", useful=True)
+plugin.item_command(ItemKind.ACTION, "TEXT", "record an action item; the people it names own it",
+                    useful=True)
+plugin.item_command(AGREED, "TEXT", "record an agreement", aliases=("agree",), chair_only=True,
+                    useful=True)
+plugin.item_command(ACCEPTED, "TEXT", "record that something was accepted",
+                    aliases=("accept",), chair_only=True)
+plugin.item_command(REJECTED, "TEXT", "record that something was rejected",
+                    aliases=("reject",), chair_only=True)
+plugin.item_command(IDEA, "TEXT", "record an idea", useful=True)
+plugin.item_command(ItemKind.LINK, "URL [TEXT]",
+                    "record a link (a line starting with a URL counts too)", useful=True)
 
 
-def _item_handler(kind: ItemKind) -> Handler:
-    def handler(ctx: Context) -> None:
-        if not ctx.args:
-            usage = _HELP[kind].split(":", 1)[0]
-            ctx.reply(f"Usage: {_prefix(ctx)}{ctx.command} {usage}")
-            return
-        ctx.meeting.add_item(kind, ctx.line, ctx.args)
-
-    return handler
-
-
-for _kind, _help in _HELP.items():
-    REGISTRY.add(
-        Command(
-            _kind.value,
-            _item_handler(_kind),
-            f"#{_kind.value} {_help}",
-            _ALIASES.get(_kind, ()),
-            chair_only=_kind in _CHAIR_ITEMS,
-            useful=_kind in _USEFUL_ITEMS,
-        )
-    )
-
-
-@command("help", aliases=("halp",), useful=True,
+@command("help", aliases=("halp",), useful=True, kind=HELP,
          help="#help TEXT: record a call for help; alone, list the commands")
 def help_(ctx: Context) -> None:
     if ctx.args:
-        ctx.meeting.add_item(ItemKind.HELP, ctx.line, ctx.args)
+        ctx.meeting.add_item(HELP, ctx.line, ctx.args, "help")
     else:
         commands_(ctx)
 

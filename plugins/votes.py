@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import re
 
-from meetings.registry import Context, command
+from meetings.model import ItemKind
+from meetings.registry import Context, Plugin
 from meetings.votes import Ballot, Threshold, Vote, VoteRule, parse_startvote
+
+plugin = Plugin("votes")
+command = plugin.command
+plugin.kind(ItemKind.VOTE)  # #endvote records the result (Meeting.end_vote)
 
 
 def _prefix(ctx: Context) -> str:

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path, PurePosixPath
 
-from meetings.model import DECISIONS
 from publish.files import inside, write_atomic
 from publish.render import TEMPLATES, render_page
 from publish.viewmodel import iso
 from storage import ItemRecord, MeetingRecord, Storage
+from storage.search import DECISION
 
 RECENT = 30  # meetings on the index page and in each feed
 SCRIPT = "static/localtime.js"  # every page loads it, relative to the publish dir
@@ -82,7 +82,7 @@ class ArchiveWriter:
 
     async def _feed(self, title: str, path: str, meetings: list[MeetingRecord]) -> str:
         ids = [m.id for m in meetings]
-        items = await self.storage.items([*sorted(k.value for k in DECISIONS), "action"],
+        items = await self.storage.items([DECISION, "action"],
                                          meeting_ids=ids) if ids else []
         entries = [
             FeedEntry(m, self._absolute(f"{m.stem}.html"),

@@ -43,13 +43,13 @@ class Fragments:
             return value
 
     def item_html(self, item: Item, log_name: str) -> Markup:
-        macro = self._html.topic if item.kind is ItemKind.TOPIC else self._html.item
+        macro = self._html.topic if item.kind == ItemKind.TOPIC else self._html.item
         result: Markup = self._get(("html", item, log_name), lambda: macro(item, log_name))
         return result
 
     def item_txt(self, item: Item, first: str, rest: str) -> str:
         def make() -> str:
-            label = "" if item.kind in (ItemKind.INFO, ItemKind.TOPIC) else f"{item.kind.label}: "
+            label = f"{item.kind.label}: " if item.kind.labelled else ""
             return wrap(f"{label}{item.text}  ({item.nick}, {hms(item.time)})", first, rest)
 
         result: str = self._get(("itxt", item, first, rest), make)
@@ -67,7 +67,7 @@ class Fragments:
         for item in items:
             self.item_html(item, log_name)
             self.item_md(item, log_name)
-            if item.kind is ItemKind.TOPIC:
+            if item.kind == ItemKind.TOPIC:
                 self.item_txt(item, "* ", "  ")
             else:
                 self.item_txt(item, "  * ", "    ")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from meetings.model import DECISIONS, Line
+from meetings.model import Line
 from meetings.state import ActionItem, Meeting
 from publish import viewmodel
 from publish.archive import SCRIPT, ArchiveWriter, local_time_script
@@ -32,8 +32,9 @@ from publish.render import (
 )
 from publish.spool import Spool
 from storage import LINE_CHUNK, Derived, ItemRecord, Storage
+from storage.search import DECISION
 
-DECISION_KINDS = tuple(sorted(k.value for k in DECISIONS))
+DECISION_KINDS = (DECISION,)  # every item that is a decision, whatever its kind
 LATEST_DECISIONS = 50  # on a series' decisions.html; each year has its own page
 _ITEMS_STEP = 500  # items rendered ahead at a time
 

@@ -108,7 +108,7 @@ class MinutesView:
 
 
 def _item_json(item: Item) -> dict[str, Any]:
-    return {"kind": item.kind.value, "text": item.text, "nick": item.nick,
+    return {"kind": item.kind.name, "text": item.text, "nick": item.nick,
             "time": iso(item.time), "line": item.line}
 
 
@@ -138,7 +138,7 @@ def _vote_json(vote: Vote) -> dict[str, Any]:
 def _groups(items: list[Item]) -> list[TopicGroup]:
     groups: list[TopicGroup] = []
     for item in items:
-        if item.kind is ItemKind.TOPIC:
+        if item.kind == ItemKind.TOPIC:
             groups.append(TopicGroup(item, []))
         elif groups:
             groups[-1].items.append(item)

@@ -20,6 +20,7 @@ from chat.matrix import MatrixAdapter
 from importer.run import Importer, Summary
 from meetings.engine import Engine
 from meetings.nicks import fold
+from meetings.registry import Registry
 from meetings.state import MeetingSettings
 from meetings.votes import Threshold, VoteRule
 from notify import Notifier
@@ -27,7 +28,7 @@ from plugins import default_registry
 from publish.files import inside, write_atomic
 from publish.publisher import Publisher
 from publish.render import preload
-from runtime.config import Config
+from runtime.config import Config, ConfigError
 from runtime.recorder import Recorder, Sender, replay_stored
 from runtime.timekeeper import Targets, Timekeeper
 from schedules.ical import calendar
@@ -84,6 +85,15 @@ def settings_of(config: Config, series: list[Series] | None = None) -> MeetingSe
     )
 
 
+def registry_of(config: Config) -> Registry:
+    """The bundled plugins and those `plugins.extra` names; a module that cannot be
+    imported or declares a name twice is a config error naming it."""
+    try:
+        return default_registry(config.plugins.extra)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(f"plugins.extra: {exc}") from exc
+
+
 @dataclass
 class Services:
     storage: Storage
@@ -97,7 +107,7 @@ async def open_services(config: Config, *, durable: bool = True) -> Services:
     series = load_schedule(config)
     storage = await Storage.open(config.storage.url, durable=durable)
     return Services(
-        storage, Engine(default_registry()),
+        storage, Engine(registry_of(config)),
         Publisher(storage, Path(config.publish.dir), config.publish.base_url),
         settings_of(config, series), series,
     )
@@ -288,7 +298,8 @@ async def start_web(config: Config, services: Services) -> web.AppRunner:
     """The archive server on [web] listen; stopped with runner.cleanup()."""
     host, _, port = config.web.listen.rpartition(":")
     limiter = RateLimiter(config.web.search_rate, config.web.search_burst)
-    runner = ArchiveRunner(create_app(services.storage, services.publisher, limiter),
+    runner = ArchiveRunner(create_app(services.storage, services.publisher, limiter,
+                                      services.engine.registry),
                            idle_timeout=config.web.idle_timeout)
     await runner.setup()
     await web.TCPSite(runner, host.strip("[]"), int(port)).start()

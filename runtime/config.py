@@ -146,6 +146,12 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class PluginsConfig:
+    # Modules that declare `plugin = Plugin(...)`, added to the bundled plugins.
+    extra: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
@@ -156,6 +162,7 @@ class Config:
     matrix: list[MatrixConfig] = field(default_factory=list)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
     console: bool = False  # no config file: a local text-mode chat in the terminal
 
 

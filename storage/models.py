@@ -98,12 +98,16 @@ class ItemRow(Base):
     __table_args__ = (
         Index("ix_items_meeting", "meeting_id", "position"),
         Index("ix_items_kind_time", "kind", "time"),
+        # The decision register across series, newest first (migration 0011).
+        Index("ix_items_decisions", "time", sqlite_where=text("decision"),
+              postgresql_where=text("decision")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(64))  # a kind a plugin declares (ItemKind)
+    decision: Mapped[bool] = mapped_column(Boolean, default=False)  # ItemKind.decision
     text: Mapped[str] = mapped_column(Text)
     nick: Mapped[str] = mapped_column(String(200))
     time: Mapped[datetime] = mapped_column(UTCDateTime)

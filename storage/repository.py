@@ -47,7 +47,7 @@ from storage.records import (
     MeetingRef,
     SeriesRecord,
 )
-from storage.search import Filters, SearchPage, person_token, scope_of
+from storage.search import DECISION, Filters, SearchPage, person_token, scope_of
 from storage.search import search as full_text_search
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -85,6 +85,13 @@ def _record(row: MeetingRow) -> MeetingRecord:
     )
 
 
+def _kinds_condition(kinds: Iterable[str]) -> Any:
+    """Items of these kinds; DECISION among them stands for every kind that is one."""
+    wanted = [k for k in kinds if k != DECISION]
+    condition = _ITEMS.c.kind.in_(wanted)
+    return condition | _ITEMS.c.decision.is_(True) if DECISION in kinds else condition
+
+
 def _event_parts(event_id: str) -> Any:
     """Condition: a line of the message with this event id (see model.part_id)."""
     prefix = f"{event_id}|"  # the later lines of a multi-line message
@@ -120,7 +127,8 @@ async def _write_derived(conn: AsyncConnection, meeting_id: int, derived: Derive
 
 def _item_rows(meeting_id: int | None, derived: Derived, scope: str) -> list[dict[str, Any]]:
     return [
-        {"meeting_id": meeting_id, "position": i, "kind": str(it.kind), "text": it.text,
+        {"meeting_id": meeting_id, "position": i, "kind": str(it.kind),
+         "decision": it.kind.decision, "text": it.text,
          "nick": it.nick, "time": it.time, "line": it.line, "scope": scope,
          "who": person_token(it.nick),
          "owners": json.dumps(list(derived.owners.get(it.line, ())), ensure_ascii=False)}
@@ -507,7 +515,7 @@ class Storage:
             select(_MEETINGS, _ITEMS.c.kind, _ITEMS.c.text, _ITEMS.c.nick, _ITEMS.c.time,
                    _ITEMS.c.line, _ITEMS.c.owners)
             .join(_ITEMS, _ITEMS.c.meeting_id == _MEETINGS.c.id)
-            .where(_ITEMS.c.kind.in_(list(kinds)))
+            .where(_kinds_condition(kinds))
         )
         if channel is not None:
             query = query.where(func.lower(_MEETINGS.c.channel) == channel.lower())

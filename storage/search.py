@@ -30,10 +30,10 @@ CANDIDATES = 500  # newest matches of items and of lines that are ranked (SQLite
 ITEM_WEIGHT = 1.25  # a decision or an action item that matches ranks above a chat line
 BM25_K1, BM25_B = 1.2, 0.75
 SNIPPET_WORDS = 24
-DECISION_KINDS = ("agreed", "accepted", "rejected", "vote")
-ITEM_KINDS = ("topic", "info", "action", "agreed", "accepted", "rejected", "idea", "link",
-              "help", "vote")
-KINDS = (*ITEM_KINDS, "decision", "line")
+# Besides the item kinds plugins declare, a search (and Storage.items) takes these: every
+# item that is a decision, and plain log lines.
+DECISION, LINE = "decision", "line"
+_KIND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +69,15 @@ class SearchPage:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    kind: str | None = None
+    kind: str | None = None  # an item kind, DECISION or LINE
     series: str | None = None
     channel: str | None = None
     person: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # The item kinds the caller's registry declares: with them, any other kind is refused
+    # (storage knows no plugin).
+    known: tuple[str, ...] = ()
 
 
 def _digest(value: str) -> str:
@@ -210,10 +213,8 @@ def _where(filters: Filters, alias: str, sqlite: bool) -> tuple[list[str], dict[
 
 def _branches(filters: Filters) -> tuple[bool, str | None]:
     """Whether log lines are searched, and the item kinds searched (None: every kind)."""
-    if filters.kind == "line":
+    if filters.kind == LINE:
         return True, ""
-    if filters.kind == "decision":
-        return False, "','".join(DECISION_KINDS)
     if filters.kind:
         return False, filters.kind
     return True, None
@@ -224,8 +225,11 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
     """Hits best first. Ranking looks at the newest CANDIDATES matches of items and of lines
     that pass the filters (a word said in every meeting would otherwise cost a ranking of
     all of them), and snippets are made only for the page shown."""
-    if filters.kind is not None and filters.kind not in KINDS:
-        raise ValueError(f"unknown kind {filters.kind!r}; one of {', '.join(KINDS)}")
+    kind = filters.kind
+    if kind is not None and kind not in (DECISION, LINE) and (
+            not _KIND_NAME.fullmatch(kind) or (filters.known and kind not in filters.known)):
+        choices = ", ".join((*filters.known, DECISION, LINE))
+        raise ValueError(f"unknown kind {kind!r}; one of {choices}")
     limit = max(1, min(limit, 100))
     offset = max(0, min(offset, MAX_RESULTS))
     sqlite = engine.dialect.name == "sqlite"
@@ -242,8 +246,11 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
     if kinds != "":
         clauses, extra = _where(filters, "i", sqlite)
         params.update(extra)
-        if kinds:
-            clauses.append(f"i.kind IN ('{kinds}')")
+        if kinds == DECISION:
+            clauses.append("i.decision")
+        elif kinds:
+            clauses.append("i.kind = :kind")
+            params["kind"] = kinds
         parts.append(_item_sql(sqlite, clauses))
     if with_lines:
         clauses, extra = _where(filters, "l", sqlite)

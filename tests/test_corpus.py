@@ -82,7 +82,7 @@ def assert_matches_meetbot(ours: Meeting, minutes: Path) -> None:
     assert our_top == theirs.topics
 
     their_items = [(k, _normal(t)) for k, t in theirs.items if not (k == "link" and not t)]
-    our_items = [(i.kind.value, _normal(i.text)) for i in after
+    our_items = [(i.kind.name, _normal(i.text)) for i in after
                  if i.kind is not ItemKind.TOPIC]
     assert our_items == their_items
 

@@ -115,7 +115,7 @@ def test_aliases_record_their_item_kinds() -> None:
         "10:00:06 <bob> #link https://example.org/ the site\n"
         "10:00:07 <bob> https://example.org/auto is auto-linked\n"
     )
-    assert [i.kind.value for i in run.meeting.items] == [
+    assert [i.kind.name for i in run.meeting.items] == [
         "agreed", "accepted", "rejected", "idea", "help", "link", "link"]
 
 

@@ -125,7 +125,7 @@ def test_edit_rewords_the_item_and_redaction_removes_line_edits_and_item() -> No
         _line(10, "just words", kind=LineKind.EDIT, event_id="$h", relates_to="$g"),
     ], channel="#room:a.org", settings=MATRIX)
     m, log = run.meeting, run.log
-    assert [(i.kind.value, i.text) for i in m.items] == [("agreed", "ship on Tuesday"),
+    assert [(i.kind.name, i.text) for i in m.items] == [("agreed", "ship on Tuesday"),
                                                          ("info", "keep me")]
     assert log[1].edited
     assert log[1].text == "#agreed ship on Tuesday"
@@ -144,6 +144,6 @@ def test_power_level_makes_a_chair_and_localparts_own_actions() -> None:
         _line(4, "#action bob and carol write docs"),
     ], settings=MATRIX)
     m = run.meeting
-    assert [i.text for i in m.items if i.kind.value == "topic"] == ["bob may"]
+    assert [i.text for i in m.items if i.kind.name == "topic"] == ["bob may"]
     assert [a.owners for a in m.actions()] == [("Bob Builder", "Carol")]
     assert any("for chairs only" in r for r in run.all_replies)

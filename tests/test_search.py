@@ -9,6 +9,8 @@ import pytest
 
 import storage as storage_module
 from meetings.model import Item, ItemKind, Line, LineKind
+from plugins import default_registry
+from plugins.meeting import AGREED, REJECTED
 from storage import Derived, Storage
 from storage.records import ImportedFile, MeetingRef
 from storage.search import MARK_END, MARK_START, Filters, fts5_query
@@ -20,8 +22,8 @@ async def _meeting(storage: Storage, name: str, channel: str, start: datetime,
              for n, (nick, text) in enumerate(said, 1)]
     items = []
     for line in lines:
-        for kind in (ItemKind.AGREED, ItemKind.ACTION, ItemKind.REJECTED, ItemKind.INFO):
-            if line.text.startswith(f"#{kind.value} "):
+        for kind in (AGREED, ItemKind.ACTION, REJECTED, ItemKind.INFO):
+            if line.text.startswith(f"#{kind.name} "):
                 items.append(Item(kind, line.text.split(" ", 1)[1], line.nick, line.time,
                                   line.seq))
     ref = MeetingRef("net", channel, start)
@@ -108,8 +110,12 @@ async def test_hostile_queries_never_raise(archive: Storage, query: str) -> None
 
 
 async def test_unknown_kind_is_refused(archive: Storage) -> None:
+    # Storage knows no plugin: the caller says which kinds its registry declares.
+    known = default_registry().kind_names()
     with pytest.raises(ValueError, match="unknown kind"):
-        await archive.search("charter", Filters(kind="bogus"))
+        await archive.search("charter", Filters(kind="bogus", known=known))
+    with pytest.raises(ValueError, match="unknown kind"):  # not even a kind's name
+        await archive.search("charter", Filters(kind="x') OR 1=1 --"))
 
 
 def test_fts5_query_translation() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from meetings.model import Item, ItemKind, Line, LineKind
+from plugins.meeting import AGREED
 from storage import Derived, Storage
 from storage.records import MeetingRef
 
@@ -55,7 +56,7 @@ async def test_unicode_and_hostile_text_round_trip(storage: Storage) -> None:
 async def test_save_meeting_closes_it_and_stores_items(storage: Storage) -> None:
     ref = MeetingRef("net", "#chan", T0)
     await storage.write_lines([(ref, _line(1, "#startmeeting"))])
-    item = Item(ItemKind.AGREED, "yes", "alice", T0, 1)
+    item = Item(AGREED, "yes", "alice", T0, 1)
     await storage.save_meeting(ref.id or 0, Derived("n", "t", "alice", T0 + timedelta(hours=1),
                                                     [item], {}))
     assert await storage.open_meetings() == []
@@ -110,7 +111,7 @@ async def _series(storage: Storage) -> list[int]:
         assert ref.id is not None
         items = [
             Item(ItemKind.TOPIC, f"topic {n}", "chair", start + timedelta(minutes=1), 2),
-            Item(ItemKind.AGREED, f"agreed {n}", "chair", start + timedelta(minutes=2), 3),
+            Item(AGREED, f"agreed {n}", "chair", start + timedelta(minutes=2), 3),
             Item(ItemKind.ACTION, f"alice and bob to do {n}", "chair",
                  start + timedelta(minutes=3), 4),
             Item(ItemKind.VOTE, f"Q{n}? Motion PASSED", "chair", start + timedelta(minutes=4), 5),
@@ -165,7 +166,7 @@ async def test_imported_files_replace_their_meetings(storage: Storage) -> None:
         ref = MeetingRef("net", "#imp", T0)
         lines = [_line(1, "#startmeeting"), _line(2, text), _line(3, "#endmeeting")]
         derived = Derived("imp", "imp", "alice", T0 + timedelta(seconds=3),
-                          [Item(ItemKind.AGREED, text, "alice", T0 + timedelta(seconds=2), 2)], {})
+                          [Item(AGREED, text, "alice", T0 + timedelta(seconds=2), 2)], {})
         return ImportedFile("/logs/imp.log.txt", "digest-" + text, [(ref, lines, derived)])
 
     first = _file("first")

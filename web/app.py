@@ -17,12 +17,14 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from meetings.registry import Registry
+from plugins import default_registry
 from publish.files import files_for, inside
 from publish.publisher import DECISION_KINDS, Publisher
 from publish.render import css_hash, render_page
 from storage import MeetingRecord, Storage
-from storage.search import KINDS, Filters, Hit
-from web.openapi import SPEC
+from storage.search import DECISION, LINE, Filters, Hit
+from web.openapi import spec
 from web.ratelimit import RateLimiter
 
 # What the archive holds, with charsets (aiohttp's own table would serve .atom as
@@ -42,6 +44,8 @@ MAX_ID = 2**63 - 1  # the largest id a database column holds
 STORAGE = web.AppKey("storage", Storage)
 PUBLISHER = web.AppKey("publisher", Publisher)
 LIMITER = web.AppKey("limiter", RateLimiter)
+KINDS = web.AppKey("kinds", tuple[str, ...])  # what the kind filter takes: the registry's and more
+SPEC = web.AppKey("spec", dict)
 HEADERS = web.AppKey("headers", dict)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger(__name__)
@@ -114,12 +118,13 @@ def _day(request: web.Request, name: str, *, end: bool = False) -> datetime | No
 
 
 def _filters(request: web.Request) -> Filters:
-    kind = _text(request, "kind", 20)
-    if kind is not None and kind not in KINDS:
-        raise BadRequestError(f"kind must be one of {', '.join(KINDS)}")
+    kind = _text(request, "kind", 64)
+    kinds = request.app[KINDS]
+    if kind is not None and kind not in kinds:
+        raise BadRequestError(f"kind must be one of {', '.join(kinds)}")
     return Filters(kind, _text(request, "series"), _text(request, "channel"),
                    _text(request, "person"), _day(request, "since"),
-                   _day(request, "until", end=True))
+                   _day(request, "until", end=True), known=kinds)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -144,7 +149,7 @@ def _meeting_dict(m: MeetingRecord) -> dict[str, Any]:
 
 
 async def api_openapi(request: web.Request) -> web.Response:
-    return _json(SPEC)
+    return _json(request.app[SPEC])
 
 
 async def api_meetings(request: web.Request) -> web.Response:
@@ -205,7 +210,7 @@ async def api_actions(request: web.Request) -> web.Response:
 
 async def search_page(request: web.Request) -> web.Response:
     query = _text(request, "q", 10_000) or ""
-    context: dict[str, Any] = {"q": query, "kinds": KINDS, "hits": [], "total": 0,
+    context: dict[str, Any] = {"q": query, "kinds": request.app[KINDS], "hits": [], "total": 0,
                                "capped": False, "offset": 0, "error": "",
                                "prev_url": "", "next_url": "",
                                "since": request.query.get("since", "")[:10],
@@ -316,13 +321,18 @@ class ArchiveRunner(web.AppRunner):
         return server
 
 
-def create_app(storage: Storage, publisher: Publisher, limiter: RateLimiter) -> web.Application:
+def create_app(storage: Storage, publisher: Publisher, limiter: RateLimiter,
+               registry: Registry | None = None) -> web.Application:
+    """The archive server; `registry`: the plugins whose item kinds search offers."""
     # Request lines up to 32 KiB: a pasted 10 kB search query is answered, not refused.
     app = web.Application(middlewares=[_headers, _bad_requests],
                           handler_args={"max_line_size": 32768, "max_field_size": 32768})
     app[STORAGE] = storage
     app[PUBLISHER] = publisher
     app[LIMITER] = limiter
+    kinds = (*(registry or default_registry()).kind_names(), DECISION, LINE)
+    app[KINDS] = kinds
+    app[SPEC] = spec(kinds)
     app[HEADERS] = security_headers()
     app.router.add_get("/api/openapi.json", api_openapi)
     app.router.add_get("/api/meetings", api_meetings)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from typing import Any
 
-from storage.search import KINDS
+_KINDS = ["(the registry's kinds)"]  # replaced by spec() with the kinds of its registry
 
 
 def _param(name: str, description: str, schema: dict[str, Any],
@@ -30,7 +32,7 @@ _ITEM = {"type": "object", "properties": {
 _HIT = {"type": "object", "properties": {
     "time": {"type": "string"}, "network": {"type": "string"}, "channel": {"type": "string"},
     "series": {"type": "string"}, "meeting_id": {"type": "integer"},
-    "kind": {"type": "string", "enum": list(KINDS)}, "nick": {"type": "string"},
+    "kind": {"type": "string", "enum": _KINDS}, "nick": {"type": "string"},
     "line": {"type": "integer"}, "text": {"type": "string"}, "snippet": {"type": "string"},
     "matches": {"type": "array", "items": {"type": "string"}}, "url": {"type": "string"}}}
 _MEETING = {"type": "object", "properties": {
@@ -50,7 +52,7 @@ def _list(schema: dict[str, Any]) -> dict[str, Any]:
         "required": ["total", "items"]})
 
 
-SPEC: dict[str, Any] = {
+_SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "openminutes archive", "version": "1",
              "description": "Meetings, decisions, action items and full-text search."},
@@ -70,7 +72,7 @@ SPEC: dict[str, Any] = {
                 _param("q", "words, \"a phrase\", -excluded, a OR b",
                        {"type": "string", "maxLength": 10000}, required=True),
                 _param("kind", "an item kind, decision or line",
-                       {"type": "string", "enum": list(KINDS)}),
+                       {"type": "string", "enum": _KINDS}),
                 _param("series", "meeting name", _TEXT),
                 _param("channel", "channel", _TEXT),
                 _param("person", "nick", _TEXT),
@@ -94,3 +96,21 @@ SPEC: dict[str, Any] = {
             "responses": {"200": _list(_ITEM), "400": _ERROR}}},
     },
 }
+
+
+def spec(kinds: Sequence[str]) -> dict[str, Any]:
+    """The description, with the item kinds (and `decision`, `line`) a search takes."""
+    document = copy.deepcopy(_SPEC)
+
+    def fill(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("enum") == _KINDS:
+                node["enum"] = list(kinds)
+            for value in node.values():
+                fill(value)
+        elif isinstance(node, list):
+            for value in node:
+                fill(value)
+
+    fill(document)
+    return document
