@@ -1,0 +1,1 @@
+"""Plugins the tests load the way a user would, through `plugins.extra`."""
