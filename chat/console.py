@@ -16,6 +16,8 @@ HELP = ("Type chat lines as yourself (try #startmeeting). /nick NAME speaks as s
 
 
 class ConsoleAdapter:
+    """A local text chat on the terminal, for trying the bot without a server."""
+
     name = "console"
 
     def __init__(self, bot_nick: str = "openminutes") -> None:

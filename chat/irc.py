@@ -59,6 +59,10 @@ def _server_time(event: Event) -> datetime:
 
 
 class IrcAdapter:
+    """One IRC network: connection, CAP/SASL, accounts, reconnects and the PING watchdog;
+    hands every channel line to the recorder as a ChatEvent and sends what it is told to
+    through its Outbox at the token-bucket rate. Knows nothing about meetings."""
+
     def __init__(self, config: IrcConfig) -> None:
         self.config = config
         self.name = config.name

@@ -43,6 +43,10 @@ ENCRYPTED_NOTICE = ("This room is end-to-end encrypted: openminutes cannot read 
 
 
 class MatrixAdapter:
+    """One Matrix account on a homeserver: login, joins, syncs (token committed with the
+    lines it covers), backfill, and sending notices through its Outbox with 429 handling.
+    Knows nothing about meetings."""
+
     replays_missed = True  # a restart catches up from the sync token: nothing is missed
 
     def __init__(self, config: MatrixConfig, store: StateStore) -> None:

@@ -16,6 +16,10 @@ END_COMMAND = "endmeeting"
 
 
 class Engine:
+    """Applies a line to a meeting: records it, runs the command it carries (looked up in
+    the registry, permission checked) and returns what the outside world should do. The
+    one code path for live use, replay, import and render; pure and deterministic."""
+
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 

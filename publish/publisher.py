@@ -79,6 +79,11 @@ class Published:
 
 
 class Publisher:
+    """Turns a replayed meeting into its files (through the templates, written
+    atomically, the log streamed from storage), stores what replay derived, and keeps the
+    series' decision register and the archive pages up to date. Never says anything in a
+    room; failures are raised to the caller, which retries."""
+
     def __init__(self, storage: Storage, root: Path, base_url: str = "") -> None:
         self.storage = storage
         self.root = root

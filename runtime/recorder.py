@@ -64,6 +64,11 @@ class Notifications(Protocol):
 
 
 class Recorder:
+    """Owns the open meetings: every event the adapters submit is committed (in batches,
+    one transaction each), then run through the engine; it says the replies through the
+    adapters and has meetings published, ended in the database first, retried until
+    published. It writes no SQL (storage does) and no files (the publisher does)."""
+
     def __init__(self, storage: Storage, engine: Engine, publisher: Publisher,
                  settings: MeetingSettings, max_pending: int = 10_000,
                  notifier: Notifications | None = None,

@@ -198,6 +198,10 @@ def _upgrade(connection: Connection) -> None:
 
 
 class Storage:
+    """The database: the line log the recorder appends to, the meetings and items the
+    publisher and the archive read, search, and the adapters' state. The only code that
+    writes SQL; it knows no plugin (an item says itself whether it is a decision)."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
