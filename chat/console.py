@@ -19,6 +19,7 @@ class ConsoleAdapter:
     """A local text chat on the terminal, for trying the bot without a server."""
 
     name = "console"
+    replays_missed = False
 
     def __init__(self, bot_nick: str = "openminutes") -> None:
         try:

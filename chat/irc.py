@@ -18,11 +18,11 @@ from irc.client_aio import AioConnection, AioReactor
 from jaraco.stream.buffer import LenientDecodingLineBuffer
 
 from chat.base import ChatEvent, EventSink, Outage, clean_text, jittered_backoff
+from chat.config import IrcConfig
 from chat.irclines import DEFAULT_PREFIX_RESERVE, privmsg_lines
 from chat.outbox import Outbox
 from meetings.model import LineKind
 from meetings.nicks import fold
-from runtime.config import IrcConfig
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class IrcAdapter:
     """One IRC network: connection, CAP/SASL, accounts, reconnects and the PING watchdog;
     hands every channel line to the recorder as a ChatEvent and sends what it is told to
     through its Outbox at the token-bucket rate. Knows nothing about meetings."""
+
+    replays_missed = False  # what is said while the bot is away is lost (unless a bouncer)
 
     def __init__(self, config: IrcConfig) -> None:
         self.config = config

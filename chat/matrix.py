@@ -23,9 +23,9 @@ from nio import (
 )
 
 from chat.base import Checkpoint, EventSink, StateStore, jittered_backoff
+from chat.config import MatrixConfig
 from chat.matrix_events import RoomView, convert
 from chat.outbox import Outbox
-from runtime.config import MatrixConfig
 
 log = logging.getLogger(__name__)
 

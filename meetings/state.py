@@ -7,14 +7,26 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 from meetings.model import Item, ItemKind, Line, LineKind
 from meetings.nicks import fold, owners_of
 from meetings.votes import Vote, VoteRule
 
-if TYPE_CHECKING:
-    from schedules.model import Series
+
+@dataclass(frozen=True, slots=True)
+class ScheduledSlot:
+    """The scheduled meeting a moment falls in, as the engine needs it (schedules/ finds
+    it; the engine never reads a schedule itself)."""
+
+    meeting_id: str  # the series' name, which names an unnamed meeting
+    project: str  # its title
+    start: datetime
+    minutes: int  # the slot's duration
+
+
+class Schedule(Protocol):
+    def slot_at(self, room: str, moment: datetime) -> ScheduledSlot | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +41,7 @@ class MeetingSettings:
     network_prefixes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Meeting series from [schedule] dir: an unnamed #startmeeting at a scheduled time
     # takes the series' name.
-    schedule: tuple[Series, ...] = ()
+    schedule: Schedule | None = None
 
     def prefixes_for(self, network: str) -> tuple[str, ...]:
         return dict(self.network_prefixes).get(network, self.prefixes)

@@ -11,7 +11,7 @@ from typing import Any
 
 from meetings.state import Meeting
 from notify import email, events, webhooks
-from runtime.config import NotifyConfig
+from notify.config import NotifyConfig
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from runtime.config import WebhookConfig
+from notify.config import WebhookConfig
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Openminutes-Signature"  # "sha256=" + hex HMAC of the body

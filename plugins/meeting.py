@@ -8,7 +8,6 @@ import time
 from meetings.model import ItemKind
 from meetings.registry import Context, Plugin
 from meetings.state import identity_key, slugify
-from schedules.recurrence import scheduled_at
 
 plugin = Plugin("meeting")
 command = plugin.command
@@ -61,18 +60,19 @@ def startmeeting(ctx: Context) -> None:
     m.name = slugify(m.channel.lstrip("#!&+").split(":", 1)[0])
     ctx.reply(f"Meeting started {_asctime(ctx)} UTC.  The chair is {line.nick}.")
     ctx.reply(f"Useful Commands: {_useful(ctx)}.")
-    slot = scheduled_at(list(m.settings.schedule), m.channel, line.time)
+    schedule = m.settings.schedule
+    slot = schedule.slot_at(m.channel, line.time) if schedule is not None else None
     if slot is not None:
-        m.scheduled_minutes = slot.entry.duration
+        m.scheduled_minutes = slot.minutes
     if ctx.args:
         _set_name(ctx, ctx.args)
-        if slot is not None and m.name != slot.series.meeting_id:
-            ctx.reply(f"Note: {slot.series.project} ('{slot.series.meeting_id}') is scheduled "
+        if slot is not None and m.name != slot.meeting_id:
+            ctx.reply(f"Note: {slot.project} ('{slot.meeting_id}') is scheduled "
                       f"here at {slot.start:%H:%M} UTC; this meeting is named '{m.name}'.")
     elif slot is not None:
         # Named as the schedule names it, so the schedule and the archive line up.
-        m.title = slot.series.project
-        _set_name(ctx, slot.series.meeting_id)
+        m.title = slot.project
+        _set_name(ctx, slot.meeting_id)
 
 
 @command("endmeeting", aliases=("em",), chair_only=True,

@@ -33,7 +33,7 @@ from runtime.recorder import Recorder, Sender, replay_stored
 from runtime.timekeeper import Targets, Timekeeper
 from schedules.ical import calendar
 from schedules.model import Series, load_dir
-from schedules.recurrence import check_overlaps
+from schedules.recurrence import SeriesSchedule, check_overlaps
 from storage import MeetingRecord, Storage
 from storage.search import Filters, SearchPage
 from web.app import ArchiveRunner, create_app
@@ -81,7 +81,7 @@ def settings_of(config: Config, series: list[Series] | None = None) -> MeetingSe
             (m.name, tuple(dict.fromkeys([config.meetings.command_prefix, *m.command_prefixes])))
             for m in config.matrix
         ),
-        schedule=tuple(series or ()),
+        schedule=SeriesSchedule(series) if series else None,
     )
 
 

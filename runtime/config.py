@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chat.config import IrcConfig as IrcConfig  # each adapter's config lives beside it
+from chat.config import MatrixConfig as MatrixConfig
+from notify.config import EmailConfig as EmailConfig
+from notify.config import NotifyConfig as NotifyConfig
+from notify.config import WebhookConfig as WebhookConfig
+
 
 class ConfigError(Exception):
     """A config problem, with the key it is about in the message."""
@@ -69,80 +75,9 @@ class VotesConfig:
 
 
 @dataclass(frozen=True)
-class IrcConfig:
-    name: str
-    host: str
-    nick: str
-    channels: list[str]
-    port: int = 6667
-    tls: bool = False
-    tls_verify: bool = True
-    username: str = ""
-    realname: str = "openminutes meeting bot"
-    password: str = ""
-    sasl_username: str = ""
-    sasl_password: str = ""
-    # With SASL configured: refuse to register without a login (a server that offers no
-    # SASL, or refuses ours) instead of going on with a warning.
-    sasl_required: bool = False
-    # Token bucket for what the bot sends: `send_burst` lines at once, then
-    # `send_rate` lines per second. The defaults stay under common flood limits.
-    send_burst: int = 4
-    send_rate: float = 1.0
-    ping_interval: int = 120
-    ping_timeout: int = 60
-    reconnect_max_delay: int = 300
-
-
-@dataclass(frozen=True)
-class MatrixConfig:
-    name: str
-    homeserver: str  # https://matrix.example.org
-    user_id: str  # @openminutes:example.org
-    # Either a password (the bot logs in once and keeps its access token and device id in
-    # storage) or an access token.
-    password: str = ""
-    access_token: str = ""
-    device_name: str = "openminutes"
-    rooms: list[str] = field(default_factory=list)  # room ids (!x:s) or aliases (#x:s)
-    # Invitations are accepted from users on these servers (empty: none).
-    invite_servers: list[str] = field(default_factory=list)
-    # Members with at least this power level are chairs (50: moderator).
-    chair_power_level: int = 50
-    # Commands in these spellings besides [meetings] command_prefix: "!sm" / "^info".
-    command_prefixes: list[str] = field(default_factory=lambda: ["#", "!", "^"])
-    sync_timeout: int = 30  # seconds a long-poll sync waits for events
-    send_retries: int = 8  # sends retried after HTTP 429 or a network error
-
-
-@dataclass(frozen=True)
 class ScheduleConfig:
     dir: str = ""  # a folder of irc-meetings YAML files; empty: no schedules
     reminder_minutes: int = 15  # before each scheduled meeting; 0: no reminders
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    url: str
-    secret: str = ""  # HMAC-SHA256 key of the X-Openminutes-Signature header
-    events: list[str] = field(default_factory=lambda: ["meeting.started", "meeting.ended"])
-
-
-@dataclass(frozen=True)
-class EmailConfig:
-    to: list[str] = field(default_factory=list)  # empty: no email
-    sender: str = "openminutes@localhost"
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    starttls: bool = False
-    username: str = ""
-    password: str = ""
-
-
-@dataclass(frozen=True)
-class NotifyConfig:
-    webhook: list[WebhookConfig] = field(default_factory=list)
-    email: EmailConfig = field(default_factory=EmailConfig)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from chat.base import ChatEvent, Checkpoint, Outage
 from meetings.commands import parse_command
 from meetings.engine import END_COMMAND, START_COMMAND, Engine
@@ -20,7 +18,7 @@ from meetings.model import Line, LineKind
 from meetings.registry import Outcome
 from meetings.state import Meeting, MeetingSettings
 from publish.publisher import Published, Publisher, derived_of
-from storage import MeetingRecord, Storage
+from storage import MeetingRecord, Storage, StorageUnavailableError
 from storage.records import MeetingRef
 
 log = logging.getLogger(__name__)
@@ -38,6 +36,11 @@ PUBLISH_RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 class Sender(Protocol):
     @property
     def nick(self) -> str: ...
+
+    # The network hands over what was said while the bot was away (Matrix's sync): a
+    # restart leaves no gap to mark.
+    @property
+    def replays_missed(self) -> bool: ...
 
     def say(self, room: str, text: str, *, urgent: bool = False) -> None: ...
 
@@ -121,7 +124,7 @@ class Recorder:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""
         started = om.meeting.started_at or om.ref.started_at
         sender = self.senders.get(om.ref.network)
-        if getattr(sender, "replays_missed", False):
+        if sender is not None and sender.replays_missed:
             # The server hands over what was said meanwhile (Matrix): no gap, and nothing
             # recorded now, so the caught-up lines keep their order and times.
             self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC; "
@@ -419,7 +422,7 @@ class Recorder:
                 self._say(ref, text, record=False, urgent=True)
         try:
             await self.storage.published_and_announced(ref.id)
-        except SQLAlchemyError:  # published again, and announced again, at the next start
+        except StorageUnavailableError:  # published and announced again at the next start
             log.exception("could not mark meeting %s as published", ref.id)
         await self._tell_ended(ref.id, meeting, published)
         return True
@@ -448,7 +451,7 @@ class Recorder:
         while True:
             try:
                 return await step(*args)
-            except SQLAlchemyError:
+            except StorageUnavailableError:
                 delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
                 attempt += 1
                 log.warning("database write failed (attempt %d), retrying in %ss",

@@ -5,10 +5,11 @@ weeks, so a year with a week 53 has two odd weeks in a row (53 and 1)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from meetings.state import ScheduledSlot
 from schedules.model import WEEKDAYS, Entry, ScheduleError, Series
 
 _QUADWEEK = {"quadweekly": 0, "quadweekly-week-1": 1, "quadweekly-week-2": 2,
@@ -118,3 +119,17 @@ def check_overlaps(series: list[Series], today: date) -> None:
                             f"{b.source}: schedule: {b.meeting_id!r} overlaps "
                             f"{a.meeting_id!r} ({a.source}) in {room} on "
                             f"{when:%Y-%m-%d %H:%M} UTC")
+
+
+class SeriesSchedule:
+    """The series of [schedule] dir as the engine asks about them (meetings.state.Schedule)."""
+
+    def __init__(self, series: Iterable[Series]) -> None:
+        self.series = list(series)
+
+    def slot_at(self, room: str, moment: datetime) -> ScheduledSlot | None:
+        slot = scheduled_at(self.series, room, moment)
+        if slot is None:
+            return None
+        return ScheduledSlot(slot.series.meeting_id, slot.series.project, slot.start,
+                             slot.entry.duration)

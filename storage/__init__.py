@@ -1,5 +1,6 @@
 """Everything that touches the database: models, migrations, the repository."""
 
+from storage.errors import StorageUnavailableError
 from storage.records import (
     Derived,
     ItemRecord,
@@ -8,4 +9,5 @@ from storage.records import (
 )
 from storage.repository import LINE_CHUNK, Storage
 
-__all__ = ["LINE_CHUNK", "Derived", "ItemRecord", "MeetingRecord", "SeriesRecord", "Storage"]
+__all__ = ["LINE_CHUNK", "Derived", "ItemRecord", "MeetingRecord", "SeriesRecord", "Storage",
+           "StorageUnavailableError"]

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from meetings.model import Line, LineKind
+from storage.errors import retryable
 from storage.models import ChatStateRow, ItemRow, LineRow, MeetingRow, SourceRow, UTCDateTime
 from storage.records import (
     Derived,
@@ -239,6 +240,7 @@ class Storage:
                     await conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES('optimize')")
             await conn.exec_driver_sql("ANALYZE")
 
+    @retryable
     async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]],
                           state: Sequence[tuple[str, str, str]] = ()) -> list[bool]:
         """Commit lines in one transaction, creating meetings on their first line.
@@ -296,6 +298,7 @@ class Storage:
         if changed.rowcount == 0:
             await conn.execute(insert(_STATE).values(network=network, key=key, value=value))
 
+    @retryable
     async def put_state(self, network: str, key: str, value: str) -> None:
         async with self.engine.begin() as conn:
             await self._put_state(conn, network, key, value)
@@ -492,6 +495,7 @@ class Storage:
         async with self.engine.begin() as conn:
             await _write_derived(conn, meeting_id, derived)
 
+    @retryable
     async def end_meeting(self, meeting_id: int, derived: Derived) -> None:
         """The meeting ended: stored as ended, with its publishing still owed (see
         published_and_announced), before any file is written."""
@@ -500,6 +504,7 @@ class Storage:
             await conn.execute(update(_MEETINGS).where(_MEETINGS.c.id == meeting_id)
                                .values(publish_pending=True))
 
+    @retryable
     async def published_and_announced(self, meeting_id: int) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(update(_MEETINGS).where(_MEETINGS.c.id == meeting_id)

@@ -21,6 +21,7 @@ class Room:
     """Stands in for a chat network where a test only needs what the bot said."""
 
     nick = "bot"
+    replays_missed = False
 
     def __init__(self) -> None:
         self.said: list[str] = []

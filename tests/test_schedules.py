@@ -17,7 +17,7 @@ from meetings.model import Line, LineKind
 from meetings.state import MeetingSettings
 from schedules.ical import calendar
 from schedules.model import FREQUENCIES, ScheduleError, load_dir, parse
-from schedules.recurrence import check_overlaps, occurrences, scheduled_at
+from schedules.recurrence import SeriesSchedule, check_overlaps, occurrences, scheduled_at
 from tests.helpers import run_lines
 
 EXAMPLES = Path(__file__).parent / "schedules"
@@ -154,7 +154,7 @@ def test_ical_feed_parses_back_and_matches_the_schedule() -> None:
 
 def test_an_unnamed_startmeeting_at_a_scheduled_time_takes_the_series_name() -> None:
     series = tuple(load_dir(EXAMPLES))
-    settings = MeetingSettings(schedule=series)
+    settings = MeetingSettings(schedule=SeriesSchedule(series))
     at = _utc(2026, 11, 26, 14, 58)  # Thursday, two minutes before the TC meets
     assert scheduled_at(list(series), "#OpenStack-TC", at) is not None
     run = run_lines([Line(1, at, LineKind.MESSAGE, "jdoe", "#startmeeting")],

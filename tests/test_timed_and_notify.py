@@ -24,6 +24,7 @@ from runtime.config import EmailConfig, NotifyConfig, WebhookConfig
 from runtime.recorder import Recorder, Sender
 from runtime.timekeeper import REMINDER_GRACE, Timekeeper
 from schedules.model import load_dir
+from schedules.recurrence import SeriesSchedule
 from storage import Storage
 from tests.helpers import Room
 from tests.servers import free_port
@@ -81,7 +82,7 @@ async def test_reminder_once_never_late_and_not_for_skipped_or_adhoc(
 async def test_a_meeting_left_open_is_ended_by_the_bot_even_across_a_restart(
     storage: Storage, tmp_path: Path
 ) -> None:
-    settings = MeetingSettings(schedule=tuple(load_dir(EXAMPLES)))
+    settings = MeetingSettings(schedule=SeriesSchedule(load_dir(EXAMPLES)))
     recorder, room = _recorder(storage, tmp_path, settings)
     task = asyncio.create_task(recorder.run())
     recorder.submit(ChatEvent("net", "#openstack-tc", "jdoe", "#startmeeting", LineKind.MESSAGE,

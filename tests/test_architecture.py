@@ -1,0 +1,70 @@
+"""The rooms of ARCHITECTURE.md and the way their arrows point, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ROOMS = ("chat", "importer", "meetings", "notify", "plugins", "publish", "runtime",
+         "schedules", "storage", "web")
+# What each room may import of the others; anything else is an arrow pointing up.
+ALLOWED = {
+    "meetings": set(),
+    "plugins": {"meetings"},
+    "chat": {"meetings"},
+    "schedules": {"meetings"},
+    "storage": {"meetings"},
+    "publish": {"meetings", "storage"},
+    "notify": {"meetings", "publish"},
+    "importer": {"meetings", "publish", "storage"},
+    "web": {"meetings", "plugins", "publish", "storage"},
+    "runtime": set(ROOMS) - {"runtime"},
+}
+# Third-party libraries that belong to one room only.
+LIBRARIES = {"irc": {"chat"}, "nio": {"chat"}, "jaraco": {"chat"},
+             "sqlalchemy": {"storage"}, "alembic": {"storage"}, "jinja2": {"publish"}}
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+def _room_imports() -> dict[str, dict[Path, set[str]]]:
+    return {room: {path: _imports(path) for path in (ROOT / room).rglob("*.py")
+                   if "migrations" not in path.parts}
+            for room in ROOMS}
+
+
+def test_every_arrow_points_down() -> None:
+    wrong = [f"{path.relative_to(ROOT)} imports {other}"
+             for room, files in _room_imports().items()
+             for path, imported in files.items()
+             for other in sorted(imported & set(ROOMS))
+             if other != room and other not in ALLOWED[room]]
+    assert wrong == []
+
+
+def test_libraries_stay_in_their_room() -> None:
+    wrong = [f"{path.relative_to(ROOT)} imports {library}"
+             for room, files in _room_imports().items()
+             for path, imported in files.items()
+             for library, rooms in LIBRARIES.items()
+             if library in imported and room not in rooms]
+    assert wrong == []
+
+
+def test_the_allowed_arrows_have_no_circle() -> None:
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in ALLOWED[start]:
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    assert [room for room in ROOMS if reaches(room, room, set())] == []
