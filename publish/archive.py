@@ -16,7 +16,8 @@ from pathlib import Path, PurePosixPath
 from publish.files import inside, write_atomic
 from publish.render import TEMPLATES, render_page
 from publish.viewmodel import iso
-from storage import ItemRecord, MeetingRecord, Storage
+from storage import ItemRecord, MeetingRecord
+from storage.protocols import ArchiveStore
 from storage.search import DECISION
 
 RECENT = 30  # meetings on the index page and in each feed
@@ -32,7 +33,7 @@ class FeedEntry:
 
 
 class ArchiveWriter:
-    def __init__(self, storage: Storage, root: Path, base_url: str) -> None:
+    def __init__(self, storage: ArchiveStore, root: Path, base_url: str) -> None:
         self.storage = storage
         self.root = root
         self.base_url = base_url.rstrip("/")

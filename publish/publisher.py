@@ -31,7 +31,8 @@ from publish.render import (
     render_page,
 )
 from publish.spool import Spool
-from storage import LINE_CHUNK, Derived, ItemRecord, Storage
+from storage import LINE_CHUNK, Derived, ItemRecord
+from storage.protocols import ArchiveStore
 from storage.search import DECISION
 
 DECISION_KINDS = (DECISION,)  # every item that is a decision, whatever its kind
@@ -84,7 +85,7 @@ class Publisher:
     series' decision register and the archive pages up to date. Never says anything in a
     room; failures are raised to the caller, which retries."""
 
-    def __init__(self, storage: Storage, root: Path, base_url: str = "") -> None:
+    def __init__(self, storage: ArchiveStore, root: Path, base_url: str = "") -> None:
         self.storage = storage
         self.root = root
         self.base_url = base_url.rstrip("/")

@@ -18,7 +18,8 @@ from meetings.model import Line, LineKind
 from meetings.registry import Outcome
 from meetings.state import Meeting, MeetingSettings
 from publish.publisher import Published, Publisher, derived_of
-from storage import MeetingRecord, Storage, StorageUnavailableError
+from storage import MeetingRecord, StorageUnavailableError
+from storage.protocols import LineLog
 from storage.records import MeetingRef
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Recorder:
     adapters and has meetings published, ended in the database first, retried until
     published. It writes no SQL (storage does) and no files (the publisher does)."""
 
-    def __init__(self, storage: Storage, engine: Engine, publisher: Publisher,
+    def __init__(self, storage: LineLog, engine: Engine, publisher: Publisher,
                  settings: MeetingSettings, max_pending: int = 10_000,
                  notifier: Notifications | None = None,
                  publish_retry_delays: tuple[float, ...] = PUBLISH_RETRY_DELAYS) -> None:
@@ -500,7 +501,7 @@ class Recorder:
                           LineKind.MESSAGE, datetime.now(UTC)), own=True))
 
 
-async def replay_stored(storage: Storage, engine: Engine, record: MeetingRecord,
+async def replay_stored(storage: LineLog, engine: Engine, record: MeetingRecord,
                         settings: MeetingSettings) -> Meeting:
     """A meeting's state from its stored lines, read a chunk at a time; the lines that
     later ones correct are held throughout."""

@@ -22,7 +22,8 @@ from plugins import default_registry
 from publish.files import files_for, inside
 from publish.publisher import DECISION_KINDS, Publisher
 from publish.render import css_hash, render_page
-from storage import MeetingRecord, Storage
+from storage import MeetingRecord
+from storage.protocols import SearchIndex
 from storage.search import DECISION, LINE, Filters, Hit
 from web.openapi import spec
 from web.ratelimit import RateLimiter
@@ -41,7 +42,7 @@ CONTENT_TYPES = {
 }
 MAX_ID = 2**63 - 1  # the largest id a database column holds
 
-STORAGE = web.AppKey("storage", Storage)
+STORAGE = web.AppKey("storage", SearchIndex)
 PUBLISHER = web.AppKey("publisher", Publisher)
 LIMITER = web.AppKey("limiter", RateLimiter)
 KINDS = web.AppKey("kinds", tuple[str, ...])  # what the kind filter takes: the registry's and more
@@ -321,7 +322,7 @@ class ArchiveRunner(web.AppRunner):
         return server
 
 
-def create_app(storage: Storage, publisher: Publisher, limiter: RateLimiter,
+def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
                registry: Registry | None = None) -> web.Application:
     """The archive server; `registry`: the plugins whose item kinds search offers."""
     # Request lines up to 32 KiB: a pasted 10 kB search query is answered, not refused.
