@@ -102,7 +102,7 @@ async def publish_one(storage: Storage, out: Path, n: int) -> float:
     lines.append(Line(200, start + timedelta(seconds=200), LineKind.MESSAGE, "chair",
                       "#endmeeting"))
     ref = MeetingRef("bench", "#series0", start)
-    await storage.write_lines([(ref, line) for line in lines])
+    ref = (await storage.write_lines([(ref, line) for line in lines])).stored(ref)
     assert ref.id is not None
     meeting = engine.replay(Meeting("bench", "#series0", MeetingSettings()), lines)
     publisher = Publisher(storage, out)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from meetings.model import LineKind
+from meetings.model import Line, LineKind
 from meetings.text import clean_text as clean_text  # the adapters' one cleaner
 
 
@@ -25,6 +25,11 @@ class ChatEvent(NamedTuple):
     privileged: bool = False  # the network ranks the sender as a chair (power level)
     relates_to: str | None = None  # the event an edit or a redaction is about
     catch_up: bool = False  # said while the bot was away: recorded and applied, not answered
+
+    def line(self, seq: int, *, own: bool = False) -> Line:
+        """The line this event is stored as (the one conversion of an event to a line)."""
+        return Line(seq, self.time, self.kind, self.nick, self.text, self.identity, own,
+                    self.event_id, self.privileged, self.relates_to)
 
 
 class Checkpoint(NamedTuple):

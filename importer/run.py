@@ -194,18 +194,17 @@ class Importer:
             ])
             for read, result in todo
         ]
-        await self.storage.replace_imported(files)
-        for (read, result), stored in zip(todo, files, strict=True):
+        stored = await self.storage.replace_imported(files)
+        for (read, result), ids in zip(todo, stored, strict=True):
             summary.warnings.extend((read.path, n, text) for n, text in result.problems)
-            for found, (ref, _, _) in zip(result.meetings, stored.meetings, strict=True):
-                await self._account(read.path, found, ref, summary)
+            for found, meeting_id in zip(result.meetings, ids, strict=True):
+                await self._account(read.path, found, meeting_id, summary)
 
-    async def _account(self, path: Path, found: Found, ref: MeetingRef,
+    async def _account(self, path: Path, found: Found, meeting_id: int,
                        summary: Summary) -> None:
-        assert ref.id is not None
         meeting = found.meeting  # the engine's state from exactly the stored lines
         if self.render:
-            await self.publisher.publish(ref.id, meeting, series_page=False)
+            await self.publisher.publish(meeting_id, meeting, series_page=False)
             self._series.add(meeting.name)
             if meeting.started_at is not None:
                 self._months.add((meeting.started_at.year, meeting.started_at.month))

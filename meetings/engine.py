@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from meetings.commands import parse_command, starts_with_url
+from meetings.commands import ParsedCommand, parse_command, starts_with_url
 from meetings.model import Item, ItemKind, Line, LineKind, part_id
 from meetings.nicks import fold
 from meetings.registry import Context, Outcome, Registry
@@ -13,6 +13,14 @@ from meetings.state import Meeting
 
 START_COMMAND = "startmeeting"
 END_COMMAND = "endmeeting"
+
+
+class _NotParsed:
+    """The caller has not parsed the line: the engine does."""
+
+
+NOT_PARSED = _NotParsed()
+Parsed = ParsedCommand | None | _NotParsed
 
 
 class Engine:
@@ -23,18 +31,23 @@ class Engine:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    def starts_meeting(self, line: Line, prefixes: tuple[str, ...]) -> bool:
-        """Whether a line outside any meeting opens one."""
+    def starts_meeting(self, line: Line, prefixes: tuple[str, ...],
+                       parsed: Parsed = NOT_PARSED) -> bool:
+        """Whether a line outside any meeting opens one (`parsed`: its command, when the
+        caller has parsed it already with the same prefixes)."""
         if line.own or not line.kind.is_speech:
             return False
-        parsed = parse_command(line.text, prefixes)
+        if isinstance(parsed, _NotParsed):
+            parsed = parse_command(line.text, prefixes)
         if parsed is None:
             return False
         cmd = self.registry.lookup(parsed.name)
         return cmd is not None and cmd.name == START_COMMAND
 
-    def apply(self, meeting: Meeting, line: Line) -> Outcome:
-        """Record a line and run the command it carries. Deterministic: time comes from the line."""
+    def apply(self, meeting: Meeting, line: Line, parsed: Parsed = NOT_PARSED) -> Outcome:
+        """Record a line and run the command it carries. Deterministic: time comes from the
+        line. `parsed`: its command, when the caller parsed it with the meeting's prefixes
+        (a line is parsed once on its way in)."""
         outcome = Outcome()
         meeting.record(line)
         if line.kind is LineKind.EDIT:
@@ -53,7 +66,8 @@ class Engine:
             return outcome
         if line.own or not line.kind.is_speech or meeting.ended:
             return outcome
-        parsed = parse_command(line.text, meeting.prefixes)
+        if isinstance(parsed, _NotParsed):
+            parsed = parse_command(line.text, meeting.prefixes)
         if parsed is None:
             if meeting.started and starts_with_url(line.text):
                 meeting.add_item(ItemKind.LINK, line, line.text.strip())

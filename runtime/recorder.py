@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from chat.base import ChatEvent, Checkpoint, Outage
-from meetings.commands import parse_command
+from meetings.commands import ParsedCommand, parse_command
 from meetings.engine import END_COMMAND, START_COMMAND, Engine
 from meetings.model import Line, LineKind
 from meetings.registry import Outcome
@@ -20,7 +20,7 @@ from meetings.state import Meeting, MeetingSettings
 from publish.publisher import Published, Publisher, derived_of
 from storage import MeetingRecord, StorageUnavailableError
 from storage.protocols import LineLog
-from storage.records import MeetingRef
+from storage.records import MeetingRef, Written
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,16 +48,27 @@ class Sender(Protocol):
 
 @dataclass
 class OpenMeeting:
-    ref: MeetingRef
+    """A room's open meeting: its state, and its id in storage (None until its first
+    line is committed). The one object the recorder holds per room."""
+
     meeting: Meeting
+    opened_at: datetime  # the time of its first line: the stored meeting's start
+    id: int | None = None
     next_seq: int = 1
     closing: bool = False  # the bot is ending it (left open too long)
+
+    @property
+    def ref(self) -> MeetingRef:
+        """The meeting as storage knows it, from the state itself (never a copy to sync)."""
+        m = self.meeting
+        return MeetingRef(m.network, m.channel, self.opened_at, self.id, m.name)
 
 
 @dataclass(frozen=True, slots=True)
 class _Queued:
     event: ChatEvent | Checkpoint | Outage
     own: bool = False
+    parsed: ParsedCommand | None = None  # the command a ChatEvent's text starts with
 
 
 class Notifications(Protocol):
@@ -99,10 +110,8 @@ class Recorder:
         publish and announce those that ended without being published."""
         for rec in await self.storage.open_meetings():
             meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
-            om = OpenMeeting(
-                MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, meeting.name),
-                meeting, next_seq=meeting.last_seq + 1,  # the replay saw every stored line
-            )
+            om = OpenMeeting(meeting, rec.started_at, rec.id,
+                             next_seq=meeting.last_seq + 1)  # the replay saw every line
             if meeting.ended:
                 # Its end was stored as a line, but the bot stopped before the rest.
                 await self._end(om)
@@ -164,7 +173,14 @@ class Recorder:
             return
         self._idle.clear()
         self._last_event = time.monotonic()
-        self._queue.put_nowait(_Queued(event))
+        self._queue.put_nowait(self._queued(event))
+
+    def _queued(self, event: ChatEvent | Checkpoint | Outage, own: bool = False) -> _Queued:
+        """An event as it waits: a chat line with its command parsed, once."""
+        if not isinstance(event, ChatEvent):
+            return _Queued(event, own)
+        prefixes = self.settings.prefixes_for(event.network)
+        return _Queued(event, own, parse_command(event.text, prefixes))
 
     def _drop(self, event: ChatEvent) -> None:
         """The queue is full (the database has been away for long): never drop silently."""
@@ -219,10 +235,9 @@ class Recorder:
             except Exception:
                 log.exception("pre-rendering meeting %s failed", om.ref.id)
 
-    def _is_boundary(self, event: ChatEvent) -> bool:
+    def _is_boundary(self, parsed: ParsedCommand | None) -> bool:
         """Lines that may open or close a meeting end a group commit, so the lines
         after them are assigned to the right meeting."""
-        parsed = parse_command(event.text, self.settings.prefixes_for(event.network))
         if parsed is None:
             return False
         cmd = self.engine.registry.lookup(parsed.name)
@@ -244,7 +259,7 @@ class Recorder:
                 if self._corrects_unheld(ev) and not await self._recall(ev):
                     continue
             segment.append(queued)
-            if isinstance(ev, ChatEvent) and not queued.own and self._is_boundary(ev):
+            if isinstance(ev, ChatEvent) and not queued.own and self._is_boundary(queued.parsed):
                 await self._commit_and_apply(segment)
                 segment = []
         if segment:
@@ -279,8 +294,7 @@ class Recorder:
         if rec is None or rec.ended_at is None:
             return
         last = await self.storage.last_line(rec.id)
-        line = Line(last.seq + 1 if last else 1, ev.time, ev.kind, ev.nick, ev.text,
-                    ev.identity, False, ev.event_id, ev.privileged, ev.relates_to)
+        line = ev.line(last.seq + 1 if last else 1)
         ref = MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, rec.name)
         if not (await self._write([(ref, line)]))[0]:
             return  # seen before
@@ -303,47 +317,48 @@ class Recorder:
         if om is not None and ev.event_id is not None \
                 and om.meeting.event_line(ev.event_id) is not None:
             return None  # seen lately (older repeats are caught by storage)
+        line = ev.line(om.next_seq if om is not None else 1, own=queued.own)
         if om is None:
-            if queued.own or not self._opens_meeting(ev):
+            prefixes = self.settings.prefixes_for(ev.network)
+            if not self.engine.starts_meeting(line, prefixes, queued.parsed):
                 return None  # outside meetings nothing is recorded
-            om = OpenMeeting(MeetingRef(ev.network, ev.room, ev.time),
-                             Meeting(ev.network, ev.room, self.settings))
+            om = OpenMeeting(Meeting(ev.network, ev.room, self.settings), ev.time)
             self.open[key] = om
-        line = Line(om.next_seq, ev.time, ev.kind, ev.nick, ev.text, ev.identity, queued.own,
-                    ev.event_id, ev.privileged, ev.relates_to)
         om.next_seq += 1
         return om, line
-
-    def _opens_meeting(self, ev: ChatEvent) -> bool:
-        probe = Line(0, ev.time, ev.kind, ev.nick, ev.text, ev.identity)
-        return self.engine.starts_meeting(probe, self.settings.prefixes_for(ev.network))
 
     async def _commit_and_apply(self, segment: list[_Queued]) -> None:
         """Commit a segment's lines, and the checkpoints that came with them, in one
         transaction; then run them through the engine."""
         state = [(q.event.network, q.event.key, q.event.value) for q in segment
                  if isinstance(q.event, Checkpoint)]
-        entries: list[tuple[OpenMeeting, Line, bool]] = []
+        entries: list[tuple[OpenMeeting, Line, _Queued]] = []
         for queued in segment:
             if isinstance(queued.event, ChatEvent):
                 assigned = self._assign(queued)
                 if assigned is not None:
-                    entries.append((*assigned, queued.event.catch_up))
+                    entries.append((*assigned, queued))
         if not entries and not state:
             return
-        inserted = await self._write([(om.ref, line) for om, line, _ in entries], state)
-        for (om, line, catch_up), fresh in zip(entries, inserted, strict=True):
+        refs = [om.ref for om, _, _ in entries]
+        written = await self._write([(ref, line) for ref, (_, line, _) in
+                                     zip(refs, entries, strict=True)], state)
+        for ref, (om, _, _) in zip(refs, entries, strict=True):
+            if om.id is None:
+                om.id = written.created.get(ref)
+        for (om, line, queued), fresh in zip(entries, written, strict=True):
             if not fresh:
                 continue
             try:
-                await self._handle(om, line, catch_up)
+                assert isinstance(queued.event, ChatEvent)
+                await self._handle(om, line, queued.parsed, queued.event.catch_up)
             except Exception:  # the line is stored; the lines after it are handled all the same
                 log.exception("handling line %d of meeting %s failed", line.seq, om.ref.id)
 
-    async def _handle(self, om: OpenMeeting, line: Line, catch_up: bool) -> None:
+    async def _handle(self, om: OpenMeeting, line: Line, parsed: ParsedCommand | None,
+                      catch_up: bool) -> None:
         was_started = om.meeting.started
-        outcome = self.engine.apply(om.meeting, line)
-        om.ref.name = om.meeting.name  # the lines that follow are indexed under it
+        outcome = self.engine.apply(om.meeting, line, parsed)
         if catch_up:
             # Said while the bot was away: it counts, but answering now would
             # answer it late (and perhaps twice).
@@ -356,7 +371,7 @@ class Recorder:
                 await self._mention_previous(om)
 
     async def _write(self, rows: list[tuple[MeetingRef, Line]],
-                     state: list[tuple[str, str, str]] | None = None) -> list[bool]:
+                     state: list[tuple[str, str, str]] | None = None) -> Written:
         """Commit; lines arriving while the database is away wait in the bounded queue."""
         inserted = await self._until_stored(self.storage.write_lines, rows, state or ())
         if self._dropped:
@@ -472,8 +487,8 @@ class Recorder:
         """End a room's open meeting from outside (left open too long): a CLOSE line,
         committed and applied in turn like every other line."""
         self._idle.clear()
-        self._queue.put_nowait(_Queued(ChatEvent(network, room, "", reason, LineKind.CLOSE,
-                                                 datetime.now(UTC)), own=True))
+        self._queue.put_nowait(self._queued(
+            ChatEvent(network, room, "", reason, LineKind.CLOSE, datetime.now(UTC)), own=True))
 
     async def _mention_previous(self, om: OpenMeeting) -> None:
         """One line pointing at the open action items of the series' previous meeting."""
@@ -496,7 +511,7 @@ class Recorder:
         if record:
             # The bot's own words are part of the log, as in MeetBot's.
             self._idle.clear()
-            self._queue.put_nowait(_Queued(
+            self._queue.put_nowait(self._queued(
                 ChatEvent(ref.network, ref.channel, sender.nick, text,
                           LineKind.MESSAGE, datetime.now(UTC)), own=True))
 

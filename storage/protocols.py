@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Protocol
 
 from meetings.model import Line
-from storage.records import Derived, ItemRecord, MeetingRecord, MeetingRef, SeriesRecord
+from storage.records import (
+    Derived,
+    ItemRecord,
+    MeetingRecord,
+    MeetingRef,
+    SeriesRecord,
+    Written,
+)
 from storage.search import Filters, SearchPage
 
 
@@ -17,7 +24,7 @@ class LineLog(Protocol):
     """The meeting log the recorder appends to and replays from."""
 
     async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]],
-                          state: Sequence[tuple[str, str, str]] = ()) -> list[bool]: ...
+                          state: Sequence[tuple[str, str, str]] = ()) -> Written: ...
 
     async def open_meetings(self, network: str | None = None) -> list[MeetingRecord]: ...
 

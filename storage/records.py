@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +36,10 @@ class Derived:
     owners: Mapping[int, Sequence[str]]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class MeetingRef:
-    """A meeting a line belongs to; id is None until its first line is committed."""
+    """A meeting a line belongs to, as storage needs to know it; id is None for a meeting
+    whose first line is being written (storage returns the id it created)."""
 
     network: str
     channel: str
@@ -85,3 +86,16 @@ class ImportedFile:
     path: str
     digest: str
     meetings: Sequence[tuple[MeetingRef, Sequence[Line], Derived]]
+
+
+class Written(list[bool]):
+    """What write_lines did: per line, whether it was stored (False: its event was stored
+    before); and the ids of the meetings it created, by the ref they were written under."""
+
+    def __init__(self, inserted: list[bool], created: dict[MeetingRef, int]) -> None:
+        super().__init__(inserted)
+        self.created = created
+
+    def stored(self, ref: MeetingRef) -> MeetingRef:
+        """The ref of a meeting this write created, with its id."""
+        return replace(ref, id=self.created[ref]) if ref.id is None else ref

@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -47,6 +48,7 @@ from storage.records import (
     MeetingRecord,
     MeetingRef,
     SeriesRecord,
+    Written,
 )
 from storage.search import DECISION, Filters, SearchPage, person_token, scope_of
 from storage.search import search as full_text_search
@@ -242,8 +244,9 @@ class Storage:
 
     @retryable
     async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]],
-                          state: Sequence[tuple[str, str, str]] = ()) -> list[bool]:
-        """Commit lines in one transaction, creating meetings on their first line.
+                          state: Sequence[tuple[str, str, str]] = ()) -> Written:
+        """Commit lines in one transaction, creating meetings on their first line (a ref
+        without an id; lines under equal refs go to the one meeting created for them).
 
         A line whose event id the meeting already has is skipped (False), so a
         replayed bouncer buffer or a re-sent event is stored once. `state` (network, key,
@@ -252,14 +255,17 @@ class Storage:
         This is the hot path of the bot, so it uses a Core connection, not an ORM session.
         """
         async with self.engine.begin() as conn:
+            created: dict[MeetingRef, int] = {}
             for ref, _ in batch:
-                if ref.id is None:
+                if ref.id is None and ref not in created:
                     result = await conn.execute(
                         insert(_MEETINGS).returning(_MEETINGS.c.id),
                         {"network": ref.network, "channel": ref.channel,
                          "started_at": ref.started_at, "name": "", "title": "", "founder": ""},
                     )
-                    ref.id = result.scalar_one()
+                    created[ref] = result.scalar_one()
+            batch = [(ref if ref.id is not None else replace(ref, id=created[ref]), line)
+                     for ref, line in batch]
             seen = await self._known_event_ids(conn, batch)
             inserted: list[bool] = []
             rows: list[dict[str, Any]] = []
@@ -278,7 +284,7 @@ class Storage:
                     await self._blank(conn, ref.id, line.relates_to)
             for network, name, value in state:
                 await self._put_state(conn, network, name, value)
-        return inserted
+        return Written(inserted, created)
 
     @staticmethod
     async def _blank(conn: AsyncConnection, meeting_id: int | None, event_id: str) -> None:
@@ -655,10 +661,10 @@ class Storage:
 
     async def replace_imported(
         self, files: Sequence[ImportedFile],
-    ) -> None:
+    ) -> list[list[int]]:
         """In one transaction: forget what earlier imports of these files made, store their
-        meetings, lines and what replay derived, and remember the files. Sets each
-        meeting's `ref.id`. Every meeting is whole or absent, never half-stored."""
+        meetings, lines and what replay derived, and remember the files. Returns the new
+        meetings' ids, file by file. Every meeting is whole or absent, never half-stored."""
         async with self.engine.begin() as conn:
             paths = [f.path for f in files]
             stale: list[int] = []
@@ -667,14 +673,15 @@ class Storage:
                                           .where(_SOURCES.c.path.in_(paths[chunk:chunk + 500])))
                 stale.extend(i for r in rows for i in json.loads(r.meeting_ids))
             for chunk in range(0, len(stale), 500):
-                ids = stale[chunk:chunk + 500]
-                await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id.in_(ids)))
-                await conn.execute(delete(_LINES).where(_LINES.c.meeting_id.in_(ids)))
-                await conn.execute(delete(_MEETINGS).where(_MEETINGS.c.id.in_(ids)))
+                gone = stale[chunk:chunk + 500]
+                await conn.execute(delete(_ITEMS).where(_ITEMS.c.meeting_id.in_(gone)))
+                await conn.execute(delete(_LINES).where(_LINES.c.meeting_id.in_(gone)))
+                await conn.execute(delete(_MEETINGS).where(_MEETINGS.c.id.in_(gone)))
             for chunk in range(0, len(paths), 500):
                 await conn.execute(delete(_SOURCES).where(
                     _SOURCES.c.path.in_(paths[chunk:chunk + 500])))
             meetings = [m for f in files for m in f.meetings]
+            ids: list[int] = []
             if meetings:
                 result = await conn.execute(
                     insert(_MEETINGS).returning(_MEETINGS.c.id, sort_by_parameter_order=True),
@@ -683,18 +690,22 @@ class Storage:
                       "founder": d.founder, "ended_at": d.ended_at}
                      for ref, _, d in meetings],
                 )
-                for (ref, _, _), new_id in zip(meetings, result.scalars().all(), strict=True):
-                    ref.id = new_id
-                lines = [_line_row(ref.id, ln, scope_of(d.name, ref.channel))
-                         for ref, lns, d in meetings for ln in lns]
+                ids = list(result.scalars().all())
+                lines = [_line_row(new_id, ln, scope_of(d.name, ref.channel))
+                         for (ref, lns, d), new_id in zip(meetings, ids, strict=True)
+                         for ln in lns]
                 if lines:
                     await conn.execute(insert(_LINES), lines)
-                items = [row for ref, _, d in meetings
-                         for row in _item_rows(ref.id, d, scope_of(d.name, ref.channel))]
+                items = [row for (ref, _, d), new_id in zip(meetings, ids, strict=True)
+                         for row in _item_rows(new_id, d, scope_of(d.name, ref.channel))]
                 if items:
                     await conn.execute(insert(_ITEMS), items)
+            per_file: list[list[int]] = []
+            for f in files:
+                per_file.append(ids[:len(f.meetings)])
+                ids = ids[len(f.meetings):]
             await conn.execute(insert(_SOURCES), [
-                {"path": f.path, "digest": f.digest,
-                 "meeting_ids": json.dumps([ref.id for ref, _, _ in f.meetings])}
-                for f in files
+                {"path": f.path, "digest": f.digest, "meeting_ids": json.dumps(file_ids)}
+                for f, file_ids in zip(files, per_file, strict=True)
             ])
+        return per_file

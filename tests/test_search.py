@@ -29,11 +29,10 @@ async def _meeting(storage: Storage, name: str, channel: str, start: datetime,
     ref = MeetingRef("net", channel, start)
     derived = Derived(name, name, "chair", lines[-1].time, items, {})
     source = ImportedFile(f"/{name}/{start:%F}", "d", [(ref, lines, derived)])
-    await storage.replace_imported([source])
-    assert ref.id is not None
+    ((meeting_id,),) = await storage.replace_imported([source])
     if publish:
-        await storage.claim_stem(ref.id, [f"{name}/{start:%Y}/{name}.{start:%F}"])
-    return ref.id
+        await storage.claim_stem(meeting_id, [f"{name}/{start:%Y}/{name}.{start:%F}"])
+    return meeting_id
 
 
 @pytest.fixture
@@ -132,8 +131,9 @@ async def test_series_filter_follows_a_meeting_renamed_after_its_lines(storage: 
     files them under the name it ends with."""
     start = datetime(2026, 1, 5, 18, tzinfo=UTC)
     ref = MeetingRef("net", "#Ops", start)  # name unknown while the lines are written
-    await storage.write_lines([(ref, Line(1, start, LineKind.MESSAGE, "a", "#startmeeting")),
-                               (ref, Line(2, start, LineKind.MESSAGE, "a", "zebra crossing"))])
+    ref = (await storage.write_lines([
+        (ref, Line(1, start, LineKind.MESSAGE, "a", "#startmeeting")),
+        (ref, Line(2, start, LineKind.MESSAGE, "a", "zebra crossing"))])).stored(ref)
     assert ref.id is not None
     await storage.save_meeting(ref.id, Derived("ops-weekly", "t", "a", start, [], {}))
     await storage.claim_stem(ref.id, ["ops-weekly/2026/ops-weekly.2026-01-05"])

@@ -24,11 +24,14 @@ def _line(seq: int, text: str, kind: LineKind = LineKind.MESSAGE,
                 event_id=f"e{seq}", relates_to=relates_to)
 
 
-async def _say(storage: Storage, ref: MeetingRef, meeting: Meeting, lines: list[Line]) -> None:
-    await storage.write_lines([(ref, line) for line in lines])
+async def _say(storage: Storage, ref: MeetingRef, meeting: Meeting,
+               lines: list[Line]) -> MeetingRef:
+    """Store and apply lines; returns the ref with the meeting's id."""
+    ref = (await storage.write_lines([(ref, line) for line in lines])).stored(ref)
     engine = Engine(default_registry())
     for line in lines:
         engine.apply(meeting, line)
+    return ref
 
 
 def _log_outputs(root: Path) -> dict[str, str]:
@@ -41,7 +44,7 @@ async def test_spooled_publish_equals_a_cold_one(tmp_path: Path) -> None:
     storage = await Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     ref = MeetingRef("m", "#room", T)
     meeting = Meeting("m", "#room", event_window=10_000)  # no recorder here to read back
-    await _say(storage, ref, meeting, [_line(1, "#startmeeting spool"),
+    ref = await _say(storage, ref, meeting, [_line(1, "#startmeeting spool"),
                                         *(_line(n, f"said {n} <b>") for n in range(2, 4500))])
     assert ref.id is not None
     warm = Publisher(storage, tmp_path / "warm", URL)
@@ -76,7 +79,7 @@ async def test_a_spool_without_corrections_is_kept(tmp_path: Path) -> None:
     storage = await Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     ref = MeetingRef("m", "#room", T)
     meeting = Meeting("m", "#room")
-    await _say(storage, ref, meeting, [_line(1, "#startmeeting spool"),
+    ref = await _say(storage, ref, meeting, [_line(1, "#startmeeting spool"),
                                         *(_line(n, f"said {n}") for n in range(2, 50))])
     assert ref.id is not None
     publisher = Publisher(storage, tmp_path / "out")

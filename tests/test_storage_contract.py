@@ -19,8 +19,10 @@ def _line(seq: int, text: str, event_id: str | None = None, nick: str = "alice")
 
 async def test_first_line_creates_the_meeting(storage: Storage) -> None:
     ref = MeetingRef("net", "#chan", T0)
-    assert await storage.write_lines([(ref, _line(1, "#startmeeting"))]) == [True]
-    assert ref.id is not None
+    written = await storage.write_lines([(ref, _line(1, "#startmeeting"))])
+    assert written == [True]
+    assert written.stored(ref).id is not None
+    assert ref.id is None  # the caller's value is left as it was: storage returns the id
     (open_meeting,) = await storage.open_meetings()
     assert open_meeting.channel == "#chan"
     assert open_meeting.started_at == T0
@@ -30,7 +32,9 @@ async def test_first_line_creates_the_meeting(storage: Storage) -> None:
 async def test_lines_are_stored_once_per_event_id(storage: Storage) -> None:
     ref = MeetingRef("net", "#chan", T0)
     first = [(ref, _line(1, "a", "e1")), (ref, _line(2, "b", "e2")), (ref, _line(3, "b", "e2"))]
-    assert await storage.write_lines(first) == [True, True, False]
+    written = await storage.write_lines(first)
+    assert written == [True, True, False]
+    ref = written.stored(ref)
     assert await storage.write_lines([(ref, _line(4, "a", "e1")), (ref, _line(5, "c"))]) == [
         False, True]
     assert [ln.text for ln in await storage.lines(ref.id or 0)] == ["a", "b", "c"]
@@ -38,7 +42,8 @@ async def test_lines_are_stored_once_per_event_id(storage: Storage) -> None:
 
 async def test_times_come_back_in_utc_across_midnight(storage: Storage) -> None:
     ref = MeetingRef("net", "#chan", T0)
-    await storage.write_lines([(ref, _line(1, "before")), (ref, _line(3, "after"))])
+    ref = (await storage.write_lines([(ref, _line(1, "before")), (ref, _line(3, "after"))])
+           ).stored(ref)
     lines = await storage.lines(ref.id or 0)
     assert [ln.time for ln in lines] == [T0 + timedelta(seconds=1), T0 + timedelta(seconds=3)]
     assert all(ln.time.tzinfo is UTC for ln in lines)
@@ -48,14 +53,14 @@ async def test_times_come_back_in_utc_across_midnight(storage: Storage) -> None:
 async def test_unicode_and_hostile_text_round_trip(storage: Storage) -> None:
     ref = MeetingRef("net", "#chan", T0)
     text = "héllo 🎉 ' OR 1=1-- \"; DROP TABLE lines; <script>"
-    await storage.write_lines([(ref, _line(1, text, nick="ünï`[m]"))])
+    ref = (await storage.write_lines([(ref, _line(1, text, nick="ünï`[m]"))])).stored(ref)
     (line,) = await storage.lines(ref.id or 0)
     assert (line.text, line.nick) == (text, "ünï`[m]")
 
 
 async def test_save_meeting_closes_it_and_stores_items(storage: Storage) -> None:
     ref = MeetingRef("net", "#chan", T0)
-    await storage.write_lines([(ref, _line(1, "#startmeeting"))])
+    ref = (await storage.write_lines([(ref, _line(1, "#startmeeting"))])).stored(ref)
     item = Item(AGREED, "yes", "alice", T0, 1)
     await storage.save_meeting(ref.id or 0, Derived("n", "t", "alice", T0 + timedelta(hours=1),
                                                     [item], {}))
@@ -66,7 +71,8 @@ async def test_save_meeting_closes_it_and_stores_items(storage: Storage) -> None
 
 async def test_output_paths_are_never_shared(storage: Storage) -> None:
     a, b = MeetingRef("net", "#a", T0), MeetingRef("net", "#b", T0)
-    await storage.write_lines([(a, _line(1, "x")), (b, _line(1, "y"))])
+    written = await storage.write_lines([(a, _line(1, "x")), (b, _line(1, "y"))])
+    a, b = written.stored(a), written.stored(b)
     assert await storage.claim_stem(a.id or 0, ["s", "s-2"]) == "s"
     assert await storage.claim_stem(b.id or 0, ["s", "s-2"]) == "s-2"
     # A meeting keeps the path it has.
@@ -82,7 +88,8 @@ async def test_open_meetings_filter_by_network(storage: Storage) -> None:
 
 async def test_count_lines(storage: Storage) -> None:
     ref = MeetingRef("net", "#c", T0)
-    await storage.write_lines([(ref, _line(n, f"l{n}")) for n in range(1, 6)])
+    ref = (await storage.write_lines([(ref, _line(n, f"l{n}")) for n in range(1, 6)])
+           ).stored(ref)
     assert await storage.count_lines(ref.id or 0) == 5
     assert await storage.count_lines(9999) == 0
 
@@ -93,8 +100,9 @@ async def test_processes_opening_a_new_database_at_once_both_succeed(database_ur
     stores = await asyncio.gather(*(Storage.open(database_url) for _ in range(4)))
     try:
         ref = MeetingRef("net", "#c", T0)
-        assert await stores[0].write_lines([(ref, _line(1, "x"))]) == [True]
-        assert await stores[3].count_lines(ref.id or 0) == 1
+        written = await stores[0].write_lines([(ref, _line(1, "x"))])
+        assert written == [True]
+        assert await stores[3].count_lines(written.stored(ref).id or 0) == 1
     finally:
         for store in stores:
             await store.close()
@@ -107,7 +115,7 @@ async def _series(storage: Storage) -> list[int]:
     for n, (channel, name) in enumerate([("#tc", "tc"), ("#docs", "docs"), ("#TC", "tc")]):
         start = T0 + timedelta(days=7 * n)
         ref = MeetingRef("net", channel, start)
-        await storage.write_lines([(ref, _line(1, "#startmeeting"))])
+        ref = (await storage.write_lines([(ref, _line(1, "#startmeeting"))])).stored(ref)
         assert ref.id is not None
         items = [
             Item(ItemKind.TOPIC, f"topic {n}", "chair", start + timedelta(minutes=1), 2),
@@ -170,13 +178,12 @@ async def test_imported_files_replace_their_meetings(storage: Storage) -> None:
         return ImportedFile("/logs/imp.log.txt", "digest-" + text, [(ref, lines, derived)])
 
     first = _file("first")
-    await storage.replace_imported([first])
-    assert await storage.source("/logs/imp.log.txt") == ("digest-first",
-                                                         [first.meetings[0][0].id])
+    ((first_id,),) = await storage.replace_imported([first])
+    assert await storage.source("/logs/imp.log.txt") == ("digest-first", [first_id])
     second = _file("second")
-    await storage.replace_imported([second])
+    ((second_id,),) = await storage.replace_imported([second])
     (record,) = await storage.meetings()
-    assert record.id == second.meetings[0][0].id
+    assert record.id == second_id
     assert (record.name, record.ended_at) == ("imp", T0 + timedelta(seconds=3))
     lines = await storage.lines(record.id)
     assert [ln.text for ln in lines] == ["#startmeeting", "second", "#endmeeting"]
@@ -201,7 +208,7 @@ async def test_years_with_published_meetings(storage: Storage) -> None:
     assert await storage.years() == []  # none published yet
     await storage.claim_stem(ids[0], ["tc/2024/a"])
     late = MeetingRef("net", "#late", datetime(2026, 1, 2, tzinfo=UTC))
-    await storage.write_lines([(late, _line(1, "x"))])
+    late = (await storage.write_lines([(late, _line(1, "x"))])).stored(late)
     await storage.save_meeting(late.id or 0, Derived("late", "late", "c",
                                                      datetime(2026, 1, 2, 1, tzinfo=UTC), [], {}))
     await storage.claim_stem(late.id or 0, ["late/2026/a"])
