@@ -20,7 +20,14 @@ from storage.records import (
 from storage.search import Filters, SearchPage
 
 
-class LineLog(Protocol):
+class LogReader(Protocol):
+    """A meeting's stored lines, a chunk at a time (replay, publishing)."""
+
+    def iter_lines(self, meeting_id: int, *, after: int = 0, upto: int | None = None,
+                   chunk: int = ...) -> AsyncIterator[list[Line]]: ...
+
+
+class LineLog(LogReader, Protocol):
     """The meeting log the recorder appends to and replays from."""
 
     async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]],
@@ -31,9 +38,6 @@ class LineLog(Protocol):
     async def meeting(self, meeting_id: int) -> MeetingRecord | None: ...
 
     async def meeting_of_event(self, network: str, channel: str, event_id: str) -> int | None: ...
-
-    def iter_lines(self, meeting_id: int, *, after: int = 0, upto: int | None = None,
-                   chunk: int = ...) -> AsyncIterator[list[Line]]: ...
 
     async def last_line(self, meeting_id: int) -> Line | None: ...
 
@@ -48,15 +52,42 @@ class LineLog(Protocol):
     async def pending_publish(self) -> list[MeetingRecord]: ...
 
 
-class ArchiveStore(Protocol):
+class Listings(Protocol):
+    """Items and published meetings, filtered: what both the archive pages and the API
+    list."""
+
+    async def items(
+        self,
+        kinds: Iterable[str],
+        *,
+        channel: str | None = None,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        meeting_id: int | None = None,
+        meeting_ids: Sequence[int] | None = None,
+        owner: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ItemRecord]: ...
+
+    async def published(
+        self,
+        *,
+        name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[MeetingRecord]: ...
+
+
+class ArchiveStore(Listings, LogReader, Protocol):
     """What the publisher reads and writes: lines, the derived meeting, output paths,
     the decision register and the archive pages."""
 
     async def lines(self, meeting_id: int, *, after: int = 0, upto: int | None = None,
                     limit: int | None = None) -> list[Line]: ...
-
-    def iter_lines(self, meeting_id: int, *, after: int = 0, upto: int | None = None,
-                   chunk: int = ...) -> AsyncIterator[list[Line]]: ...
 
     async def save_meeting(self, meeting_id: int, derived: Derived) -> None: ...
 
@@ -67,32 +98,7 @@ class ArchiveStore(Protocol):
     async def previous_meeting(self, name: str, before: datetime,
                                exclude: int) -> MeetingRecord | None: ...
 
-    async def items(
-        self,
-        kinds: Iterable[str],
-        *,
-        channel: str | None = None,
-        name: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        meeting_id: int | None = None,
-        meeting_ids: Sequence[int] | None = None,
-        owner: str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[ItemRecord]: ...
-
     async def items_per_year(self, kinds: Iterable[str], *, name: str) -> list[tuple[int, int]]: ...
-
-    async def published(
-        self,
-        *,
-        name: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[MeetingRecord]: ...
 
     async def years(self) -> list[int]: ...
 
@@ -101,38 +107,13 @@ class ArchiveStore(Protocol):
     async def series(self) -> list[SeriesRecord]: ...
 
 
-class SearchIndex(Protocol):
+class SearchIndex(Listings, Protocol):
     """What `serve`, the CLI and the API read: full-text search, listings, counts."""
 
     async def search(self, query: str, filters: Filters | None = None, *, limit: int = 20,
                      offset: int = 0) -> SearchPage: ...
 
-    async def published(
-        self,
-        *,
-        name: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[MeetingRecord]: ...
-
     async def count_published(self, name: str | None = None) -> int: ...
-
-    async def items(
-        self,
-        kinds: Iterable[str],
-        *,
-        channel: str | None = None,
-        name: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        meeting_id: int | None = None,
-        meeting_ids: Sequence[int] | None = None,
-        owner: str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[ItemRecord]: ...
 
     async def count_items(self, kinds: Iterable[str], *, channel: str | None = None,
                           name: str | None = None, since: datetime | None = None,
