@@ -204,6 +204,9 @@ def _validate_notify(config: Config) -> None:
 
 
 _MATRIX_ID = re.compile(r"^[@!#][^:\s]+:[A-Za-z0-9.\-\[\]:]+$")
+# A room id of room version 12 and later (Matrix 1.16) has no server part: "!" and an
+# opaque hash, as the current Synapse creates rooms by default.
+_OPAQUE_ROOM_ID = re.compile(r"^![A-Za-z0-9_\-+/=]{8,}$")
 
 
 def _validate_matrix(key: str, matrix: MatrixConfig) -> None:
@@ -215,9 +218,10 @@ def _validate_matrix(key: str, matrix: MatrixConfig) -> None:
     if bool(matrix.password) == bool(matrix.access_token):
         raise ConfigError(f"{key}: set one of password and access_token")
     for j, room in enumerate(matrix.rooms):
-        if not room.startswith(("!", "#")) or not _MATRIX_ID.match(room):
-            raise ConfigError(f"{key}.rooms[{j}] {room!r} is not a room id (!id:server) "
-                              "or alias (#name:server)")
+        if not room.startswith(("!", "#")) or not (
+                _MATRIX_ID.match(room) or _OPAQUE_ROOM_ID.match(room)):
+            raise ConfigError(f"{key}.rooms[{j}] {room!r} is not a room id (!id:server, "
+                              "or !id in room version 12) or alias (#name:server)")
     if matrix.chair_power_level < 1:
         raise ConfigError(f"{key}.chair_power_level must be at least 1 (0 makes everyone chair)")
     if not matrix.command_prefixes or any(not p.strip() for p in matrix.command_prefixes):

@@ -138,7 +138,8 @@ def _entry(source: str, index: int, raw: Any) -> Entry:
         raise _fail(source, f"{where}.irc", "is required (or matrix: '#room:server')")
     if irc and not re.fullmatch(r"#?[^\s,#:\x07]+", irc):
         raise _fail(source, f"{where}.irc", f"{irc!r} is not a channel name")
-    if matrix and not re.fullmatch(r"[#!][^\s:]+:\S+", matrix):
+    # A room id of room version 12 and later has no server part.
+    if matrix and not re.fullmatch(r"[#!][^\s:]+:\S+|![A-Za-z0-9_\-+/=]{8,}", matrix):
         raise _fail(source, f"{where}.matrix", f"{matrix!r} is not a room alias or id")
     duration = raw.get("duration", DEFAULT_DURATION)
     if not isinstance(duration, int) or isinstance(duration, bool) or not 0 < duration <= 1440:

@@ -34,6 +34,12 @@ def test_irc_and_matrix_side_by_side() -> None:
     assert (matrix.chair_power_level, matrix.command_prefixes) == (50, ["#", "!", "^"])
 
 
+def test_room_ids_of_room_version_12_have_no_server() -> None:
+    room = "!Ccf0wIxSLWlBn3rOvDZ1GuFNAbjuXd2sqoPtEpnDkxk"
+    (matrix,) = parse(IRC + MATRIX + f'rooms = ["{room}"]\n').matrix
+    assert matrix.rooms == [room]
+
+
 def test_no_config_file_means_console_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert load(None).console

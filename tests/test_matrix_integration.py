@@ -417,3 +417,26 @@ async def test_homeserver_restart_mid_meeting_loses_nothing(
         if alice is not None:
             await alice.close()
         server.stop()
+
+
+async def test_a_room_of_todays_default_version_configured_by_its_id(
+    synapse: Synapse, room: tuple[Person, Person, str, str], tmp_path: Path
+) -> None:
+    """Synapse creates rooms of room version 12 by default, whose ids have no server
+    part; such an id in the config is a room like any other."""
+    alice, _bob, room_id, alias = room
+    assert ":" not in room_id, room_id  # the homeserver's default room version
+    await bot_account(synapse.url)
+    bot = _start_bot(matrix_config(tmp_path, synapse.url, [room_id]))
+    try:
+        await wait_joined(alice, room_id)
+        await alice.say(room_id, "#startmeeting by id")
+        await alice.wait_for(BOT, "Meeting started")
+        await alice.say(room_id, "#agreed opaque room ids work")
+        await alice.say(room_id, "#endmeeting")
+        await alice.wait_for(BOT, "Log:", seconds=60)
+    finally:
+        output = await _stop_bot(bot)
+    data = minutes_json(tmp_path)
+    assert data["channel"] == alias, output  # a room is named by its alias where it has one
+    assert [i["text"] for i in data["items"]] == ["opaque room ids work"]
