@@ -6,14 +6,8 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md bot.py config.example.toml ./
-COPY chat ./chat
-COPY meetings ./meetings
-COPY plugins ./plugins
-COPY publish ./publish
-COPY runtime ./runtime
-COPY storage ./storage
-COPY templates ./templates
+# The project as a whole (what .dockerignore leaves out is not needed to install it).
+COPY . ./
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin openminutes \
     && mkdir -p /data /minutes /config \

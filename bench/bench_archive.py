@@ -28,16 +28,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from meetings.engine import Engine  # noqa: E402
-from meetings.model import Line, LineKind  # noqa: E402
-from meetings.state import Meeting, MeetingSettings  # noqa: E402
-from plugins import default_registry  # noqa: E402
-from publish.files import stem_candidates, stem_for  # noqa: E402
-from publish.publisher import Publisher  # noqa: E402
-from publish.render import preload  # noqa: E402
-from storage import Storage  # noqa: E402
-from storage.records import MeetingRef  # noqa: E402
-from storage.search import Filters  # noqa: E402
+from openminutes.meetings.engine import Engine  # noqa: E402
+from openminutes.meetings.model import Line, LineKind  # noqa: E402
+from openminutes.meetings.state import Meeting, MeetingSettings  # noqa: E402
+from openminutes.plugins import default_registry  # noqa: E402
+from openminutes.publish.files import stem_candidates, stem_for  # noqa: E402
+from openminutes.publish.publisher import Publisher  # noqa: E402
+from openminutes.publish.render import preload  # noqa: E402
+from openminutes.storage import Storage  # noqa: E402
+from openminutes.storage.records import MeetingRef  # noqa: E402
+from openminutes.storage.search import Filters  # noqa: E402
 
 WORDS = ["release", "charter", "budget", "security", "review", "kernel", "docs", "ci",
          "mirror", "translation", "packaging", "infra", "meetup", "deadline", "governance"]

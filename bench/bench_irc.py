@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage import Storage  # noqa: E402
+from openminutes.storage import Storage  # noqa: E402
 from tests.servers import IrcClient, NgIrcd, free_port  # noqa: E402
 
 WORK = ROOT / "bench" / "work"

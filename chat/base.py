@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from meetings.model import Line, LineKind
-from meetings.text import clean_text as clean_text  # the adapters' one cleaner
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.text import clean_text as clean_text  # the adapters' one cleaner
 
 
 class ChatEvent(NamedTuple):

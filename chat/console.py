@@ -7,8 +7,8 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
-from chat.base import ChatEvent, EventSink, clean_text
-from meetings.model import LineKind
+from openminutes.chat.base import ChatEvent, EventSink, clean_text
+from openminutes.meetings.model import LineKind
 
 ROOM = "#console"
 HELP = ("Type chat lines as yourself (try #startmeeting). /nick NAME speaks as someone else, "

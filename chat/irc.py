@@ -15,11 +15,11 @@ from irc.client import Event, ServerConnection
 from irc.client_aio import AioConnection, AioReactor
 from jaraco.stream.buffer import LenientDecodingLineBuffer
 
-from chat.base import ChatEvent, Checkpoint, EventSink, Outage, jittered_backoff
-from chat.config import IrcConfig
-from chat.irc_session import IrcSession
-from chat.irclines import privmsg_lines
-from chat.outbox import Outbox
+from openminutes.chat.base import ChatEvent, Checkpoint, EventSink, Outage, jittered_backoff
+from openminutes.chat.config import IrcConfig
+from openminutes.chat.irc_session import IrcSession
+from openminutes.chat.irclines import privmsg_lines
+from openminutes.chat.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

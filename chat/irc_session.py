@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 from irc.client import Event
 
-from chat.base import ChatEvent, EventSink, Outage, clean_text
-from chat.config import IrcConfig
-from chat.irclines import DEFAULT_PREFIX_RESERVE
-from meetings.model import LineKind
-from meetings.nicks import fold
+from openminutes.chat.base import ChatEvent, EventSink, Outage, clean_text
+from openminutes.chat.config import IrcConfig
+from openminutes.chat.irclines import DEFAULT_PREFIX_RESERVE
+from openminutes.meetings.model import LineKind
+from openminutes.meetings.nicks import fold
 
 log = logging.getLogger(__name__)
 

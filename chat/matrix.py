@@ -22,10 +22,10 @@ from nio import (
     SyncResponse,
 )
 
-from chat.base import Checkpoint, EventSink, StateStore, jittered_backoff
-from chat.config import MatrixConfig
-from chat.matrix_events import RoomView, convert
-from chat.outbox import Outbox
+from openminutes.chat.base import Checkpoint, EventSink, StateStore, jittered_backoff
+from openminutes.chat.config import MatrixConfig
+from openminutes.chat.matrix_events import RoomView, convert
+from openminutes.chat.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chat.base import ChatEvent, clean_text
-from meetings.model import LineKind, part_id
+from openminutes.chat.base import ChatEvent, clean_text
+from openminutes.meetings.model import LineKind, part_id
 
 _KINDS = {"m.emote": LineKind.ACTION, "m.notice": LineKind.NOTICE}
 # Messages that carry a file: the body is its name, shown with what it is.

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePath
 
-from meetings.engine import Engine
-from meetings.model import Line, LineKind
-from meetings.state import Meeting, MeetingSettings
-from meetings.text import clean_text, log_lines
-from meetings.transcript import parse_log
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import Meeting, MeetingSettings
+from openminutes.meetings.text import clean_text, log_lines
+from openminutes.meetings.transcript import parse_log
 
 
 class UnreadableLogError(ValueError):

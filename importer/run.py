@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from importer.reading import (
+from openminutes.importer.reading import (
     FileResult,
     Found,
     Reading,
@@ -21,12 +21,12 @@ from importer.reading import (
     read_hcoop_json,
     read_text_log,
 )
-from meetings.engine import Engine
-from meetings.model import ItemKind
-from meetings.state import MeetingSettings
-from publish.publisher import Publisher, derived_of
-from storage import Derived, Storage
-from storage.records import ImportedFile, MeetingRef
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import ItemKind
+from openminutes.meetings.state import MeetingSettings
+from openminutes.publish.publisher import Publisher, derived_of
+from openminutes.storage import Derived, Storage
+from openminutes.storage.records import ImportedFile, MeetingRef
 
 # Inside a folder these are logs; MeetBot's minutes (.txt, .html) beside them are not.
 _LOG_SUFFIXES = (".log.txt", ".log.json", ".log")

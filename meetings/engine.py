@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from meetings.commands import ParsedCommand, parse_command, starts_with_url
-from meetings.model import Item, ItemKind, Line, LineKind, part_id
-from meetings.nicks import fold
-from meetings.registry import Context, Outcome, Registry
-from meetings.state import Meeting
+from openminutes.meetings.commands import ParsedCommand, parse_command, starts_with_url
+from openminutes.meetings.model import Item, ItemKind, Line, LineKind, part_id
+from openminutes.meetings.nicks import fold
+from openminutes.meetings.registry import Context, Outcome, Registry
+from openminutes.meetings.state import Meeting
 
 START_COMMAND = "startmeeting"
 END_COMMAND = "endmeeting"

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from meetings.model import CORE_KINDS, ItemKind, Line
-from meetings.state import Meeting
+from openminutes.meetings.model import CORE_KINDS, ItemKind, Line
+from openminutes.meetings.state import Meeting
 
 
 @dataclass

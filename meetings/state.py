@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
-from meetings.model import Item, ItemKind, Line, LineKind
-from meetings.nicks import fold, owners_of
-from meetings.votes import Vote, VoteRule
+from openminutes.meetings.model import Item, ItemKind, Line, LineKind
+from openminutes.meetings.nicks import fold, owners_of
+from openminutes.meetings.votes import Vote, VoteRule
 
 
 @dataclass(frozen=True, slots=True)

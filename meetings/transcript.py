@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from meetings.model import Line, LineKind
-from meetings.text import clean_text
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.text import clean_text
 
 _TIME = r"\[?(\d{1,2}):(\d{2})(?::(\d{2}))?\]?\s+"
 _MESSAGE = re.compile(_TIME + r"<[\s@+%~&]?([^>\s]+)>\s?(.*)$")

@@ -9,9 +9,9 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from meetings.state import Meeting
-from notify import email, events, webhooks
-from notify.config import NotifyConfig
+from openminutes.meetings.state import Meeting
+from openminutes.notify import email, events, webhooks
+from openminutes.notify.config import NotifyConfig
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from notify.config import EmailConfig
+from openminutes.notify.config import EmailConfig
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (5.0, 30.0, 120.0, 600.0)

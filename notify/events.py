@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from meetings.model import ItemKind
-from meetings.state import Meeting
-from publish.viewmodel import iso
+from openminutes.meetings.model import ItemKind
+from openminutes.meetings.state import Meeting
+from openminutes.publish.viewmodel import iso
 
 
 def _meeting(meeting_id: int | None, meeting: Meeting) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from notify.config import WebhookConfig
+from openminutes.notify.config import WebhookConfig
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Openminutes-Signature"  # "sha256=" + hex HMAC of the body

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from meetings.registry import Plugin, Registry, build_registry
-from plugins import meeting, votes
+from openminutes.meetings.registry import Plugin, Registry, build_registry
+from openminutes.plugins import meeting, votes
 
 BUNDLED: tuple[Plugin, ...] = (meeting.plugin, votes.plugin)
 

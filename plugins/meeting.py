@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import time
 
-from meetings.model import ItemKind
-from meetings.registry import Context, Plugin
-from meetings.state import identity_key, slugify
+from openminutes.meetings.model import ItemKind
+from openminutes.meetings.registry import Context, Plugin
+from openminutes.meetings.state import identity_key, slugify
 
 plugin = Plugin("meeting")
 command = plugin.command

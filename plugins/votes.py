@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from meetings.model import ItemKind
-from meetings.registry import Context, Plugin
-from meetings.votes import Ballot, Threshold, Vote, VoteRule, parse_startvote
+from openminutes.meetings.model import ItemKind
+from openminutes.meetings.registry import Context, Plugin
+from openminutes.meetings.votes import Ballot, Threshold, Vote, VoteRule, parse_startvote
 
 plugin = Plugin("votes")
 command = plugin.command

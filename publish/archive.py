@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path, PurePosixPath
 
-from publish.files import inside, write_atomic
-from publish.render import TEMPLATES, render_page
-from publish.viewmodel import iso
-from storage import ItemRecord, MeetingRecord
-from storage.protocols import ArchiveStore
-from storage.search import DECISION
+from openminutes.publish.files import inside, write_atomic
+from openminutes.publish.render import TEMPLATES, render_page
+from openminutes.publish.viewmodel import iso
+from openminutes.storage import ItemRecord, MeetingRecord
+from openminutes.storage.protocols import ArchiveStore
+from openminutes.storage.search import DECISION
 
 RECENT = 30  # meetings on the index page and in each feed
 SCRIPT = "static/localtime.js"  # every page loads it, relative to the publish dir

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from publish.viewmodel import EXTENSIONS
+from openminutes.publish.viewmodel import EXTENSIONS
 
 
 def stem_for(name: str, started_at: datetime) -> str:

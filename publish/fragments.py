@@ -15,7 +15,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from meetings.model import Item, ItemKind
+from openminutes.meetings.model import Item, ItemKind
 
 
 def wrap(text: str, first: str, rest: str) -> str:

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from meetings.model import Line
-from meetings.state import ActionItem, Meeting
-from publish import viewmodel
-from publish.archive import SCRIPT, ArchiveWriter, local_time_script
-from publish.files import (
+from openminutes.meetings.model import Line
+from openminutes.meetings.state import ActionItem, Meeting
+from openminutes.publish import viewmodel
+from openminutes.publish.archive import SCRIPT, ArchiveWriter, local_time_script
+from openminutes.publish.files import (
     AtomicFiles,
     files_for,
     inside,
@@ -21,8 +21,8 @@ from publish.files import (
     stem_for,
     write_atomic,
 )
-from publish.fragments import Fragments
-from publish.render import (
+from openminutes.publish.fragments import Fragments
+from openminutes.publish.render import (
     LOG_OUTPUTS,
     LogOutputs,
     log_chunk,
@@ -30,10 +30,10 @@ from publish.render import (
     render_minutes,
     render_page,
 )
-from publish.spool import Spool
-from storage import LINE_CHUNK, Derived, ItemRecord
-from storage.protocols import ArchiveStore
-from storage.search import DECISION
+from openminutes.publish.spool import Spool
+from openminutes.storage import LINE_CHUNK, Derived, ItemRecord
+from openminutes.storage.protocols import ArchiveStore
+from openminutes.storage.search import DECISION
 
 DECISION_KINDS = (DECISION,)  # every item that is a decision, whatever its kind
 LATEST_DECISIONS = 50  # on a series' decisions.html; each year has its own page

@@ -11,19 +11,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from meetings.model import Line, LineKind
-from meetings.text import clean_text
-from publish.fragments import Fragments, hms, wrap
-from publish.links import segments
-from publish.viewmodel import MinutesView, iso
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.text import clean_text
+from openminutes.publish.fragments import Fragments, hms, wrap
+from openminutes.publish.links import segments
+from openminutes.publish.viewmodel import MinutesView, iso
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# The templates are package data of openminutes (in the repository: ./templates).
+TEMPLATES = Path(str(resources.files("openminutes") / "templates"))
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _HTML_SPECIAL = str.maketrans({"<": "&lt;", ">": "&gt;", "&": "&amp;"})
 

@@ -10,8 +10,8 @@ import asyncio
 import tempfile
 from typing import TextIO
 
-from meetings.state import Meeting
-from publish.render import LOG_OUTPUTS
+from openminutes.meetings.state import Meeting
+from openminutes.publish.render import LOG_OUTPUTS
 
 
 class Spool:

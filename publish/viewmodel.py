@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from meetings.model import Item, ItemKind, Line
-from meetings.state import ActionItem, Attendee, Meeting
-from meetings.votes import Vote
+from openminutes.meetings.model import Item, ItemKind, Line
+from openminutes.meetings.state import ActionItem, Attendee, Meeting
+from openminutes.meetings.votes import Vote
 
 EXTENSIONS = {
     "html": "html",

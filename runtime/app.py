@@ -13,31 +13,31 @@ from typing import Any
 
 from aiohttp import web
 
-from chat.base import jittered_backoff
-from chat.console import ConsoleAdapter
-from chat.irc import IrcAdapter
-from chat.matrix import MatrixAdapter
-from importer.run import Importer, Summary
-from meetings.engine import Engine
-from meetings.nicks import fold
-from meetings.registry import Registry
-from meetings.state import MeetingSettings
-from meetings.votes import Threshold, VoteRule
-from notify import Notifier
-from plugins import default_registry
-from publish.files import inside, write_atomic
-from publish.publisher import Publisher
-from publish.render import preload
-from runtime.config import Config, ConfigError
-from runtime.recorder import Recorder, Sender, replay_stored
-from runtime.timekeeper import Targets, Timekeeper
-from schedules.ical import calendar
-from schedules.model import Series, load_dir
-from schedules.recurrence import SeriesSchedule, check_overlaps
-from storage import MeetingRecord, Storage
-from storage.search import Filters, SearchPage
-from web.app import ArchiveRunner, create_app
-from web.ratelimit import RateLimiter
+from openminutes.chat.base import jittered_backoff
+from openminutes.chat.console import ConsoleAdapter
+from openminutes.chat.irc import IrcAdapter
+from openminutes.chat.matrix import MatrixAdapter
+from openminutes.importer.run import Importer, Summary
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.nicks import fold
+from openminutes.meetings.registry import Registry
+from openminutes.meetings.state import MeetingSettings
+from openminutes.meetings.votes import Threshold, VoteRule
+from openminutes.notify import Notifier
+from openminutes.plugins import default_registry
+from openminutes.publish.files import inside, write_atomic
+from openminutes.publish.publisher import Publisher
+from openminutes.publish.render import preload
+from openminutes.runtime.config import Config, ConfigError
+from openminutes.runtime.recorder import Recorder, Sender, replay_stored
+from openminutes.runtime.timekeeper import Targets, Timekeeper
+from openminutes.schedules.ical import calendar
+from openminutes.schedules.model import Series, load_dir
+from openminutes.schedules.recurrence import SeriesSchedule, check_overlaps
+from openminutes.storage import MeetingRecord, Storage
+from openminutes.storage.search import Filters, SearchPage
+from openminutes.web.app import ArchiveRunner, create_app
+from openminutes.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 

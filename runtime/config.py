@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chat.config import IrcConfig as IrcConfig  # each adapter's config lives beside it
-from chat.config import MatrixConfig as MatrixConfig
-from notify.config import EmailConfig as EmailConfig
-from notify.config import NotifyConfig as NotifyConfig
-from notify.config import WebhookConfig as WebhookConfig
+from openminutes.chat.config import IrcConfig as IrcConfig  # each adapter's config lives beside it
+from openminutes.chat.config import MatrixConfig as MatrixConfig
+from openminutes.notify.config import EmailConfig as EmailConfig
+from openminutes.notify.config import NotifyConfig as NotifyConfig
+from openminutes.notify.config import WebhookConfig as WebhookConfig
 
 
 class ConfigError(Exception):

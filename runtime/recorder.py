@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from chat.base import ChatEvent, Checkpoint, Outage
-from meetings.commands import ParsedCommand, parse_command
-from meetings.engine import END_COMMAND, START_COMMAND, Engine
-from meetings.model import Line, LineKind
-from meetings.registry import Outcome
-from meetings.state import Meeting, MeetingSettings
-from publish.publisher import Published, Publisher, derived_of
-from storage import MeetingRecord, StorageUnavailableError
-from storage.protocols import LineLog
-from storage.records import MeetingRef, Written
+from openminutes.chat.base import ChatEvent, Checkpoint, Outage
+from openminutes.meetings.commands import ParsedCommand, parse_command
+from openminutes.meetings.engine import END_COMMAND, START_COMMAND, Engine
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.registry import Outcome
+from openminutes.meetings.state import Meeting, MeetingSettings
+from openminutes.publish.publisher import Published, Publisher, derived_of
+from openminutes.storage import MeetingRecord, StorageUnavailableError
+from openminutes.storage.protocols import LineLog
+from openminutes.storage.records import MeetingRef, Written
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -17,10 +17,10 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from chat.base import StateStore
-from runtime.recorder import Recorder, Sender
-from schedules.model import Series
-from schedules.recurrence import occurrences
+from openminutes.chat.base import StateStore
+from openminutes.runtime.recorder import Recorder, Sender
+from openminutes.schedules.model import Series
+from openminutes.schedules.recurrence import occurrences
 
 log = logging.getLogger(__name__)
 REMINDER_GRACE = timedelta(minutes=2)  # later than this, a reminder is not sent at all

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from icalendar import Calendar, Event, vRecur
 
-from schedules.model import WEEKDAYS, Entry, Series
-from schedules.recurrence import OVERLAP_HORIZON, occurrences
+from openminutes.schedules.model import WEEKDAYS, Entry, Series
+from openminutes.schedules.recurrence import OVERLAP_HORIZON, occurrences
 
 PRODID = "-//openminutes//meeting schedules//EN"
 _ALTERNATING = ("biweekly", "quadweekly")

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from meetings.state import slugify
+from openminutes.meetings.state import slugify
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _ORDINALS = ("first", "second", "third", "fourth")

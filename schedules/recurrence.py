@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from meetings.state import ScheduledSlot
-from schedules.model import WEEKDAYS, Entry, ScheduleError, Series
+from openminutes.meetings.state import ScheduledSlot
+from openminutes.schedules.model import WEEKDAYS, Entry, ScheduleError, Series
 
 _QUADWEEK = {"quadweekly": 0, "quadweekly-week-1": 1, "quadweekly-week-2": 2,
              "quadweekly-week-3": 3, "quadweekly-alternate": 2}

@@ -1,13 +1,13 @@
 """Everything that touches the database: models, migrations, the repository."""
 
-from storage.errors import StorageUnavailableError
-from storage.records import (
+from openminutes.storage.errors import StorageUnavailableError
+from openminutes.storage.records import (
     Derived,
     ItemRecord,
     MeetingRecord,
     SeriesRecord,
 )
-from storage.repository import LINE_CHUNK, Storage
+from openminutes.storage.repository import LINE_CHUNK, Storage
 
 __all__ = ["LINE_CHUNK", "Derived", "ItemRecord", "MeetingRecord", "SeriesRecord", "Storage",
            "StorageUnavailableError"]

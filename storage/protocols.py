@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from meetings.model import Line
-from storage.records import (
+from openminutes.meetings.model import Line
+from openminutes.storage.records import (
     Derived,
     ItemRecord,
     MeetingRecord,
@@ -17,7 +17,7 @@ from storage.records import (
     SeriesRecord,
     Written,
 )
-from storage.search import Filters, SearchPage
+from openminutes.storage.search import Filters, SearchPage
 
 
 class LogReader(Protocol):

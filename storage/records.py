@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from meetings.model import Item, Line
+from openminutes.meetings.model import Item, Line
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,10 +38,17 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from meetings.model import Line, LineKind
-from storage.errors import retryable
-from storage.models import ChatStateRow, ItemRow, LineRow, MeetingRow, SourceRow, UTCDateTime
-from storage.records import (
+from openminutes.meetings.model import Line, LineKind
+from openminutes.storage.errors import retryable
+from openminutes.storage.models import (
+    ChatStateRow,
+    ItemRow,
+    LineRow,
+    MeetingRow,
+    SourceRow,
+    UTCDateTime,
+)
+from openminutes.storage.records import (
     Derived,
     ImportedFile,
     ItemRecord,
@@ -50,8 +57,8 @@ from storage.records import (
     SeriesRecord,
     Written,
 )
-from storage.search import DECISION, Filters, SearchPage, person_token, scope_of
-from storage.search import search as full_text_search
+from openminutes.storage.search import DECISION, Filters, SearchPage, person_token, scope_of
+from openminutes.storage.search import search as full_text_search
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _LINES = cast(Table, LineRow.__table__)

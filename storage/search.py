@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.models import UTCDateTime
-from storage.records import MeetingRecord
+from openminutes.storage.models import UTCDateTime
+from openminutes.storage.records import MeetingRecord
 
 # Around highlighted words in snippets; control characters never occur in stored text.
 MARK_START, MARK_END = "\x02", "\x03"

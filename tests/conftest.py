@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from storage import Storage
+from openminutes.storage import Storage
 from tests.matrix_server import Synapse
 from tests.servers import InspIrcd, NgIrcd, free_port
 

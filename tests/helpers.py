@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from meetings.engine import Engine
-from meetings.model import Line
-from meetings.state import Meeting, MeetingSettings
-from meetings.transcript import parse_lines
-from plugins import default_registry
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import Line
+from openminutes.meetings.state import Meeting, MeetingSettings
+from openminutes.meetings.transcript import parse_lines
+from openminutes.plugins import default_registry
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"

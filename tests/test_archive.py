@@ -10,14 +10,14 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from chat.base import ChatEvent
-from meetings.engine import Engine
-from meetings.model import LineKind
-from meetings.state import MeetingSettings
-from plugins import default_registry
-from publish.publisher import Publisher
-from runtime.recorder import Recorder
-from storage import Storage
+from openminutes.chat.base import ChatEvent
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import LineKind
+from openminutes.meetings.state import MeetingSettings
+from openminutes.plugins import default_registry
+from openminutes.publish.publisher import Publisher
+from openminutes.runtime.recorder import Recorder
+from openminutes.storage import Storage
 from tests.helpers import Room
 
 ATOM = "{http://www.w3.org/2005/Atom}"

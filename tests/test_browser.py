@@ -14,17 +14,17 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 
-from chat.base import ChatEvent
-from meetings.engine import Engine
-from meetings.model import LineKind
-from meetings.state import MeetingSettings
-from plugins import default_registry
-from publish.publisher import Publisher
-from runtime.recorder import Recorder
-from storage import Storage
+from openminutes.chat.base import ChatEvent
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import LineKind
+from openminutes.meetings.state import MeetingSettings
+from openminutes.plugins import default_registry
+from openminutes.publish.publisher import Publisher
+from openminutes.runtime.recorder import Recorder
+from openminutes.storage import Storage
+from openminutes.web.app import create_app
+from openminutes.web.ratelimit import RateLimiter
 from tests.helpers import Room
-from web.app import create_app
-from web.ratelimit import RateLimiter
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

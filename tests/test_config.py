@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config import ConfigError, load, parse
+from openminutes.runtime.config import ConfigError, load, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 IRC = '[[irc]]\nname = "n"\nhost = "h"\nnick = "b"\nchannels = ["#c"]\n'
@@ -91,8 +91,8 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_vote_rules_reach_the_engine() -> None:
-    from meetings.votes import Threshold
-    from runtime.app import settings_of
+    from openminutes.meetings.votes import Threshold
+    from openminutes.runtime.app import settings_of
 
     config = parse("[votes]\nquorum = 2\n[[votes.channel]]\nchannel = '#TC'\n"
                    "threshold = 'unanimity'\nabstentions_count = true\n")

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from meetings.engine import Engine
-from meetings.model import ItemKind
-from meetings.state import Meeting
-from meetings.transcript import parse_lines
-from plugins import default_registry
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import ItemKind
+from openminutes.meetings.state import Meeting
+from openminutes.meetings.transcript import parse_lines
+from openminutes.plugins import default_registry
 from tests.helpers import CORPUS, run_lines
 from tests.meetbot_minutes import parse
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from chat.base import ChatEvent
-from meetings.engine import Engine
-from meetings.model import LineKind
-from meetings.state import MeetingSettings
-from plugins import default_registry
-from publish.publisher import Publisher
-from runtime.recorder import Recorder
-from storage import Storage
+from openminutes.chat.base import ChatEvent
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import LineKind
+from openminutes.meetings.state import MeetingSettings
+from openminutes.plugins import default_registry
+from openminutes.publish.publisher import Publisher
+from openminutes.runtime.recorder import Recorder
+from openminutes.storage import Storage
 from tests.helpers import Room
 
 T0 = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from meetings.model import ItemKind
-from meetings.state import Attendee, MeetingSettings
+from openminutes.meetings.model import ItemKind
+from openminutes.meetings.state import Attendee, MeetingSettings
 from tests.helpers import run_transcript
 
 
@@ -182,11 +182,11 @@ def test_attendees_count_lines_and_list_silent_chairs() -> None:
 
 
 def test_chair_keeps_rights_across_a_nick_change() -> None:
-    from meetings.model import Line, LineKind
+    from openminutes.meetings.model import Line, LineKind
 
     run = run_transcript("10:00:00 <alice> #startmeeting\n10:00:01 <alice> #chair bob\n")
-    from meetings.engine import Engine
-    from plugins import default_registry
+    from openminutes.meetings.engine import Engine
+    from openminutes.plugins import default_registry
 
     engine = Engine(default_registry())
     t = run.meeting.started_at
@@ -220,9 +220,9 @@ def test_replay_rebuilds_the_same_state() -> None:
     )
     run = run_transcript(text)
     first = run.meeting
-    from meetings.engine import Engine
-    from meetings.state import Meeting
-    from plugins import default_registry
+    from openminutes.meetings.engine import Engine
+    from openminutes.meetings.state import Meeting
+    from openminutes.plugins import default_registry
 
     again = Engine(default_registry()).replay(Meeting("test", "#test"), run.lines)
     assert again.items == first.items

@@ -8,13 +8,13 @@ from html.parser import HTMLParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meetings.engine import Engine
-from meetings.model import Line, LineKind
-from meetings.state import Meeting
-from plugins import default_registry
-from publish.files import files_for, stem_for
-from publish.render import render_all
-from publish.viewmodel import build
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import Meeting
+from openminutes.plugins import default_registry
+from openminutes.publish.files import files_for, stem_for
+from openminutes.publish.render import render_all
+from openminutes.publish.viewmodel import build
 
 REGISTRY = default_registry()
 COMMANDS = sorted({n for c in REGISTRY.commands() for n in (c.name, *c.aliases)})

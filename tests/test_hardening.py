@@ -18,23 +18,23 @@ from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chat.base import ChatEvent, clean_text
-from chat.outbox import Outbox
-from importer.reading import Reading, decode, read_hcoop_json, read_text_log
-from meetings.engine import Engine
-from meetings.model import Line, LineKind
-from meetings.state import RESERVED_NAMES, Meeting, MeetingSettings, slugify
-from meetings.text import log_lines
-from notify import Notifier, webhooks
-from notify.email import message
-from plugins import default_registry
-from publish.files import files_for, stem_for
-from publish.publisher import Publisher
-from publish.render import render_all
-from publish.viewmodel import build
-from runtime.config import EmailConfig, NotifyConfig, WebhookConfig
-from runtime.recorder import Recorder
-from storage import Storage
+from openminutes.chat.base import ChatEvent, clean_text
+from openminutes.chat.outbox import Outbox
+from openminutes.importer.reading import Reading, decode, read_hcoop_json, read_text_log
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import RESERVED_NAMES, Meeting, MeetingSettings, slugify
+from openminutes.meetings.text import log_lines
+from openminutes.notify import Notifier, webhooks
+from openminutes.notify.email import message
+from openminutes.plugins import default_registry
+from openminutes.publish.files import files_for, stem_for
+from openminutes.publish.publisher import Publisher
+from openminutes.publish.render import render_all
+from openminutes.publish.viewmodel import build
+from openminutes.runtime.config import EmailConfig, NotifyConfig, WebhookConfig
+from openminutes.runtime.recorder import Recorder
+from openminutes.storage import Storage
 from tests.helpers import Room
 from tests.servers import free_port
 

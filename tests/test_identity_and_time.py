@@ -7,15 +7,15 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from chat.base import ChatEvent
-from meetings.engine import Engine
-from meetings.model import Line, LineKind
-from meetings.state import EVENT_WINDOW, MeetingSettings
-from plugins import default_registry
-from publish.files import stem_for
-from publish.publisher import Publisher
-from runtime.recorder import Recorder
-from storage import Storage
+from openminutes.chat.base import ChatEvent
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import EVENT_WINDOW, MeetingSettings
+from openminutes.plugins import default_registry
+from openminutes.publish.files import stem_for
+from openminutes.publish.publisher import Publisher
+from openminutes.runtime.recorder import Recorder
+from openminutes.storage import Storage
 from tests.helpers import Room, run_lines, run_transcript
 
 T = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from meetings.engine import Engine
-from meetings.model import Line, LineKind
-from meetings.state import Meeting
-from plugins import default_registry
-from storage import Storage
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import Meeting
+from openminutes.plugins import default_registry
+from openminutes.storage import Storage
 from tests.helpers import CORPUS
 from tests.test_corpus import assert_matches_meetbot
 

@@ -11,10 +11,10 @@ import irc.client
 import pytest
 from irc.features import FeatureSet
 
-from chat.base import ChatEvent, Checkpoint, Outage
-from chat.config import IrcConfig
-from chat.irc_session import IrcSession
-from meetings.model import LineKind
+from openminutes.chat.base import ChatEvent, Checkpoint, Outage
+from openminutes.chat.config import IrcConfig
+from openminutes.chat.irc_session import IrcSession
+from openminutes.meetings.model import LineKind
 
 T0 = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
 

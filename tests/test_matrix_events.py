@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chat.matrix_events import RoomView, convert, strip_reply_fallback
-from meetings.model import Line, LineKind
-from meetings.state import MeetingSettings
+from openminutes.chat.matrix_events import RoomView, convert, strip_reply_fallback
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import MeetingSettings
 from tests.helpers import run_lines
 
 T0 = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from meetings.model import Line
-from publish.files import files_for, stem_for
-from publish.render import render_all
-from publish.viewmodel import MinutesView, build
+from openminutes.meetings.model import Line
+from openminutes.publish.files import files_for, stem_for
+from openminutes.publish.render import render_all
+from openminutes.publish.viewmodel import MinutesView, build
 from tests.helpers import run_transcript
 
 HERE = Path(__file__).parent

@@ -14,12 +14,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from meetings.engine import Engine
-from meetings.model import ItemKind
-from meetings.registry import Plugin, build_registry
-from meetings.state import Meeting
-from meetings.transcript import parse_lines
-from plugins import BUNDLED, default_registry
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import ItemKind
+from openminutes.meetings.registry import Plugin, build_registry
+from openminutes.meetings.state import Meeting
+from openminutes.meetings.transcript import parse_lines
+from openminutes.plugins import BUNDLED, default_registry
 from tests.helpers import minutes_json_files
 from tests.plugins.deadline import DEADLINE
 from tests.servers import IrcClient, NgIrcd, free_port, wait_for_port

@@ -6,14 +6,14 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from chat.base import ChatEvent
-from meetings.engine import Engine
-from meetings.model import Line, LineKind
-from meetings.state import MeetingSettings
-from plugins import default_registry
-from publish.publisher import Publisher
-from runtime.recorder import Notifications, Recorder
-from storage import Storage
+from openminutes.chat.base import ChatEvent
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import MeetingSettings
+from openminutes.plugins import default_registry
+from openminutes.publish.publisher import Publisher
+from openminutes.runtime.recorder import Notifications, Recorder
+from openminutes.storage import Storage
 from tests.helpers import Room
 
 T0 = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)

@@ -13,11 +13,16 @@ import pytest
 from dateutil.rrule import rrulestr
 from icalendar import Calendar
 
-from meetings.model import Line, LineKind
-from meetings.state import MeetingSettings
-from schedules.ical import calendar
-from schedules.model import FREQUENCIES, ScheduleError, load_dir, parse
-from schedules.recurrence import SeriesSchedule, check_overlaps, occurrences, scheduled_at
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import MeetingSettings
+from openminutes.schedules.ical import calendar
+from openminutes.schedules.model import FREQUENCIES, ScheduleError, load_dir, parse
+from openminutes.schedules.recurrence import (
+    SeriesSchedule,
+    check_overlaps,
+    occurrences,
+    scheduled_at,
+)
 from tests.helpers import run_lines
 
 EXAMPLES = Path(__file__).parent / "schedules"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-import storage as storage_module
-from meetings.model import Item, ItemKind, Line, LineKind
-from plugins import default_registry
-from plugins.meeting import AGREED, REJECTED
-from storage import Derived, Storage
-from storage.records import ImportedFile, MeetingRef
-from storage.search import MARK_END, MARK_START, Filters, fts5_query
+import openminutes.storage as storage_module
+from openminutes.meetings.model import Item, ItemKind, Line, LineKind
+from openminutes.plugins import default_registry
+from openminutes.plugins.meeting import AGREED, REJECTED
+from openminutes.storage import Derived, Storage
+from openminutes.storage.records import ImportedFile, MeetingRef
+from openminutes.storage.search import MARK_END, MARK_START, Filters, fts5_query
 
 
 async def _meeting(storage: Storage, name: str, channel: str, start: datetime,

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from meetings.engine import Engine
-from meetings.model import Line, LineKind
-from meetings.state import Meeting
-from plugins import default_registry
-from publish.publisher import Publisher
-from storage import Storage
-from storage.records import MeetingRef
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import Meeting
+from openminutes.plugins import default_registry
+from openminutes.publish.publisher import Publisher
+from openminutes.storage import Storage
+from openminutes.storage.records import MeetingRef
 
 T = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 URL = "https://minutes.example.org"

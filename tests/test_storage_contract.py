@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from meetings.model import Item, ItemKind, Line, LineKind
-from plugins.meeting import AGREED
-from storage import Derived, Storage
-from storage.records import MeetingRef
+from openminutes.meetings.model import Item, ItemKind, Line, LineKind
+from openminutes.plugins.meeting import AGREED
+from openminutes.storage import Derived, Storage
+from openminutes.storage.records import MeetingRef
 
 T0 = datetime(2024, 5, 6, 23, 59, 58, tzinfo=UTC)
 
@@ -168,7 +168,7 @@ async def test_previous_meeting_of_a_series(storage: Storage) -> None:
 
 
 async def test_imported_files_replace_their_meetings(storage: Storage) -> None:
-    from storage.records import ImportedFile
+    from openminutes.storage.records import ImportedFile
 
     def _file(text: str) -> ImportedFile:
         ref = MeetingRef("net", "#imp", T0)

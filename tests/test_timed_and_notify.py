@@ -15,17 +15,17 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from chat.base import ChatEvent
-from meetings.model import LineKind
-from meetings.state import MeetingSettings
-from notify import Notifier
-from notify.webhooks import SIGNATURE_HEADER, signature
-from runtime.config import EmailConfig, NotifyConfig, WebhookConfig
-from runtime.recorder import Recorder, Sender
-from runtime.timekeeper import REMINDER_GRACE, Timekeeper
-from schedules.model import load_dir
-from schedules.recurrence import SeriesSchedule
-from storage import Storage
+from openminutes.chat.base import ChatEvent
+from openminutes.meetings.model import LineKind
+from openminutes.meetings.state import MeetingSettings
+from openminutes.notify import Notifier
+from openminutes.notify.webhooks import SIGNATURE_HEADER, signature
+from openminutes.runtime.config import EmailConfig, NotifyConfig, WebhookConfig
+from openminutes.runtime.recorder import Recorder, Sender
+from openminutes.runtime.timekeeper import REMINDER_GRACE, Timekeeper
+from openminutes.schedules.model import load_dir
+from openminutes.schedules.recurrence import SeriesSchedule
+from openminutes.storage import Storage
 from tests.helpers import Room
 from tests.servers import free_port
 from tests.test_recorder import _recorder

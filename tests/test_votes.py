@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from meetings.engine import Engine
-from meetings.model import ItemKind, Line, LineKind
-from meetings.state import Meeting, MeetingSettings
-from meetings.votes import Threshold, VoteRule
-from plugins import default_registry
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import ItemKind, Line, LineKind
+from openminutes.meetings.state import Meeting, MeetingSettings
+from openminutes.meetings.votes import Threshold, VoteRule
+from openminutes.plugins import default_registry
 from tests.helpers import Run, run_lines, run_transcript
 
 START = "10:00:00 <chair> #startmeeting\n"

@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from chat.base import ChatEvent
-from meetings.engine import Engine
-from meetings.model import LineKind
-from meetings.state import MeetingSettings
-from plugins import default_registry
-from publish.publisher import Publisher
-from runtime.recorder import Recorder
-from storage import Storage
+from openminutes.chat.base import ChatEvent
+from openminutes.meetings.engine import Engine
+from openminutes.meetings.model import LineKind
+from openminutes.meetings.state import MeetingSettings
+from openminutes.plugins import default_registry
+from openminutes.publish.publisher import Publisher
+from openminutes.runtime.recorder import Recorder
+from openminutes.storage import Storage
+from openminutes.web.app import create_app
+from openminutes.web.ratelimit import RateLimiter
 from tests.helpers import Room
-from web.app import create_app
-from web.ratelimit import RateLimiter
 
 HOSTILE = ['"', "NOT", "charter NOT", "%", "_", "' OR 1=1--", "x" * 10_000, "a", "(", "*",
            "<script>alert(1)</script>", "\\", "NEAR(a b)", "-", "OR OR", "é"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat.base import clean_text
-from chat.irclines import IRC_LINE_BYTES, privmsg_lines, sanitize, split_utf8
-from publish.links import segments
+from openminutes.chat.base import clean_text
+from openminutes.chat.irclines import IRC_LINE_BYTES, privmsg_lines, sanitize, split_utf8
+from openminutes.publish.links import segments
 
 
 def test_cr_lf_nul_never_reach_the_wire() -> None:

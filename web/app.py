@@ -17,16 +17,16 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from meetings.registry import Registry
-from plugins import default_registry
-from publish.files import files_for, inside
-from publish.publisher import DECISION_KINDS, Publisher
-from publish.render import css_hash, render_page
-from storage import MeetingRecord
-from storage.protocols import SearchIndex
-from storage.search import DECISION, LINE, Filters, Hit
-from web.openapi import spec
-from web.ratelimit import RateLimiter
+from openminutes.meetings.registry import Registry
+from openminutes.plugins import default_registry
+from openminutes.publish.files import files_for, inside
+from openminutes.publish.publisher import DECISION_KINDS, Publisher
+from openminutes.publish.render import css_hash, render_page
+from openminutes.storage import MeetingRecord
+from openminutes.storage.protocols import SearchIndex
+from openminutes.storage.search import DECISION, LINE, Filters, Hit
+from openminutes.web.openapi import spec
+from openminutes.web.ratelimit import RateLimiter
 
 # What the archive holds, with charsets (aiohttp's own table would serve .atom as
 # application/octet-stream and .txt without a charset, mojibake in browsers).

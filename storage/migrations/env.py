@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from storage.models import Base
+from openminutes.storage.models import Base
 
 config = context.config
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from meetings.model import ItemKind
-from meetings.registry import Context, Plugin
+from openminutes.meetings.model import ItemKind
+from openminutes.meetings.registry import Context, Plugin
 
 plugin = Plugin("deadlines")
 DEADLINE = plugin.kind(ItemKind("decision-deadline", label="DEADLINE", decision=True))

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from storage.migrations.fts import create_fts, drop_fts
-from storage.search import scope_of
+from openminutes.storage.migrations.fts import create_fts, drop_fts
+from openminutes.storage.search import scope_of
 
 revision: str = "0007"
 down_revision: str | None = "0006"

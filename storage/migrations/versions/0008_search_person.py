@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from storage.migrations.fts import create_fts, drop_fts
-from storage.search import person_token
+from openminutes.storage.migrations.fts import create_fts, drop_fts
+from openminutes.storage.search import person_token
 
 revision: str = "0008"
 down_revision: str | None = "0007"

@@ -1,0 +1,5 @@
+"""`python -m openminutes` is the `openminutes` command."""
+
+from openminutes.runtime.cli import main
+
+raise SystemExit(main())

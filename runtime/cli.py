@@ -1,0 +1,211 @@
+"""openminutes command line: run the bot, re-render minutes, list meetings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from openminutes import __version__
+from openminutes.importer.run import Summary
+from openminutes.publish.publisher import DECISION_KINDS
+from openminutes.runtime import app
+from openminutes.runtime.config import Config, ConfigError, load
+from openminutes.schedules.model import ScheduleError
+from openminutes.storage import MeetingRecord
+from openminutes.storage.search import DECISION, LINE, Filters
+
+
+def _iso(record: MeetingRecord) -> dict[str, object]:
+    return {
+        "id": record.id, "network": record.network, "channel": record.channel,
+        "name": record.name, "title": record.title,
+        "started_at": record.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ended_at": record.ended_at.strftime("%Y-%m-%dT%H:%M:%SZ") if record.ended_at else None,
+        "files": record.stem,
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openminutes", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"openminutes {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", type=Path, default=None,
+                        help="config file (default: ./config.toml when present)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", parents=[common], help="run the bot (console chat without a config)")
+    sub.add_parser("serve", parents=[common], help="serve the archive, its search and API")
+    render = sub.add_parser("render", parents=[common], help="re-render minutes from storage")
+    which = render.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every meeting")
+    which.add_argument("ids", nargs="*", type=int, default=[], metavar="MEETING_ID")
+    meetings = sub.add_parser("meetings", parents=[common], help="list meetings")
+    meetings.add_argument("--json", action="store_true", help="machine-readable output")
+    decisions = sub.add_parser("decisions", parents=[common],
+                               help="every #agreed, #accepted, #rejected and vote result")
+    decisions.add_argument("--channel", help="only this channel")
+    decisions.add_argument("--meeting", help="only meetings of this name (series)")
+    decisions.add_argument("--since", type=_day, help="from this date (YYYY-MM-DD, UTC)")
+    decisions.add_argument("--until", type=_day, help="up to and including this date")
+    form = decisions.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="JSON output")
+    form.add_argument("--csv", action="store_true", help="CSV output")
+    actions = sub.add_parser("actions", parents=[common], help="action items across meetings")
+    actions.add_argument("--person", help="only items this nick owns")
+    actions.add_argument("--meeting", help="only meetings of this name (series)")
+    actions.add_argument("--json", action="store_true", help="JSON output")
+    find = sub.add_parser("search", parents=[common], help="full-text search of every meeting")
+    find.add_argument("query", help='words, "a phrase", -excluded, a OR b')
+    find.add_argument("--kind", help="an item kind (of any plugin), decision, or line")
+    find.add_argument("--series", help="only meetings of this name")
+    find.add_argument("--channel", help="only this channel")
+    find.add_argument("--person", help="only what this nick said")
+    find.add_argument("--since", type=_day, help="from this date (YYYY-MM-DD, UTC)")
+    find.add_argument("--until", type=_day, help="up to and including this date")
+    find.add_argument("--limit", type=int, default=20, help="hits to show (at most 100)")
+    find.add_argument("--json", action="store_true", help="JSON output")
+    imports = sub.add_parser("import", parents=[common],
+                             help="import MeetBot / hcoop-meetbot / client logs (files or folders)")
+    imports.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    imports.add_argument("--network", default="irc", help="network name to store (default: irc)")
+    imports.add_argument("--channel", help="channel, for logs whose path does not say")
+    imports.add_argument("--date", type=_day, help="day the log starts, if its name has none")
+    imports.add_argument("--no-render", action="store_true",
+                         help="store only; write the minutes later with `render --all`")
+    imports.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    return parser
+
+
+def _print_summary(summary: Summary) -> None:
+    rate = summary.lines / summary.seconds if summary.seconds else 0.0
+    print(f"imported {summary.meetings} meetings, {summary.lines:,} lines "
+          f"({rate:,.0f} lines/s), {summary.decisions} decisions, {summary.actions} action "
+          f"items from {summary.files} files; {summary.unchanged} unchanged, "
+          f"{len(summary.skipped)} skipped, {len(summary.failed)} failed")
+    for path in summary.unended:
+        print(f"flagged: {path}: the log never ends its meeting; closed at its last line")
+    for path, lineno, text in summary.warnings[:50]:
+        print(f"warning: {path}:{lineno}: not a log line, left out: {text[:60]!r}")
+    if len(summary.warnings) > 50:
+        print(f"warning: ... and {len(summary.warnings) - 50} more unreadable lines")
+    for path, reason in summary.skipped:
+        print(f"skipped: {path}: {reason}")
+    for path, reason in summary.failed:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+
+
+def _day(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _print_items(rows: list[dict[str, Any]], as_json: bool, as_csv: bool = False) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["time"])
+        writer.writeheader()
+        writer.writerows({**r, "owners": " ".join(r["owners"])} for r in rows)
+    else:
+        for r in rows:
+            owners = f" [{' '.join(r['owners'])}]" if r["owners"] else ""
+            print(f"{r['time']}  {r['channel']}  {r['meeting']}  {str(r['kind']).upper()}: "
+                  f"{r['text']}{owners} ({r['nick']})  {r['url']}")
+
+
+def _load(path: Path | None) -> Config:
+    try:
+        config = load(path)
+        app.registry_of(config)  # a plugin that cannot be loaded stops the bot here, named
+        app.load_schedule(config)  # a bad schedule file stops the bot here, named
+    except ConfigError as exc:
+        sys.exit(f"openminutes: config error: {exc}")
+    except ScheduleError as exc:
+        sys.exit(f"openminutes: schedule error: {exc}")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("nio").setLevel(logging.WARNING)  # a line per event otherwise
+    config = _load(args.config)
+    if args.command == "run":
+        if config.console:
+            logging.getLogger().setLevel(logging.WARNING)
+        asyncio.run(app.run_bot(config))
+        return 0
+    if args.command == "serve":
+        asyncio.run(app.serve(config))
+        return 0
+    if args.command == "render":
+        if args.all == bool(args.ids):
+            sys.exit("openminutes: give --all or meeting ids")
+        results = asyncio.run(app.render(config, None if args.all else args.ids))
+        for meeting_id, outcome in results:
+            print(f"{meeting_id or '-'}\t{outcome}")
+        return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
+    if args.command == "search":
+        kinds = (*app.registry_of(config).kind_names(), DECISION, LINE)
+        if args.kind is not None and args.kind not in kinds:
+            sys.exit(f"openminutes: --kind must be one of {', '.join(kinds)}")
+        filters = Filters(args.kind, args.series, args.channel, args.person, args.since,
+                          args.until + timedelta(days=1) if args.until else None,
+                          known=kinds)
+        page, hits = asyncio.run(app.search(config, args.query, filters, limit=args.limit))
+        if args.json:
+            print(json.dumps({"total": page.total, "capped": page.capped, "hits": hits},
+                             indent=1, ensure_ascii=False))
+        else:
+            for hit in hits:
+                print(f"{hit['time']}  {hit['channel']}  {hit['series']}  "
+                      f"{str(hit['kind']).upper()} <{hit['nick']}> {hit['snippet']}  {hit['url']}")
+            more = "+" if page.capped else ""
+            print(f"{len(hits)} of {page.total}{more} hits", file=sys.stderr)
+        return 0
+    if args.command == "import":
+        summary = asyncio.run(app.import_logs(
+            config, args.paths, network=args.network,
+            day=args.date.date() if args.date else None, channel=args.channel,
+            render=not args.no_render, progress=not args.quiet))
+        if not args.quiet:
+            _print_summary(summary)
+        else:
+            for path, reason in summary.failed:
+                print(f"failed: {path}: {reason}", file=sys.stderr)
+        return 1 if summary.failed else 0
+    if args.command == "decisions":
+        until = args.until + timedelta(days=1) if args.until else None
+        found = asyncio.run(app.list_items(
+            config, DECISION_KINDS, channel=args.channel, name=args.meeting,
+            since=args.since, until=until))
+        _print_items(found, args.json, args.csv)
+        return 0
+    if args.command == "actions":
+        found = asyncio.run(app.list_items(config, ("action",), name=args.meeting,
+                                           owner=args.person))
+        _print_items(found, args.json)
+        return 0
+    records = asyncio.run(app.list_meetings(config))
+    if args.json:
+        print(json.dumps([_iso(r) for r in records], indent=1))
+    else:
+        for r in records:
+            state = r.ended_at.strftime("%Y-%m-%d %H:%M") if r.ended_at else "open"
+            print(f"{r.id}\t{r.network}\t{r.channel}\t{r.name or '-'}\t"
+                  f"{r.started_at:%Y-%m-%d %H:%M}\t{state}")
+    return 0
+
