@@ -132,8 +132,8 @@ class Recorder:
 
     async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""
-        started = om.meeting.started_at or om.ref.started_at
-        sender = self.senders.get(om.ref.network)
+        started = om.meeting.started_at or om.opened_at
+        sender = self.senders.get(om.meeting.network)
         if sender is not None and sender.replays_missed:
             # The server hands over what was said meanwhile (Matrix): no gap, and nothing
             # recorded now, so the caught-up lines keep their order and times.
@@ -159,8 +159,8 @@ class Recorder:
     async def _outage(self, outage: Outage) -> None:
         """The adapter lost its connection and is back: every open meeting of its network
         gets a gap line, and each room is told once."""
-        for om in [om for om in self.open.values() if om.ref.network == outage.network]:
-            if om.ref.id is None or not om.meeting.started:
+        for om in [om for om in self.open.values() if om.meeting.network == outage.network]:
+            if om.id is None or not om.meeting.started:
                 continue
             text = await self._write_gap(om, "connection to the server lost", outage.since,
                                          outage.until)
@@ -176,8 +176,9 @@ class Recorder:
         self._queue.put_nowait(self._queued(event))
 
     def _queued(self, event: ChatEvent | Checkpoint | Outage, own: bool = False) -> _Queued:
-        """An event as it waits: a chat line with its command parsed, once."""
-        if not isinstance(event, ChatEvent):
+        """An event as it waits: a chat line with its command parsed, once (the bot's own
+        lines never carry a command)."""
+        if own or not isinstance(event, ChatEvent):
             return _Queued(event, own)
         prefixes = self.settings.prefixes_for(event.network)
         return _Queued(event, own, parse_command(event.text, prefixes))
@@ -227,13 +228,13 @@ class Recorder:
             if not self._queue.empty():
                 return  # busy: the next quiet moment schedules this again
         for om in list(self.open.values()):
-            if om.ref.id is None:
+            if om.id is None:
                 continue
             try:
-                while self._quiet() and await self.publisher.warm(om.ref.id, om.meeting):
+                while self._quiet() and await self.publisher.warm(om.id, om.meeting):
                     pass
             except Exception:
-                log.exception("pre-rendering meeting %s failed", om.ref.id)
+                log.exception("pre-rendering meeting %s failed", om.id)
 
     def _is_boundary(self, parsed: ParsedCommand | None) -> bool:
         """Lines that may open or close a meeting end a group commit, so the lines
@@ -280,7 +281,7 @@ class Recorder:
         assert ev.relates_to is not None
         meeting_id = await self.storage.meeting_of_event(ev.network, ev.room, ev.relates_to)
         om = self.open.get((ev.network, ev.room.lower()))
-        if om is not None and meeting_id is not None and meeting_id == om.ref.id:
+        if om is not None and meeting_id is not None and meeting_id == om.id:
             om.meeting.remember(await self.storage.event_lines(meeting_id, ev.relates_to))
             return True
         if meeting_id is not None:
@@ -353,7 +354,7 @@ class Recorder:
                 assert isinstance(queued.event, ChatEvent)
                 await self._handle(om, line, queued.parsed, queued.event.catch_up)
             except Exception:  # the line is stored; the lines after it are handled all the same
-                log.exception("handling line %d of meeting %s failed", line.seq, om.ref.id)
+                log.exception("handling line %d of meeting %s failed", line.seq, om.id)
 
     async def _handle(self, om: OpenMeeting, line: Line, parsed: ParsedCommand | None,
                       catch_up: bool) -> None:
@@ -366,7 +367,7 @@ class Recorder:
         await self._act(om, outcome, quiet=catch_up)
         if not was_started and om.meeting.started:
             if self.notifier is not None:
-                self.notifier.started(om.ref.id, om.meeting)
+                self.notifier.started(om.id, om.meeting)
             if not catch_up:
                 await self._mention_previous(om)
 
@@ -389,7 +390,7 @@ class Recorder:
     async def _act(self, om: OpenMeeting, outcome: Outcome, *, quiet: bool = False) -> None:
         for text in outcome.replies:
             self._say(om.ref, text, record=not outcome.ended)
-        if om.ref.id is None:
+        if om.id is None:
             return
         if outcome.ended:
             await self._end(om, announce=not quiet)
@@ -398,11 +399,11 @@ class Recorder:
 
     async def _save(self, om: OpenMeeting, *, quiet: bool) -> None:
         """#save: the minutes so far; a failure is said, and the meeting goes on."""
-        assert om.ref.id is not None
+        assert om.id is not None
         try:
-            published = await self.publisher.publish(om.ref.id, om.meeting)
+            published = await self.publisher.publish(om.id, om.meeting)
         except Exception as exc:
-            log.exception("writing the minutes so far of meeting %s failed", om.ref.id)
+            log.exception("writing the minutes so far of meeting %s failed", om.id)
             if not quiet:
                 self._say(om.ref, f"Could not write the minutes so far ({_reason(exc)}); "
                                   "every line is still recorded.", record=True)
@@ -413,11 +414,12 @@ class Recorder:
     async def _end(self, om: OpenMeeting, *, announce: bool = True) -> None:
         """The meeting ended: no later line joins it, the database says so before any
         file is written, then it is published and announced (or retried until it is)."""
-        self.open.pop((om.ref.network, om.ref.channel.lower()), None)
-        assert om.ref.id is not None
-        await self._until_stored(self.storage.end_meeting, om.ref.id, derived_of(om.meeting))
-        if not await self._publish_ended(om.ref, om.meeting, announce=announce, first=True):
-            self._retry_publishing(om.ref, om.meeting, announce=announce)
+        self.open.pop((om.meeting.network, om.meeting.channel.lower()), None)
+        assert om.id is not None
+        await self._until_stored(self.storage.end_meeting, om.id, derived_of(om.meeting))
+        ref = om.ref
+        if not await self._publish_ended(ref, om.meeting, announce=announce, first=True):
+            self._retry_publishing(ref, om.meeting, announce=announce)
 
     async def _publish_ended(self, ref: MeetingRef, meeting: Meeting, *, announce: bool,
                              first: bool) -> bool:
@@ -492,9 +494,9 @@ class Recorder:
 
     async def _mention_previous(self, om: OpenMeeting) -> None:
         """One line pointing at the open action items of the series' previous meeting."""
-        if om.ref.id is None or om.meeting.lurking:
+        if om.id is None or om.meeting.lurking:
             return
-        previous = await self.publisher.previous_actions(om.ref.id, om.meeting)
+        previous = await self.publisher.previous_actions(om.id, om.meeting)
         if previous is None:
             return
         count = len(previous.actions)

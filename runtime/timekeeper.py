@@ -131,6 +131,6 @@ class Timekeeper:
                       " minutes a meeting is expected to last"
             if now - meeting.started_at > limit and not om.closing:
                 om.closing = True
-                self.recorder.close(om.ref.network, om.ref.channel,
+                self.recorder.close(om.meeting.network, om.meeting.channel,
                                     f"ended by the bot: still open after {why}")
-                log.info("ending meeting %s in %s: overran", om.ref.id, om.ref.channel)
+                log.info("ending meeting %s in %s: overran", om.id, om.meeting.channel)
