@@ -22,6 +22,9 @@ from openminutes.chat.irclines import privmsg_lines
 from openminutes.chat.outbox import Outbox
 
 log = logging.getLogger(__name__)
+# Besides what the session handles: the connection's end, and what shows it is alive.
+_ADAPTER_EVENTS = ("disconnect", "ping", "pong")
+
 
 class IrcAdapter:
     """One IRC network: the connection, reconnects and the PING watchdog around an
@@ -63,11 +66,7 @@ class IrcAdapter:
         self._sink = sink
         loop = asyncio.get_running_loop()
         reactor = AioReactor(loop=loop)
-        for name in ("welcome", "cap", "authenticate", "saslsuccess", "saslfail",
-                     "sasltoolong", "saslaborted", "nicknameinuse", "erroneusnickname",
-                     "pubmsg", "action", "pubnotice", "join", "part", "kick", "quit", "nick",
-                     "topic", "namreply", "disconnect", "ping", "pong", "featurelist",
-                     "whospcrpl", "account"):
+        for name in (*IrcSession.events(), *_ADAPTER_EVENTS):
             reactor.add_global_handler(name, self._dispatch, 0)
         for task in self._tasks:  # run() again after a failure: one sender, one watchdog
             task.cancel()

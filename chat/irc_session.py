@@ -100,6 +100,11 @@ class IrcSession:
             self.down_since = self.last_heard
         self.registered = False
 
+    @classmethod
+    def events(cls) -> tuple[str, ...]:
+        """The irc.client event types the session handles (its `_on_*` methods)."""
+        return tuple(sorted(name[4:] for name in dir(cls) if name.startswith("_on_")))
+
     def handle(self, event: Event) -> None:
         """One event the server's lines made (irc.client's parse of them)."""
         self.last_heard = self._now()
