@@ -19,7 +19,7 @@ from openminutes.runtime import app
 from openminutes.runtime.config import Config, ConfigError, load
 from openminutes.schedules.model import ScheduleError
 from openminutes.storage import MeetingRecord
-from openminutes.storage.search import DECISION, LINE, Filters
+from openminutes.storage.search import Filters, kind_choices
 
 
 def _iso(record: MeetingRecord) -> dict[str, object]:
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{meeting_id or '-'}\t{outcome}")
         return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
     if args.command == "search":
-        kinds = (*app.registry_of(config).kind_names(), DECISION, LINE)
+        kinds = kind_choices(app.registry_of(config).kind_names())
         if args.kind is not None and args.kind not in kinds:
             sys.exit(f"openminutes: --kind must be one of {', '.join(kinds)}")
         filters = Filters(args.kind, args.series, args.channel, args.person, args.since,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -33,6 +33,12 @@ SNIPPET_WORDS = 24
 # Besides the item kinds plugins declare, a search (and Storage.items) takes these: every
 # item that is a decision, and plain log lines.
 DECISION, LINE = "decision", "line"
+
+
+def kind_choices(item_kinds: Iterable[str]) -> tuple[str, ...]:
+    """What a search's kind filter takes: the item kinds a registry declares, DECISION
+    and LINE (each once)."""
+    return tuple(dict.fromkeys((*item_kinds, DECISION, LINE)))
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
@@ -228,7 +234,7 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
     kind = filters.kind
     if kind is not None and kind not in (DECISION, LINE) and (
             not _KIND_NAME.fullmatch(kind) or (filters.known and kind not in filters.known)):
-        choices = ", ".join((*filters.known, DECISION, LINE))
+        choices = ", ".join(kind_choices(filters.known))
         raise ValueError(f"unknown kind {kind!r}; one of {choices}")
     limit = max(1, min(limit, 100))
     offset = max(0, min(offset, MAX_RESULTS))

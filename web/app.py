@@ -24,7 +24,7 @@ from openminutes.publish.publisher import DECISION_KINDS, Publisher
 from openminutes.publish.render import css_hash, render_page
 from openminutes.storage import MeetingRecord
 from openminutes.storage.protocols import SearchIndex
-from openminutes.storage.search import DECISION, LINE, Filters, Hit
+from openminutes.storage.search import Filters, Hit, kind_choices
 from openminutes.web.openapi import spec
 from openminutes.web.ratelimit import RateLimiter
 
@@ -331,7 +331,7 @@ def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
     app[STORAGE] = storage
     app[PUBLISHER] = publisher
     app[LIMITER] = limiter
-    kinds = (*(registry or default_registry()).kind_names(), DECISION, LINE)
+    kinds = kind_choices((registry or default_registry()).kind_names())
     app[KINDS] = kinds
     app[SPEC] = spec(kinds)
     app[HEADERS] = security_headers()
