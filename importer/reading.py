@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 
 from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import Line, LineKind
-from openminutes.meetings.state import Meeting, MeetingSettings
+from openminutes.meetings.state import Meeting, MeetingSettings, slugify
 from openminutes.meetings.text import clean_text, log_lines
 from openminutes.meetings.transcript import parse_log
 
@@ -21,6 +21,11 @@ class UnreadableLogError(ValueError):
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DATED_DIR = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+# MeetBot's `{name}.YYYY-MM-DD-HH.MM.log.txt` (a `-2` for a second meeting that minute)
+# and hcoop-meetbot's `{name}.YYYYMMDD.HHMM.log.json`.
+_SERIES_FILE = re.compile(
+    r"^(?P<name>.+?)\.(?:\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}(?:-\d+)?|\d{8}\.\d{4})"
+    r"\.log\.(?:txt|json)$")
 # Bytes a text log does not contain: control characters other than tab, LF and CR.
 _NOT_CONTROL = bytes(b for b in range(256) if not (b < 32 and b not in (9, 10, 13)))
 
@@ -85,6 +90,13 @@ def channel_for(path: PurePath, given: str | None) -> str:
     return f"#{path.name.split('.')[0]}"
 
 
+def series_for(path: PurePath) -> str:
+    """The series an archive's file name files the meeting under ("" if it names none),
+    so that the imported meeting keeps the path its old links point at."""
+    match = _SERIES_FILE.match(path.name)
+    return slugify(match.group("name")) if match else ""
+
+
 def day_for(path: PurePath, given: date | None) -> date:
     if given is not None:
         return given
@@ -95,10 +107,10 @@ def day_for(path: PurePath, given: date | None) -> date:
 
 
 def split_meetings(lines: list[Line], channel: str, engine: Engine,
-                   settings: MeetingSettings, network: str) -> list[Found]:
+                   settings: MeetingSettings, network: str, series: str = "") -> list[Found]:
     """Meetings as the bot would have recorded them: from #startmeeting to #endmeeting;
     lines outside are not part of any. A meeting the log never ends is closed at its last
-    line, with a line saying so."""
+    line, with a line saying so. `series`: the name the archive filed them under."""
     found: list[Found] = []
     current: Meeting | None = None
     collected: list[Line] = []
@@ -106,7 +118,7 @@ def split_meetings(lines: list[Line], channel: str, engine: Engine,
         if current is None:
             if not engine.starts_meeting(line, settings.prefixes):
                 continue
-            current, collected = Meeting(network, channel, settings), []
+            current, collected = Meeting(network, channel, settings, series=series), []
         line = Line(len(collected) + 1, *line[1:])
         collected.append(line)
         engine.apply(current, line)
@@ -140,7 +152,7 @@ def read_text_log(data: bytes, path: PurePath, how: Reading) -> FileResult:
     if not parsed.lines:
         raise UnreadableLogError("no chat lines found")
     meetings = split_meetings(parsed.lines, channel_for(path, how.channel), how.engine,
-                              how.settings, how.network)
+                              how.settings, how.network, series_for(path))
     if not meetings:
         raise UnreadableLogError("no #startmeeting in the log")
     return FileResult(meetings, parsed.problems)
@@ -161,7 +173,8 @@ def read_hcoop_json(data: bytes, path: PurePath, how: Reading) -> FileResult:
         room = how.channel or str(raw.get("channel") or channel_for(path, None))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UnreadableLogError(f"not an hcoop-meetbot raw log: {exc}") from None
-    meetings = split_meetings(lines, room, how.engine, how.settings, how.network)
+    meetings = split_meetings(lines, room, how.engine, how.settings, how.network,
+                              series_for(path))
     if not meetings:
         raise UnreadableLogError("no #startmeeting in the log")
     return FileResult(meetings)

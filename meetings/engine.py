@@ -69,8 +69,15 @@ class Engine:
         if isinstance(parsed, _NotParsed):
             parsed = parse_command(line.text, meeting.prefixes)
         if parsed is None:
-            if meeting.started and starts_with_url(line.text):
-                meeting.add_item(ItemKind.LINK, line, line.text.strip())
+            if meeting.started:
+                if starts_with_url(line.text):
+                    meeting.add_item(ItemKind.LINK, line, line.text.strip())
+                if self.registry.listeners:
+                    ctx = Context(meeting, line, "", line.text.strip(), outcome, self.registry)
+                    for listener in self.registry.listeners:
+                        listener(ctx)
+                    if meeting.lurking:
+                        outcome.replies.clear()
             return outcome
         cmd = self.registry.lookup(parsed.name)
         if cmd is None or (not meeting.started and cmd.name != START_COMMAND):
@@ -80,8 +87,9 @@ class Engine:
             self._refuse(ctx)
         else:
             cmd.handler(ctx)
-        if meeting.lurking:
+        if meeting.lurking:  # MeetBot: lurking, it neither replies nor changes the topic
             outcome.replies.clear()
+            outcome.topic = None
         return outcome
 
     @staticmethod

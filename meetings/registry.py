@@ -17,6 +17,10 @@ class Outcome:
     replies: list[str] = field(default_factory=list)
     publish: bool = False  # write the minutes now (#save, #endmeeting)
     ended: bool = False
+    # The channel topic the meeting asks for (#topic), where the bot may set it; and at
+    # the end, the topic it replaced put back (MeetBot's behaviour).
+    topic: str | None = None
+    restore_topic: bool = False
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Plugin:
         self.name = name
         self.commands: list[Command] = []
         self.kinds: list[ItemKind] = []
+        self.listeners: list[Handler] = []
 
     def add(self, cmd: Command) -> None:
         if not _COMMAND_NAME.fullmatch(cmd.name) or not all(
@@ -66,6 +71,12 @@ class Plugin:
         self.commands.append(cmd)
         if cmd.kind is not None:
             self.kind(cmd.kind)
+
+    def listen(self, handler: Handler) -> Handler:
+        """Decorator: a handler that sees every line said in a meeting that carries no
+        command (ctx.command is "", ctx.args the text): meetingology's `+1` ballots."""
+        self.listeners.append(handler)
+        return handler
 
     def kind(self, kind: ItemKind) -> ItemKind:
         if kind not in self.kinds:
@@ -92,16 +103,21 @@ class Plugin:
 
     def item_command(self, kind: ItemKind, usage: str, help: str, *,
                      aliases: tuple[str, ...] = (), chair_only: bool = False,
-                     useful: bool = False, name: str = "") -> None:
+                     useful: bool = False, name: str = "", may_be_empty: bool = False,
+                     then: Handler | None = None) -> None:
         """A command that records its text as an item of `kind` (#agreed TEXT): usage
-        "TEXT", help "record an agreement"."""
+        "TEXT", help "record an agreement". `may_be_empty`: said alone, it records an item
+        with no text (as MeetBot does) instead of answering with the usage; `then` runs
+        after the item is recorded (#topic sets the channel topic)."""
         command = name or kind.name
 
         def handler(ctx: Context) -> None:
-            if not ctx.args:
+            if not ctx.args and not may_be_empty:
                 ctx.reply(f"Usage: {ctx.meeting.prefixes[0]}{ctx.command} {usage}")
                 return
             ctx.meeting.add_item(kind, ctx.line, ctx.args, command)
+            if then is not None:
+                then(ctx)
 
         self.add(Command(command, handler, f"#{command} {usage}: {help}", aliases,
                          chair_only, useful, kind))
@@ -116,6 +132,7 @@ class Registry:
         self._by_name: dict[str, Command] = {}
         self._commands: list[Command] = []
         self._kinds: dict[str, ItemKind] = {k.name: k for k in CORE_KINDS}
+        self.listeners: list[Handler] = []
 
     def add(self, cmd: Command) -> None:
         for name in (cmd.name, *cmd.aliases):
@@ -159,4 +176,5 @@ def build_registry(plugins: Iterable[Plugin]) -> Registry:
             registry.add_kind(kind)
         for cmd in plugin.commands:
             registry.add(cmd)
+        registry.listeners.extend(plugin.listeners)
     return registry

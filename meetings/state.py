@@ -127,7 +127,11 @@ class Meeting:
     founder: str = ""
     founder_key: str = ""
     title: str = ""
+    titled: bool = False  # the title was given (#startmeeting TEXT, #meetingtopic)
     name: str = ""
+    # The series an imported archive filed the meeting under (its file names): it keeps
+    # that name whatever #startmeeting or #meetingname say, so old links keep working.
+    series: str = ""
     chairs: dict[str, str] = field(default_factory=dict)  # identity key -> nick shown
     items: list[Item] = field(default_factory=list)
     line_count: int = 0
@@ -137,6 +141,8 @@ class Meeting:
     # Who spoke, by identity key (followed across nick changes) -> their attendance.
     present: dict[str, Presence] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # folded name -> current nick
+    # Names made known with #nick or #here: listed as present even with no line said.
+    named: dict[str, str] = field(default_factory=dict)  # folded name -> name
     accounts: dict[str, str] = field(default_factory=dict)  # folded nick -> account
     lurking: bool = False
     warned: set[str] = field(default_factory=set)
@@ -199,6 +205,23 @@ class Meeting:
     def learn(self, nick: str) -> None:
         """Make a name known for action-item assignment (a speaker or #nick)."""
         self.aliases.setdefault(fold(nick), nick)
+
+    def rename(self, name: str) -> None:
+        """Set the name the files are filed under (an imported series keeps its own)."""
+        self.name = self.series or slugify(name)
+
+    def attend(self, nick: str, alias: str = "") -> None:
+        """Someone is present though they may say nothing (#nick, hcoop's #here); an
+        alias names them in action items as their nick does."""
+        self.learn(nick)
+        self.named.setdefault(fold(nick), nick)
+        if alias:
+            self.aliases[fold(alias)] = self.current_nick(nick)
+
+    def topic_text(self) -> str:
+        """The channel topic for the current #topic, in MeetBot's words."""
+        topic = next((i.text for i in reversed(self.items) if i.kind == ItemKind.TOPIC), "")
+        return f"{topic} (Meeting topic: {self.title})" if self.titled else topic
 
     def current_nick(self, nick: str) -> str:
         return self.aliases.get(fold(nick), nick)
@@ -342,6 +365,12 @@ class Meeting:
         for key, nick in sorted(self.chairs.items(), key=lambda kv: kv[1].lower()):
             if key not in self.present:
                 found.append(Attendee(nick, 0))
+        listed = {fold(a.nick) for a in found}
+        for name in self.named.values():  # named with #nick: MeetBot lists them with 0
+            shown = self.current_nick(name)
+            if fold(shown) not in listed:
+                listed.add(fold(shown))
+                found.append(Attendee(shown, 0))
         order = {id(a): i for i, a in enumerate(found)}
         return sorted(found, key=lambda a: (-a.lines, "" if a.lines else a.nick.lower(),
                                             order[id(a)]))

@@ -53,7 +53,8 @@ def parse_log(texts: Iterable[str], day: date) -> ParsedLog:
     offset = timedelta(0)
     previous: datetime | None = None
     for lineno, raw in enumerate(texts, 1):
-        text = raw.rstrip("\r\n")
+        # Logs pasted into a wiki or a mail are often indented: the indent is not a line.
+        text = raw.rstrip("\r\n").lstrip(" \t")
         if not text.strip():
             continue
         kind: LineKind | None = LineKind.MESSAGE

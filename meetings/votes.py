@@ -36,6 +36,7 @@ class VoteRule:
     quorum: int = 0
     threshold: Threshold = Threshold.MAJORITY
     abstentions_count: bool = False
+    yes_required: int = 0  # meetingology's #votesrequired: at least this many in favour
 
     def describe(self, ballots: int) -> str:
         parts = []
@@ -43,6 +44,8 @@ class VoteRule:
             met = "met" if ballots >= self.quorum else "not met"
             parts.append(f"quorum {self.quorum} {met}")
         parts.append(self.threshold.label)
+        if self.yes_required:
+            parts.append(f"{self.yes_required} in favour required")
         if self.abstentions_count:
             parts.append("abstentions counted")
         return ", ".join(parts)
@@ -74,6 +77,9 @@ class Vote:
     ended_at: datetime | None = None
     end_line: int | None = None
     closed_by_meeting_end: bool = False
+    # Opened meetingology's way (#vote TOPIC): a line that starts with +1, -1 or +0 is a
+    # ballot, as `#vote +1` is.
+    plain_ballots: bool = False
 
     @property
     def is_motion(self) -> bool:
@@ -141,7 +147,7 @@ class Vote:
                 carried = share > self.rule.threshold.fraction
             else:
                 carried = share >= self.rule.threshold.fraction
-            passed = quorum_met and carried and yes > 0
+            passed = quorum_met and carried and yes > 0 and yes >= self.rule.yes_required
             verdict = "PASSED" if passed else "FAILED"
             return passed, f"Motion {verdict}: {self.tally_text()} ({rule})"
         if not quorum_met:
@@ -159,9 +165,12 @@ def _replaced(ballot: Ballot) -> Ballot:
 
 
 def parse_startvote(args: str) -> tuple[str, tuple[str, ...]]:
-    """OpenStack's `QUESTION? OPTION1, OPTION2` (options default to Yes, No, Abstain)."""
+    """OpenStack's `QUESTION? OPTION1, OPTION2` (options default to Yes, No, Abstain).
+    Commas separate the options; without a comma, spaces do, as in OpenStack's MeetBot
+    (`Pick one? red green blue` has three)."""
     question, mark, rest = args.partition("?")
-    options = tuple(dict.fromkeys(o.strip() for o in rest.split(",") if o.strip()))
+    pieces = rest.split(",") if "," in rest else rest.split()
+    options = tuple(dict.fromkeys(o.strip() for o in pieces if o.strip()))
     if not mark or not options:
         return args.strip(), DEFAULT_OPTIONS
     return f"{question.strip()}?", options

@@ -6,9 +6,9 @@ import importlib
 from collections.abc import Iterable
 
 from openminutes.meetings.registry import Plugin, Registry, build_registry
-from openminutes.plugins import meeting, votes
+from openminutes.plugins import hcoop, meeting, meetingology, votes
 
-BUNDLED: tuple[Plugin, ...] = (meeting.plugin, votes.plugin)
+BUNDLED: tuple[Plugin, ...] = (meeting.plugin, votes.plugin, hcoop.plugin, meetingology.plugin)
 
 
 def load_plugin(module: str) -> Plugin:

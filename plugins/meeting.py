@@ -7,7 +7,7 @@ import time
 
 from openminutes.meetings.model import ItemKind
 from openminutes.meetings.registry import Context, Plugin
-from openminutes.meetings.state import identity_key, slugify
+from openminutes.meetings.state import identity_key
 
 plugin = Plugin("meeting")
 command = plugin.command
@@ -39,7 +39,7 @@ def _useful(ctx: Context) -> str:
 
 
 def _set_name(ctx: Context, name: str) -> None:
-    ctx.meeting.name = slugify(name)
+    ctx.meeting.rename(name)
     ctx.reply(f"The meeting name has been set to '{ctx.meeting.name}'")
 
 
@@ -56,8 +56,9 @@ def startmeeting(ctx: Context) -> None:
     m.founder_key = identity_key(line.nick, line.identity or m.accounts.get(line.nick))
     m.chairs[m.founder_key] = line.nick
     m.title = ctx.args or f"{m.channel} Meeting"
+    m.titled = bool(ctx.args)
     # A Matrix room `#fedora-meeting:example.org` names its meetings `fedora-meeting`.
-    m.name = slugify(m.channel.lstrip("#!&+").split(":", 1)[0])
+    m.rename(m.channel.lstrip("#!&+").split(":", 1)[0])
     ctx.reply(f"Meeting started {_asctime(ctx)} UTC.  The chair is {line.nick}.")
     ctx.reply(f"Useful Commands: {_useful(ctx)}.")
     schedule = m.settings.schedule
@@ -83,33 +84,36 @@ def endmeeting(ctx: Context) -> None:
         ctx.reply(f"Vote closed by #endmeeting: {vote.question} {vote.result}")
     ctx.meeting.ended_at = ctx.line.time
     ctx.outcome.ended = True
+    ctx.outcome.restore_topic = True
     ctx.outcome.publish = True
     ctx.reply(f"Meeting ended {_asctime(ctx)} UTC.")
 
 
-plugin.item_command(ItemKind.TOPIC, "TEXT", "start a new topic", aliases=("t",),  # maubot's !t
-                    chair_only=True, useful=True)
-plugin.item_command(ItemKind.INFO, "TEXT", "record a piece of information", useful=True)
+def _channel_topic(ctx: Context) -> None:
+    if ctx.args:
+        ctx.outcome.topic = ctx.meeting.topic_text()
+
+
+# Said alone, these record an item with no text, as MeetBot's do (a bare `#help` is a
+# call for help in MeetBot's minutes, not a request for the bot's help).
+plugin.item_command(ItemKind.TOPIC, "TEXT", "start a new topic (and set the channel topic)",
+                    aliases=("t",),  # maubot's !t
+                    chair_only=True, useful=True, may_be_empty=True, then=_channel_topic)
+plugin.item_command(ItemKind.INFO, "TEXT", "record a piece of information", useful=True,
+                    may_be_empty=True)
 plugin.item_command(ItemKind.ACTION, "TEXT", "record an action item; the people it names own it",
-                    useful=True)
+                    useful=True, may_be_empty=True)
 plugin.item_command(AGREED, "TEXT", "record an agreement", aliases=("agree",), chair_only=True,
-                    useful=True)
+                    useful=True, may_be_empty=True)
 plugin.item_command(ACCEPTED, "TEXT", "record that something was accepted",
-                    aliases=("accept",), chair_only=True)
+                    aliases=("accept",), chair_only=True, may_be_empty=True)
 plugin.item_command(REJECTED, "TEXT", "record that something was rejected",
-                    aliases=("reject",), chair_only=True)
-plugin.item_command(IDEA, "TEXT", "record an idea", useful=True)
+                    aliases=("reject",), chair_only=True, may_be_empty=True)
+plugin.item_command(IDEA, "TEXT", "record an idea", useful=True, may_be_empty=True)
+plugin.item_command(HELP, "TEXT", "record a call for help (#commands lists the commands)",
+                    aliases=("halp",), useful=True, may_be_empty=True)
 plugin.item_command(ItemKind.LINK, "URL [TEXT]",
                     "record a link (a line starting with a URL counts too)", useful=True)
-
-
-@command("help", aliases=("halp",), useful=True, kind=HELP,
-         help="#help TEXT: record a call for help; alone, list the commands")
-def help_(ctx: Context) -> None:
-    if ctx.args:
-        ctx.meeting.add_item(HELP, ctx.line, ctx.args, "help")
-    else:
-        commands_(ctx)
 
 
 @command("commands", help="#commands: list the commands")
@@ -123,7 +127,10 @@ def meetingtopic(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(f"Usage: {_prefix(ctx)}meetingtopic TEXT")
         return
-    ctx.meeting.title = ctx.args
+    m = ctx.meeting
+    m.title, m.titled = ctx.args, True
+    if any(i.kind == ItemKind.TOPIC and i.text for i in m.items):
+        ctx.outcome.topic = m.topic_text()  # MeetBot keeps it in the channel topic
 
 
 @command("meetingname", aliases=("mn",), chair_only=True,
@@ -169,7 +176,7 @@ def nick(ctx: Context) -> None:
         ctx.reply(f"Usage: {_prefix(ctx)}nick NICK...")
         return
     for name in names:
-        ctx.meeting.learn(name)
+        ctx.meeting.attend(name)
     ctx.reply(f"Nick{'s' if len(names) > 1 else ''} added for action items: {' '.join(names)}")
 
 

@@ -1,5 +1,6 @@
-"""Votes with OpenStack's commands (#startvote, #vote, #showvote, #endvote) and
-hcoop-meetbot's (#motion, #vote +1/-1/0, #close)."""
+"""Votes with OpenStack's commands (#startvote, #vote, #showvote, #endvote),
+hcoop-meetbot's (#motion, #vote +1/-1/0, #close) and meetingology's (#vote TOPIC opens a
+vote that lines starting with +1, -1 or +0 answer)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import re
 
 from openminutes.meetings.model import ItemKind
 from openminutes.meetings.registry import Context, Plugin
-from openminutes.meetings.votes import Ballot, Threshold, Vote, VoteRule, parse_startvote
+from openminutes.meetings.votes import (
+    DEFAULT_OPTIONS,
+    HCOOP_CHOICES,
+    Ballot,
+    Threshold,
+    Vote,
+    VoteRule,
+    parse_startvote,
+)
 
 plugin = Plugin("votes")
 command = plugin.command
@@ -18,7 +27,8 @@ def _prefix(ctx: Context) -> str:
     return ctx.meeting.prefixes[0]
 
 
-def _open(ctx: Context, question: str, options: tuple[str, ...]) -> None:
+def _open(ctx: Context, question: str, options: tuple[str, ...], *,
+          plain_ballots: bool = False) -> None:
     m = ctx.meeting
     if m.open_vote is not None:
         ctx.reply(f"A vote is already open: {m.open_vote.question} "
@@ -26,7 +36,13 @@ def _open(ctx: Context, question: str, options: tuple[str, ...]) -> None:
         return
     rule = m.next_rule or m.settings.vote_rule_for(m.channel)
     m.open_vote = Vote(question, options, ctx.line.nick, ctx.line.time, ctx.line.seq, rule,
-                       dict(m.next_voters) if m.next_voters is not None else None)
+                       dict(m.next_voters) if m.next_voters is not None else None,
+                       plain_ballots=plain_ballots)
+    if plain_ballots:
+        ctx.reply(f"Please vote on: {question}")
+        ctx.reply("Vote by saying +1, -1 or +0 (abstain) in the channel. "
+                  "Only your last vote counts.")
+        return
     ctx.reply(f"Begin voting on: {question} Valid vote options are {', '.join(options)}.")
     ctx.reply(f"Vote using '{_prefix(ctx)}vote OPTION'. Only your last vote counts.")
 
@@ -48,16 +64,34 @@ def motion(ctx: Context) -> None:
     _open(ctx, ctx.args, ("Yes", "No", "Abstain"))
 
 
-@command("vote", help="#vote OPTION: cast or change your ballot (+1/-1/0 on a motion)")
+@command("vote", help="#vote OPTION: cast or change your ballot (+1/-1/0 on a motion); "
+                      "a chair with no vote open: #vote TOPIC opens one (meetingology)")
 def vote(ctx: Context) -> None:
     m = ctx.meeting
     current = m.open_vote
     if current is None:
+        if ctx.args and m.is_chair(ctx.line):
+            _open(ctx, ctx.args, DEFAULT_OPTIONS, plain_ballots=True)
+            return
         ctx.reply(f"{ctx.line.nick}: no vote is open.")
         return
-    choice = current.option_for(ctx.args)
+    _cast(ctx, current, ctx.args)
+
+
+@plugin.listen
+def plain_ballot(ctx: Context) -> None:
+    """meetingology: while a vote it opened is open, `+1 ...` is `#vote +1`."""
+    current = ctx.meeting.open_vote
+    word = ctx.args.split(maxsplit=1)[0] if ctx.args else ""
+    if current is not None and current.plain_ballots and word in HCOOP_CHOICES:
+        _cast(ctx, current, word)
+
+
+def _cast(ctx: Context, current: Vote, text: str) -> None:
+    m = ctx.meeting
+    choice = current.option_for(text)
     if choice is None:
-        ctx.reply(f"{ctx.line.nick}: '{ctx.args}' is not a valid option. "
+        ctx.reply(f"{ctx.line.nick}: '{text}' is not a valid option. "
                   f"Valid options: {', '.join(current.options)}.")
         return
     key = m.key_of(ctx.line.nick, ctx.line.identity)

@@ -64,7 +64,8 @@ def derived_of(meeting: Meeting, actions: list[ActionItem] | None = None) -> Der
     meeting's action items when the caller has already worked them out)."""
     found = meeting.actions() if actions is None else actions
     return Derived(meeting.name, meeting.title, meeting.founder, meeting.ended_at,
-                   list(meeting.items), {a.item.line: a.owners for a in found})
+                   list(meeting.items), {a.item.line: a.owners for a in found},
+                   meeting.series)
 
 
 @dataclass(frozen=True, slots=True)

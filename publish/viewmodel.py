@@ -69,7 +69,9 @@ class MinutesView:
 
     @property
     def heading(self) -> str:
-        return f"{self.channel}: {self.title}"
+        # An untitled meeting's title already names the channel ("#chan Meeting").
+        untitled = self.title == f"{self.channel} Meeting"
+        return self.title if untitled else f"{self.channel}: {self.title}"
 
     def to_json(self) -> dict[str, Any]:
         """The documented machine-readable form (schema in README.md), but for "log",

@@ -522,7 +522,7 @@ async def replay_stored(storage: LineLog, engine: Engine, record: MeetingRecord,
                         settings: MeetingSettings) -> Meeting:
     """A meeting's state from its stored lines, read a chunk at a time; the lines that
     later ones correct are held throughout."""
-    meeting = Meeting(record.network, record.channel, settings,
+    meeting = Meeting(record.network, record.channel, settings, series=record.series,
                       pinned=await storage.corrected_events(record.id))
     async for lines in storage.iter_lines(record.id):
         engine.replay(meeting, lines)

@@ -66,6 +66,8 @@ class MeetingRow(Base):
     stem: Mapped[str | None] = mapped_column(String(400), unique=True, nullable=True)
     # Ended live, but its minutes are not yet published and announced (migration 0010).
     publish_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The series an imported archive filed it under (migration 0012); "" for the others.
+    series: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class LineRow(Base):

@@ -21,6 +21,7 @@ class MeetingRecord:
     started_at: datetime
     ended_at: datetime | None
     stem: str | None
+    series: str = ""  # the series an imported archive filed it under (Meeting.series)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class Derived:
     ended_at: datetime | None
     items: Sequence[Item]
     owners: Mapping[int, Sequence[str]]
+    series: str = ""  # not derived: given by an import (Meeting.series), kept with the rest
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,7 +91,7 @@ def _in_year(column: Any, year: int) -> tuple[Any, Any]:
 def _record(row: MeetingRow) -> MeetingRecord:
     return MeetingRecord(
         row.id, row.network, row.channel, row.name, row.title, row.founder,
-        row.started_at, row.ended_at, row.stem,
+        row.started_at, row.ended_at, row.stem, row.series,
     )
 
 
@@ -122,7 +122,7 @@ async def _write_derived(conn: AsyncConnection, meeting_id: int, derived: Derive
     await conn.execute(
         update(_MEETINGS).where(_MEETINGS.c.id == meeting_id).values(
             name=derived.name, title=derived.title, founder=derived.founder,
-            ended_at=derived.ended_at,
+            ended_at=derived.ended_at, series=derived.series,
         )
     )
     # Lines said before the meeting had its name (or before a rename) are indexed anew.
@@ -694,7 +694,7 @@ class Storage:
                     insert(_MEETINGS).returning(_MEETINGS.c.id, sort_by_parameter_order=True),
                     [{"network": ref.network, "channel": ref.channel,
                       "started_at": ref.started_at, "name": d.name, "title": d.title,
-                      "founder": d.founder, "ended_at": d.ended_at}
+                      "founder": d.founder, "ended_at": d.ended_at, "series": d.series}
                      for ref, _, d in meetings],
                 )
                 ids = list(result.scalars().all())

@@ -116,7 +116,8 @@ async def test_reimport_changes_nothing_and_a_changed_file_is_replaced(tmp_path:
     ((meeting, _),) = await _meetings(tmp_path)
     assert [i.text for i in meeting.items] == ["ship it on Friday"]
     outputs = sorted(p.name for p in (tmp_path / "minutes").rglob("*.json"))
-    assert outputs == ["decisions-2026.json", "decisions.json", "imported.2026-01-01-18.00.json"]
+    # Filed under the series its file name gives (weekly), not its #startmeeting text.
+    assert outputs == ["decisions-2026.json", "decisions.json", "weekly.2026-01-01-18.00.json"]
 
 
 async def test_client_logs_with_date_and_channel(tmp_path: Path) -> None:
