@@ -27,6 +27,9 @@ class IrcConfig:
     # `send_rate` lines per second. The defaults stay under common flood limits.
     send_burst: int = 4
     send_rate: float = 1.0
+    # #topic sets the channel topic (MeetBot's "TOPIC (Meeting topic: TITLE)") where the
+    # bot may, and #endmeeting puts the earlier one back.
+    set_topic: bool = True
     ping_interval: int = 120
     ping_timeout: int = 60
     reconnect_max_delay: int = 300
@@ -47,6 +50,8 @@ class MatrixConfig:
     invite_servers: list[str] = field(default_factory=list)
     # Members with at least this power level are chairs (50: moderator).
     chair_power_level: int = 50
+    # #topic sets the room topic where the bot's power level allows it (see IrcConfig).
+    set_topic: bool = True
     # Commands in these spellings besides [meetings] command_prefix: "!sm" / "^info".
     command_prefixes: list[str] = field(default_factory=lambda: ["#", "!", "^"])
     sync_timeout: int = 30  # seconds a long-poll sync waits for events

@@ -11,8 +11,9 @@ from openminutes.chat.base import ChatEvent, EventSink, clean_text
 from openminutes.meetings.model import LineKind
 
 ROOM = "#console"
-HELP = ("Type chat lines as yourself (try #startmeeting). /nick NAME speaks as someone else, "
-        "/me TEXT is an action, /quit or Ctrl-D leaves.")
+HELP = ("Type chat lines as yourself (try #startmeeting). /as NAME [TEXT] speaks as another "
+        "person (from now on, or for one line), /nick NAME changes your nick, /me TEXT is an "
+        "action, /quit or Ctrl-D leaves.")
 
 
 class ConsoleAdapter:
@@ -28,6 +29,8 @@ class ConsoleAdapter:
             self.speaker = "you"
         self._bot_nick = bot_nick
         self._done = asyncio.Event()
+        self._topic = ""
+        self._topics: dict[str, str] = {}  # room -> the topic a meeting replaced
 
     @property
     def nick(self) -> str:
@@ -47,6 +50,13 @@ class ConsoleAdapter:
         self._done.set()
 
     def _command(self, text: str, sink: EventSink) -> bool:
+        if text.startswith("/as "):
+            name, _, said = text[4:].strip().partition(" ")
+            if name and said.strip():
+                sink(self._event(LineKind.MESSAGE, said, speaker=name))
+            elif name:
+                self.speaker = name  # someone else at the keyboard: no nick change
+            return True
         if text.startswith("/nick "):
             new = text[6:].strip()
             if new:
@@ -61,12 +71,23 @@ class ConsoleAdapter:
             return True
         return False
 
-    def _event(self, kind: LineKind, text: str) -> ChatEvent:
-        return ChatEvent(self.name, ROOM, self.speaker, clean_text(text), kind,
+    def _event(self, kind: LineKind, text: str, speaker: str = "") -> ChatEvent:
+        return ChatEvent(self.name, ROOM, speaker or self.speaker, clean_text(text), kind,
                          datetime.now(UTC))
 
     def say(self, room: str, text: str, *, urgent: bool = False) -> None:
         print(f"<{self._bot_nick}> {text}", flush=True)
+
+    def set_topic(self, room: str, text: str) -> None:
+        self._topics.setdefault(room, self._topic)
+        self._topic = text
+        print(f"-!- {self._bot_nick} changed the topic of {room} to: {text}", flush=True)
+
+    def restore_topic(self, room: str) -> None:
+        if room in self._topics:
+            self._topic = self._topics.pop(room)
+            print(f"-!- {self._bot_nick} changed the topic of {room} to: {self._topic}",
+                  flush=True)
 
     async def close(self) -> None:
         self._done.set()

@@ -15,9 +15,16 @@ from irc.client import Event, ServerConnection
 from irc.client_aio import AioConnection, AioReactor
 from jaraco.stream.buffer import LenientDecodingLineBuffer
 
-from openminutes.chat.base import ChatEvent, Checkpoint, EventSink, Outage, jittered_backoff
+from openminutes.chat.base import (
+    ChatEvent,
+    Checkpoint,
+    EventSink,
+    Outage,
+    StateStore,
+    jittered_backoff,
+)
 from openminutes.chat.config import IrcConfig
-from openminutes.chat.irc_session import IrcSession
+from openminutes.chat.irc_session import TOPIC_STATE, IrcSession
 from openminutes.chat.irclines import privmsg_lines
 from openminutes.chat.outbox import Outbox
 
@@ -34,8 +41,9 @@ class IrcAdapter:
 
     replays_missed = False  # what is said while the bot is away is lost (unless a bouncer)
 
-    def __init__(self, config: IrcConfig) -> None:
+    def __init__(self, config: IrcConfig, store: StateStore | None = None) -> None:
         self.config = config
+        self.store = store
         self.name = config.name
         self._sink: EventSink | None = None
         self._conn: AioConnection | None = None
@@ -64,6 +72,10 @@ class IrcAdapter:
 
     async def run(self, sink: EventSink) -> None:
         self._sink = sink
+        if self.store is not None:  # topics that meetings open before a restart replaced
+            for key, value in (await self.store.state(self.name)).items():
+                if key.startswith(TOPIC_STATE) and value.startswith("="):
+                    self._session.replaced_topics[key[len(TOPIC_STATE):]] = value[1:]
         loop = asyncio.get_running_loop()
         reactor = AioReactor(loop=loop)
         for name in (*IrcSession.events(), *_ADAPTER_EVENTS):
@@ -101,6 +113,21 @@ class IrcAdapter:
     def say(self, room: str, text: str, *, urgent: bool = False) -> None:
         if self._outbox.put(room, text, privmsg_lines(room, text, self._session.prefix_reserve),
                             urgent=urgent):
+            self._out_empty.clear()
+            self._out_ready.set()
+
+    def set_topic(self, room: str, text: str) -> None:
+        """Set the channel topic where the bot may (op, or the channel is not +t); say
+        nothing where it may not."""
+        self._queue_raw(room, self._session.topic_line(room, text)
+                        if self.config.set_topic else None)
+
+    def restore_topic(self, room: str) -> None:
+        """Put back the topic the meeting's first #topic replaced."""
+        self._queue_raw(room, self._session.restore_line(room))
+
+    def _queue_raw(self, room: str, line: str | None) -> None:
+        if line is not None and self._outbox.put(room, line, [line]):
             self._out_empty.clear()
             self._out_ready.set()
 

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from irc.client import Event
+from irc.modes import parse_channel_modes
 
-from openminutes.chat.base import ChatEvent, EventSink, Outage, clean_text
+from openminutes.chat.base import ChatEvent, Checkpoint, EventSink, Outage, clean_text
 from openminutes.chat.config import IrcConfig
-from openminutes.chat.irclines import DEFAULT_PREFIX_RESERVE
+from openminutes.chat.irclines import DEFAULT_PREFIX_RESERVE, sanitize, split_utf8
 from openminutes.meetings.model import LineKind
 from openminutes.meetings.nicks import fold
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 WANTED_CAPS = ("server-time", "account-tag", "extended-join", "account-notify",
                "message-tags", "multi-prefix")
 WHOX_QUERY_ID = "147"  # marks the replies to our own WHOX queries
+# Channel ranks that may set the topic of a +t channel (owner, admin, op, halfop).
+_TOPIC_RANKS = frozenset("~&@%")
+_TOPIC_MODES = frozenset("qaoh")
+TOPIC_STATE = "topic-before:"  # + folded channel: the topic a meeting replaced
 
 
 def _tag(event: Event, key: str) -> str | None:
@@ -77,6 +82,14 @@ class IrcSession:
         # account-tag: lines carry the account even where the server does not tag them.
         self.accounts: dict[str, str] = {}
         self.whox = False  # the server answers WHO with the fields we ask for
+        # What setting a channel's topic needs: its topic, whether it is +t, whether we
+        # hold a rank that may set it anyway; and the topics meetings replaced (restored
+        # at their end, kept in storage across restarts by Checkpoints).
+        self.topics: dict[str, str] = {}
+        self.topic_locked: dict[str, bool] = {}
+        self.ranked: set[str] = set()
+        self.replaced_topics: dict[str, str] = {}
+        self.topic_len = 300
         self.caps: set[str] = set()
         self.offered: set[str] = set()
         self.sasl_settled = False  # logged in, or told why not
@@ -195,6 +208,9 @@ class IrcSession:
             self._emit_event(Outage(self.config.name, self.down_since, self._now()))
             self.down_since = None
         self.members.clear()
+        self.topics.clear()
+        self.topic_locked.clear()
+        self.ranked.clear()
         self.accounts.clear()
         self.whox = False  # until this server's ISUPPORT says so (it follows 001)
         for channel in self.config.channels:
@@ -241,6 +257,8 @@ class IrcSession:
             # The server shows us our own hostmask: size replies to fit exactly.
             self.prefix_reserve = len(f":{event.source} ".encode())
         self.members.setdefault(fold(channel), set()).add(fold(nick))
+        if own:
+            self._send(f"MODE {channel}")  # is it +t? (324 answers)
         if "extended-join" in self.caps and event.arguments:
             # extended-join: JOIN #chan account :realname ("*": not logged in)
             self._set_account(nick, event.arguments[0])
@@ -308,15 +326,75 @@ class IrcSession:
             self.accounts[fold(new)] = account
 
     def _on_topic(self, event: Event) -> None:
-        self._emit(event, event.target, LineKind.TOPIC,
-                   event.arguments[0] if event.arguments else "")
+        text = event.arguments[0] if event.arguments else ""
+        self.topics[fold(event.target)] = text
+        self._emit(event, event.target, LineKind.TOPIC, text)
+
+    def _on_currenttopic(self, event: Event) -> None:  # 332 me #chan :topic
+        if len(event.arguments) >= 2:
+            self.topics[fold(event.arguments[0])] = event.arguments[1]
+
+    def _on_notopic(self, event: Event) -> None:  # 331 me #chan :No topic is set
+        if event.arguments:
+            self.topics[fold(event.arguments[0])] = ""
+
+    def _on_channelmodeis(self, event: Event) -> None:  # 324 me #chan +nt
+        if len(event.arguments) >= 2:
+            self.topic_locked[fold(event.arguments[0])] = "t" in event.arguments[1].split()[0]
+
+    def _on_mode(self, event: Event) -> None:
+        channel = fold(event.target or "")
+        for sign, mode, arg in parse_channel_modes(" ".join(event.arguments)):
+            if mode == "t":
+                self.topic_locked[channel] = sign == "+"
+            elif mode in _TOPIC_MODES and arg is not None and fold(arg) == fold(self.nick):
+                if sign == "+":
+                    self.ranked.add(channel)
+                else:
+                    self.ranked.discard(channel)  # a lesser rank kept is seen at rejoin
+
+    def may_set_topic(self, channel: str) -> bool:
+        """We are ranked in the channel, or it is known not to be +t."""
+        folded = fold(channel)
+        return folded in self.ranked or self.topic_locked.get(folded) is False
+
+    def topic_line(self, channel: str, text: str) -> str | None:
+        """The TOPIC line that sets a meeting's topic, where we may (None where not); the
+        topic it replaces is kept to be put back."""
+        folded = fold(channel)
+        if not self.may_set_topic(channel):
+            return None
+        if folded not in self.replaced_topics:
+            before = self.topics.get(folded, "")
+            self.replaced_topics[folded] = before
+            self._emit_event(Checkpoint(self.config.name, TOPIC_STATE + folded, "=" + before))
+        return self._topic(channel, text)
+
+    def restore_line(self, channel: str) -> str | None:
+        """The TOPIC line that puts back the topic a meeting replaced, if it did."""
+        folded = fold(channel)
+        if folded not in self.replaced_topics:
+            return None
+        before = self.replaced_topics.pop(folded)
+        self._emit_event(Checkpoint(self.config.name, TOPIC_STATE + folded, ""))
+        return self._topic(channel, before) if self.may_set_topic(channel) else None
+
+    def _topic(self, channel: str, text: str) -> str:
+        return f"TOPIC {channel} :{split_utf8(sanitize(text), self.topic_len)[0]}"
 
     def _on_namreply(self, event: Event) -> None:
         # 353 me = #chan :@op +voice nick
         channel, names = event.arguments[1], event.arguments[2]
         members = self.members.setdefault(fold(channel), set())
         for name in names.split():
-            members.add(fold(name.lstrip("~&@%+").split("!", 1)[0]))
+            nick = name.lstrip("~&@%+").split("!", 1)[0]
+            members.add(fold(nick))
+            if fold(nick) == fold(self.nick):
+                ranks = set(name[:len(name) - len(name.lstrip("~&@%+"))])
+                if ranks & _TOPIC_RANKS:
+                    self.ranked.add(fold(channel))
+                else:
+                    self.ranked.discard(fold(channel))
 
     def _on_whospcrpl(self, event: Event) -> None:  # 354
         # WHOX reply to "%tna": me token nick account ("0": not logged in)
@@ -338,3 +416,6 @@ class IrcSession:
         # 005 ISUPPORT; read here because the irc package skips tokens without a value.
         if any(arg == "WHOX" or arg.startswith("WHOX=") for arg in event.arguments):
             self.whox = True
+        for arg in event.arguments:
+            if arg.startswith("TOPICLEN=") and arg[9:].isdigit() and int(arg[9:]) > 0:
+                self.topic_len = int(arg[9:])

@@ -19,6 +19,7 @@ from nio import (
     LoginResponse,
     MessageDirection,
     RoomMessagesResponse,
+    RoomPutStateResponse,
     SyncResponse,
 )
 
@@ -35,6 +36,7 @@ _SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []},
 _BACKFILL_PAGE = 100
 _BACKFILL_MAX = 10_000  # events fetched after one gap; a meeting is never longer
 _RETRY_CAP = 60.0
+_TOPIC_STATE = "topic-before:"  # + room id: the topic a meeting replaced
 _REFUSED_RETRY_CAP = 300.0  # a refused login is tried again at most this often
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 ENCRYPTED_NOTICE = ("This room is end-to-end encrypted: openminutes cannot read it, so it "
@@ -73,6 +75,8 @@ class MatrixAdapter:
         self._sender_task: asyncio.Task[None] | None = None
         self._closing = False
         self._display_name = ""
+        self._replaced_topics: dict[str, str] = {}  # room id -> topic a meeting replaced
+        self._topic_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def nick(self) -> str:
@@ -83,6 +87,8 @@ class MatrixAdapter:
         state = await self.store.state(self.name)
         self._token = state.get("next_batch")
         self._warned = {k.split(":", 1)[1] for k in state if k.startswith("warned:")}
+        self._replaced_topics = {k[len(_TOPIC_STATE):]: v[1:] for k, v in state.items()
+                                 if k.startswith(_TOPIC_STATE) and v.startswith("=")}
         for key, label in state.items():
             if key.startswith("room:"):
                 self._remember(key.split(":", 1)[1], label)
@@ -308,6 +314,45 @@ class MatrixAdapter:
             self._pending += 1
             self._sent.clear()
             self._ready.set()
+
+    def set_topic(self, room: str, text: str) -> None:
+        """Set the room topic where the bot's power level allows; say nothing where not."""
+        room_id = self._ids.get(room.lower(), room)
+        view = self._views.get(room_id)
+        if not self.config.set_topic or view is None \
+                or not view.may_send_state(self.config.user_id, "m.room.topic"):
+            return
+        if room_id not in self._replaced_topics:
+            self._replaced_topics[room_id] = view.topic
+            self._in_background(self.store.put_state(
+                self.name, _TOPIC_STATE + room_id, "=" + view.topic))
+        self._in_background(self._put_topic(room_id, text))
+
+    def restore_topic(self, room: str) -> None:
+        """Put back the topic the meeting's first #topic replaced."""
+        room_id = self._ids.get(room.lower(), room)
+        if room_id not in self._replaced_topics:
+            return
+        before = self._replaced_topics.pop(room_id)
+        self._in_background(self.store.put_state(self.name, _TOPIC_STATE + room_id, ""))
+        view = self._views.get(room_id)
+        if view is not None and view.may_send_state(self.config.user_id, "m.room.topic"):
+            self._in_background(self._put_topic(room_id, before))
+
+    async def _put_topic(self, room_id: str, text: str) -> None:
+        try:
+            response = await self.client.room_put_state(room_id, "m.room.topic",
+                                                        {"topic": text})
+        except _NETWORK_ERRORS as exc:
+            log.warning("%s: setting the topic of %s failed: %r", self.name, room_id, exc)
+            return
+        if not isinstance(response, RoomPutStateResponse):
+            log.warning("%s: setting the topic of %s failed: %s", self.name, room_id, response)
+
+    def _in_background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._topic_tasks.add(task)
+        task.add_done_callback(self._topic_tasks.discard)
 
     async def flushed(self) -> None:
         """Wait until everything said so far has been sent (or given up)."""

@@ -31,9 +31,16 @@ class RoomView:
     levels: dict[str, int] = field(default_factory=dict)  # user id -> power level
     default_level: int = 0
     encrypted: bool = False
+    topic: str = ""
+    # The power level sending each kind of state event needs (m.room.power_levels).
+    state_levels: dict[str, int] = field(default_factory=dict)
+    state_default: int = 50
 
     def level_of(self, user_id: str) -> int:
         return self.levels.get(user_id, self.default_level)
+
+    def may_send_state(self, user_id: str, event_type: str) -> bool:
+        return self.level_of(user_id) >= self.state_levels.get(event_type, self.state_default)
 
 
 def _power_levels(view: RoomView, content: dict[str, Any]) -> None:
@@ -43,6 +50,11 @@ def _power_levels(view: RoomView, content: dict[str, Any]) -> None:
         if isinstance(users, dict) else {}
     default = content.get("users_default", 0)
     view.default_level = default if isinstance(default, int) else 0
+    events = content.get("events")
+    view.state_levels = {k: v for k, v in events.items() if isinstance(k, str)
+                         and isinstance(v, int)} if isinstance(events, dict) else {}
+    state_default = content.get("state_default", 50)
+    view.state_default = state_default if isinstance(state_default, int) else 50
 
 
 def display_name(view: RoomView, user_id: str) -> str:
@@ -96,6 +108,8 @@ def convert(view: RoomView, event: dict[str, Any], *, catch_up: bool = False) ->
     if kind == "m.room.encryption" and event.get("state_key") == "":
         view.encrypted = True
         return []
+    if kind == "m.room.topic" and isinstance(content.get("topic"), str):
+        view.topic = content["topic"]
     if sender == view.own_user:
         return []  # the recorder logs what the bot says itself
 

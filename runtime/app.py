@@ -60,9 +60,13 @@ def write_calendars(series: list[Series], root: Path, base_url: str) -> None:
     page = f"{base}/{{name}}/" if base else str(root / "{name}" / "index.html")
     today = datetime.now(UTC).date()
     feeds = {"schedule.ics": calendar(series, today=today, archive_url=page)}
-    for s in series:
-        feeds[f"{s.meeting_id}/schedule.ics"] = calendar(
-            [s], today=today, archive_url=page, name=s.project)
+    by_folder: dict[str, list[Series]] = {}
+    for s in series:  # series that share a meeting_id share its folder and its feed
+        by_folder.setdefault(s.meeting_id, []).append(s)
+    for folder, members in by_folder.items():
+        feeds[f"{folder}/schedule.ics"] = calendar(
+            members, today=today, archive_url=page,
+            name=" / ".join(dict.fromkeys(s.project for s in members)))
     for relative, data in feeds.items():
         write_atomic(inside(root, relative), data.decode("utf-8"), durable=False)
 
@@ -139,7 +143,7 @@ async def run_bot(config: Config) -> None:
                             config.publish.base_url)
     adapters: list[IrcAdapter | MatrixAdapter | ConsoleAdapter] = (
         [ConsoleAdapter()] if config.console else [
-            *(IrcAdapter(irc) for irc in config.irc),
+            *(IrcAdapter(irc, services.storage) for irc in config.irc),
             *(MatrixAdapter(matrix, services.storage) for matrix in config.matrix),
         ]
     )

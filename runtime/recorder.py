@@ -45,6 +45,12 @@ class Sender(Protocol):
 
     def say(self, room: str, text: str, *, urgent: bool = False) -> None: ...
 
+    # The room topic (#topic), where the network lets the bot set it; the one it replaced
+    # is put back at the end. Adapters that may not set it do nothing.
+    def set_topic(self, room: str, text: str) -> None: ...
+
+    def restore_topic(self, room: str) -> None: ...
+
 
 @dataclass
 class OpenMeeting:
@@ -390,6 +396,12 @@ class Recorder:
     async def _act(self, om: OpenMeeting, outcome: Outcome, *, quiet: bool = False) -> None:
         for text in outcome.replies:
             self._say(om.ref, text, record=not outcome.ended)
+        sender = self.senders.get(om.meeting.network)
+        if sender is not None:
+            if outcome.topic is not None and not quiet:
+                sender.set_topic(om.meeting.channel, outcome.topic)
+            if outcome.restore_topic:  # even caught up: the meeting is over
+                sender.restore_topic(om.meeting.channel)
         if om.id is None:
             return
         if outcome.ended:

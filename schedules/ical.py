@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import PurePath
 
 from icalendar import Calendar, Event, vRecur
 
@@ -27,7 +29,7 @@ def _rrule(entry: Entry) -> vRecur | None:
     return vRecur(freq="MONTHLY", byday=f"{ordinal}{byday}")
 
 
-def _event(series: Series, index: int, entry: Entry, today: date, archive_url: str,
+def _event(series: Series, uid: str, entry: Entry, today: date, archive_url: str,
            stamp: datetime) -> Event | None:
     start = datetime.combine(max(today, entry.start_date or today), datetime.min.time(), UTC)
     end = start + OVERLAP_HORIZON
@@ -35,7 +37,7 @@ def _event(series: Series, index: int, entry: Entry, today: date, archive_url: s
     if not dates:
         return None  # ad hoc: nothing to put in a calendar
     event = Event()
-    event.add("uid", f"{series.meeting_id}-{index}@openminutes")
+    event.add("uid", uid)
     event.add("dtstamp", stamp)
     event.add("summary", series.project)
     event.add("dtstart", dates[0])
@@ -72,9 +74,14 @@ def calendar(series: list[Series], *, today: date, archive_url: str,
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
     stamp = datetime.combine(today, datetime.min.time(), UTC)
+    shared = Counter(s.meeting_id for s in series)
     for s in series:
+        # Series that share a meeting_id are told apart by their file's name.
+        key = s.meeting_id if shared[s.meeting_id] == 1 else \
+            f"{s.meeting_id}-{PurePath(s.source).stem}"
         for index, entry in enumerate(s.entries):
-            event = _event(s, index, entry, today, archive_url.format(name=s.meeting_id), stamp)
+            event = _event(s, f"{key}-{index}@openminutes", entry, today,
+                           archive_url.format(name=s.meeting_id), stamp)
             if event is not None:
                 cal.add_component(event)
     data: bytes = cal.to_ical()

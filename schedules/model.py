@@ -118,11 +118,7 @@ def _entry(source: str, index: int, raw: Any) -> Entry:
     where = f"schedule[{index}]"
     if not isinstance(raw, dict):
         raise _fail(source, where, "must be a mapping")
-    known = {"time", "day", "irc", "matrix", "frequency", "start_date", "duration",
-             "skip_dates"}
-    for key in raw:
-        if key not in known:
-            raise _fail(source, f"{where}.{key}", "unknown field")
+    # Fields yaml2ical does not know it passes over, and so do we: existing files load.
     hhmm = _text(source, raw, "time", required=True).zfill(4)
     if not re.fullmatch(r"([01]\d|2[0-3])[0-5]\d", hhmm):
         raise _fail(source, f"{where}.time", f"must be HHMM in UTC, not {raw['time']!r}")
@@ -187,20 +183,16 @@ def parse(text: str, source: str) -> Series:
 
 
 def load_dir(folder: Path) -> list[Series]:
-    """Every *.yaml file of a folder, checked; stops at the first bad file."""
+    """Every *.yaml file of a folder and its subfolders (as yaml2ical walks them),
+    checked; stops at the first bad file. Series may share a meeting_id (irc-meetings'
+    office hours and meetings of one team): their minutes share one archive folder."""
     if not folder.is_dir():
         raise ScheduleError(f"{folder}: schedule.dir is not a folder")
     series = []
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+    for path in sorted([*folder.rglob("*.yaml"), *folder.rglob("*.yml")]):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ScheduleError(f"{path}: cannot be read: {exc}") from exc
         series.append(parse(text, str(path)))
-    seen: dict[str, str] = {}
-    for s in series:
-        if s.meeting_id in seen:
-            raise ScheduleError(f"{s.source}: meeting_id: {s.meeting_id!r} is already used "
-                                f"by {seen[s.meeting_id]}")
-        seen[s.meeting_id] = s.source
     return series

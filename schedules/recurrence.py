@@ -110,7 +110,7 @@ def check_overlaps(series: list[Series], today: date) -> None:
         for i, (a, entry_a) in enumerate(slots):
             times_a = list(occurrences(entry_a, start, end))
             for b, entry_b in slots[i + 1:]:
-                if a is b and entry_a is entry_b:
+                if a is b:  # yaml2ical compares the schedules of different files only
                     continue
                 for when in occurrences(entry_b, start, end):
                     if any(t < when + entry_b.length and when < t + entry_a.length

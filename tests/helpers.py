@@ -25,9 +25,16 @@ class Room:
 
     def __init__(self) -> None:
         self.said: list[str] = []
+        self.topics: list[str | None] = []  # None: the earlier topic put back
 
     def say(self, room: str, text: str, *, urgent: bool = False) -> None:
         self.said.append(text)
+
+    def set_topic(self, room: str, text: str) -> None:
+        self.topics.append(text)
+
+    def restore_topic(self, room: str) -> None:
+        self.topics.append(None)
 
 
 @dataclass

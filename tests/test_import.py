@@ -166,3 +166,28 @@ async def test_hcoop_raw_log_and_a_log_that_never_ends(tmp_path: Path) -> None:
     assert lines[-1].kind is LineKind.CLOSE
     page = next((tmp_path / "minutes").rglob("*.2024-05-06-17.00.html")).read_text()
     assert "the log ends without #endmeeting" in page
+
+
+async def test_an_archive_keeps_its_series_and_paths_through_a_rebuild(tmp_path: Path) -> None:
+    """MeetBot filed OCI's meetings as logs/oci/opencontainers.DATE; their #startmeeting
+    text (the title) named no series. Imported, and rendered again, the paths stay."""
+    log = tmp_path / "oci" / "opencontainers.2016-04-13-17.01.log.txt"
+    log.parent.mkdir()
+    log.write_text("  17:01:28 <wking> #startmeeting 2016-04-13 discussion\n"  # indented,
+                   "\t17:01:40 <wking> #agreed keep the URLs\n"  # as pasted in a mail
+                   "17:02:00 <wking> #meetingname renamed\n"
+                   "17:03:00 <wking> #endmeeting\n")
+    done = _bot(tmp_path, "import", str(log))
+    assert done.returncode == 0, done.stdout + done.stderr
+    stem = tmp_path / "minutes" / "opencontainers" / "2016" / "opencontainers.2016-04-13-17.01"
+    assert "2016-04-13 discussion" in Path(f"{stem}.html").read_text()
+    ((meeting, lines),) = await _meetings(tmp_path)
+    assert len(lines) == 4
+    assert [i.text for i in meeting.items] == ["keep the URLs"]
+    rebuilt = _bot(tmp_path, "render", "--all")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    series = sorted(p.name for p in (tmp_path / "minutes").iterdir() if p.is_dir())
+    assert series == ["opencontainers", "static", "years"]
+    assert Path(f"{stem}.log.html").exists()
+    register = json.loads((stem.parent.parent / "decisions.json").read_text())
+    assert [d["text"] for d in register] == ["keep the URLs"]

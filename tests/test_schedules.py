@@ -102,7 +102,6 @@ def test_monthly_quadweekly_start_date_and_skip_dates() -> None:
     (_one("weekly").replace("'1500'", "'2575'"), "f.yaml: schedule[0].time: must be HHMM"),
     (_one("weekly", start_date="20261345"), "schedule[0].start_date: 20261345 is not a real date"),
     (_one("weekly", duration="0"), "f.yaml: schedule[0].duration: must be minutes"),
-    (_one("weekly", place="moon"), "f.yaml: schedule[0].place: unknown field"),
     (_one("weekly").replace("    irc: chan\n", ""), "f.yaml: schedule[0].irc: is required"),
     (_one("weekly", skip_dates="[{reason: x}]"), "schedule[0].skip_dates[0]: must have"),
     ("project: P\n  bad: [\n", "f.yaml: not valid YAML"),
@@ -123,9 +122,25 @@ def test_two_series_overlapping_in_one_channel_are_refused(tmp_path: Path) -> No
     (tmp_path / "a.yaml").write_text(_one("biweekly-odd").replace("meeting_id: p",
                                                                   "meeting_id: a"))
     check_overlaps(load_dir(tmp_path), TODAY)
-    (tmp_path / "c.yaml").write_text(_one("weekly").replace("meeting_id: p", "meeting_id: a"))
-    with pytest.raises(ScheduleError, match="'a' is already used"):
-        load_dir(tmp_path)
+
+
+def test_openstack_files_as_they_are_load(tmp_path: Path) -> None:
+    """irc-meetings: two series share a meeting_id (their minutes share one folder), a
+    file sits in a subfolder, and an entry carries a field yaml2ical passes over."""
+    (tmp_path / "technical-committee-meeting.yaml").write_text(
+        _one("weekly").replace("meeting_id: p", "meeting_id: tc"))
+    (tmp_path / "office").mkdir()
+    (tmp_path / "office" / "technical-committee-office-hours.yaml").write_text(
+        _one("weekly", "Tuesday", note="'bring questions'")
+        .replace("meeting_id: p", "meeting_id: tc").replace("project: P", "project: TC office"))
+    series = load_dir(tmp_path)
+    check_overlaps(series, TODAY)
+    assert sorted(s.project for s in series if s.meeting_id == "tc") == ["P", "TC office"]
+    cal = Calendar.from_ical(calendar(series, today=TODAY, archive_url="https://m/{name}/"))
+    uids = sorted(str(e["uid"]) for e in cal.walk("VEVENT"))
+    assert uids == ["tc-technical-committee-meeting-0@openminutes",
+                    "tc-technical-committee-office-hours-0@openminutes"]
+    assert all("https://m/tc/" in str(e["description"]) for e in cal.walk("VEVENT"))
 
 
 def test_ical_feed_parses_back_and_matches_the_schedule() -> None:
