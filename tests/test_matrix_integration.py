@@ -440,3 +440,46 @@ async def test_a_room_of_todays_default_version_configured_by_its_id(
     data = minutes_json(tmp_path)
     assert data["channel"] == alias, output  # a room is named by its alias where it has one
     assert [i["text"] for i in data["items"]] == ["opaque room ids work"]
+
+
+async def _topic_becomes(person: Person, room_id: str, wanted: str,
+                         seconds: float = 20) -> None:
+    async with asyncio.timeout(seconds):
+        while True:
+            state: Any = await person.client.room_get_state_event(room_id, "m.room.topic")
+            if getattr(state, "content", {}).get("topic") == wanted:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_topic_follows_the_power_level_and_is_put_back(
+    synapse: Synapse, room: tuple[Person, Person, str, str], tmp_path: Path
+) -> None:
+    """m.room.topic needs power level 50 in a public room: at 0 the bot leaves the topic
+    alone and says nothing of it; made a moderator, it sets MeetBot's topic, and the end
+    of the meeting puts the room's own topic back."""
+    alice, _bob, room_id, _alias = room
+    response = await alice.client.room_put_state(room_id, "m.room.topic",
+                                                 {"topic": "Room rules"})
+    assert hasattr(response, "event_id"), response
+    await bot_account(synapse.url)
+    bot = _start_bot(matrix_config(tmp_path, synapse.url, [room_id]))
+    try:
+        await wait_joined(alice, room_id)
+        await alice.say(room_id, "#startmeeting Weekly")
+        await alice.wait_for(BOT, "The meeting name has been set")
+        await alice.say(room_id, "#topic Without power")
+        await alice.say(room_id, "#info a line after it")
+        await asyncio.sleep(1.5)
+        await _topic_becomes(alice, room_id, "Room rules", seconds=1)
+        await _set_power(alice, room_id, BOT, 50)
+        await asyncio.sleep(1)  # the bot's sync carries the new power levels
+        await alice.say(room_id, "#topic Budget")
+        await _topic_becomes(alice, room_id, "Budget (Meeting topic: Weekly)")
+        await alice.say(room_id, "#endmeeting")
+        await alice.wait_for(BOT, "Log:", seconds=60)
+        await _topic_becomes(alice, room_id, "Room rules")
+        assert not [b for b in alice.said_by(BOT) if "topic" in b.lower()
+                    and "Useful Commands" not in b]
+    finally:
+        await _stop_bot(bot)
