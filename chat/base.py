@@ -41,6 +41,11 @@ class Checkpoint(NamedTuple):
     value: str
 
 
+class ProbeError(Exception):
+    """A network the config names cannot be used (`openminutes check`); the message says
+    which server and why."""
+
+
 class Outage(NamedTuple):
     """The adapter's own connection was down (people may have gone on talking): lines
     said in its rooms from `since` to `until` may be missing."""

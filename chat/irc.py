@@ -20,6 +20,7 @@ from openminutes.chat.base import (
     Checkpoint,
     EventSink,
     Outage,
+    ProbeError,
     StateStore,
     jittered_backoff,
 )
@@ -59,6 +60,9 @@ class IrcAdapter:
         self._last_received = time.monotonic()
         self._session = IrcSession(config, self._send_raw, self._emit)
         self._tasks: list[asyncio.Task[None]] = []
+        self.connect_error = ""  # why the last connection attempt failed
+        self.reconnects = 0  # connections made after the first (for /metrics)
+        self._connected_once = False
 
     @property
     def nick(self) -> str:
@@ -97,10 +101,15 @@ class IrcAdapter:
                     username=self.config.username or self.config.nick,
                     ircname=self.config.realname, connect_factory=self._open_socket,
                 )
+                if self._connected_once:
+                    self.reconnects += 1
+                self._connected_once = True
+                self.connect_error = ""
                 await self._lost.wait()
                 if self._registered.is_set():
                     attempt = 0
             except OSError as exc:
+                self.connect_error = exc.strerror or str(exc) or type(exc).__name__
                 log.warning("%s: cannot connect to %s:%s: %s", self.name, self.config.host,
                             self.config.port, exc)
             if self._closing:
@@ -109,6 +118,42 @@ class IrcAdapter:
             attempt += 1
             log.info("%s: reconnecting in %.1fs", self.name, delay)
             await asyncio.sleep(delay)
+
+    @property
+    def connected(self) -> bool:
+        """Registered on the server now (for /healthz)."""
+        return self._registered.is_set()
+
+    @property
+    def waiting(self) -> int:
+        """Lines queued behind the flood limit (for /metrics)."""
+        return len(self._outbox)
+
+    async def probe(self, seconds: float = 15.0) -> str:
+        """Connect, register (SASL included), leave: what happened, for `openminutes check`;
+        raises ProbeError saying what failed."""
+        where = f"{self.config.host}:{self.config.port}"
+        runner = asyncio.create_task(self.run(lambda _event: None))
+        try:
+            async with asyncio.timeout(seconds):
+                while not self._registered.is_set():
+                    session = self._session
+                    if self.connect_error:
+                        raise ProbeError(f"cannot connect to {where}: {self.connect_error}")
+                    if session.login_problem and self.config.sasl_username:
+                        raise ProbeError(f"{session.login_problem} (sasl_username "
+                                         f"{self.config.sasl_username!r} on {where})")
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise ProbeError(f"no registration on {where} within {seconds:.0f} s") from None
+        finally:
+            await self.close()
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await runner
+        login = (f"; SASL: logged in as {self.config.sasl_username}"
+                 if self._session.logged_in else "")
+        return f"registered as {self._session.nick} on {where}{login}"
 
     def say(self, room: str, text: str, *, urgent: bool = False) -> None:
         if self._outbox.put(room, text, privmsg_lines(room, text, self._session.prefix_reserve),

@@ -93,6 +93,8 @@ class IrcSession:
         self.caps: set[str] = set()
         self.offered: set[str] = set()
         self.sasl_settled = False  # logged in, or told why not
+        self.logged_in = False  # SASL succeeded on this connection
+        self.login_problem = ""  # why the configured SASL login did not happen
         self.last_heard = now()
         # Since when the connection is down, once it has been up: lines said meanwhile
         # may be missing, and the recorder is told when it is back (an Outage).
@@ -104,6 +106,8 @@ class IrcSession:
         self.offered.clear()
         self.caps.clear()
         self.sasl_settled = False
+        self.logged_in = False
+        self.login_problem = ""
         self.registered = False
         self.nick = self.config.nick
         return "CAP LS 302"
@@ -163,7 +167,7 @@ class IrcSession:
                 self._send("AUTHENTICATE +")
 
     def _on_saslsuccess(self, event: Event) -> None:
-        self.sasl_settled = True
+        self.sasl_settled = self.logged_in = True
         self._send("CAP END")
 
     def _on_saslfail(self, event: Event) -> None:
@@ -175,6 +179,7 @@ class IrcSession:
         """SASL is configured but cannot happen: go on without an account, or, with
         sasl_required, leave before registering (and try again later)."""
         self.sasl_settled = True
+        self.login_problem = why
         if self.config.sasl_required:
             log.error("%s: %s and sasl_required is set: not registering; will try again",
                       self.config.name, why)

@@ -15,15 +15,18 @@ import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    JoinedRoomsResponse,
     JoinResponse,
     LoginResponse,
     MessageDirection,
     RoomMessagesResponse,
     RoomPutStateResponse,
+    RoomResolveAliasResponse,
     SyncResponse,
+    WhoamiResponse,
 )
 
-from openminutes.chat.base import Checkpoint, EventSink, StateStore, jittered_backoff
+from openminutes.chat.base import Checkpoint, EventSink, ProbeError, StateStore, jittered_backoff
 from openminutes.chat.config import MatrixConfig
 from openminutes.chat.matrix_events import RoomView, convert
 from openminutes.chat.outbox import Outbox
@@ -76,6 +79,8 @@ class MatrixAdapter:
         self._closing = False
         self._display_name = ""
         self._replaced_topics: dict[str, str] = {}  # room id -> topic a meeting replaced
+        self._sync_failing = False  # the last sync failed (for /healthz)
+        self.reconnects = 0  # syncs that succeeded after failing (for /metrics)
         self._topic_tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -116,6 +121,7 @@ class MatrixAdapter:
                     if getattr(response, "status_code", "") == "M_UNKNOWN_TOKEN" \
                             and self.config.password:
                         await self._login({})
+                    self._sync_failing = True
                     await self._pause(attempt, f"sync refused: {response}")
                     continue
                 # A failure in here (the homeserver going away mid-backfill) leaves the
@@ -124,6 +130,7 @@ class MatrixAdapter:
                                    first=self._token is None)
             except _NETWORK_ERRORS as exc:
                 attempt += 1
+                self._sync_failing = True
                 await self._pause(attempt, f"sync failed: {exc!r}")
                 continue
             except Exception:  # the database away, say: the bot must not stop for it
@@ -132,6 +139,9 @@ class MatrixAdapter:
                 await self._pause(attempt, "handling a sync failed")
                 continue
             attempt = 0
+            if self._sync_failing:
+                self.reconnects += 1
+                self._sync_failing = False
             self._token = response.next_batch
             sink(Checkpoint(self.name, "next_batch", response.next_batch))
             if joined:
@@ -314,6 +324,61 @@ class MatrixAdapter:
             self._pending += 1
             self._sent.clear()
             self._ready.set()
+
+    @property
+    def connected(self) -> bool:
+        """Logged in and syncing (for /healthz)."""
+        return bool(self.client.access_token) and self._token is not None \
+            and not self._sync_failing
+
+    @property
+    def waiting(self) -> int:
+        return self._pending
+
+    async def probe(self) -> str:
+        """Log in (or check the token) and resolve every configured room, then leave,
+        for `openminutes check`; raises ProbeError saying what failed."""
+        server = self.config.homeserver
+        state = await self.store.state(self.name)
+        token = self.config.access_token or (
+            state.get("access_token", "") if state.get("user_id") == self.config.user_id else "")
+        fresh = False
+        try:
+            if token:
+                self.client.access_token = token
+                who = await self.client.whoami()
+                if not isinstance(who, WhoamiResponse):
+                    key = "access_token" if self.config.access_token else "password"
+                    raise ProbeError(f"{server} refused the access token of "
+                                     f"{self.config.user_id} ({key}): {who}")
+            else:
+                login = await self.client.login(password=self.config.password,
+                                                device_name=f"{self.config.device_name} check")
+                if not isinstance(login, LoginResponse):
+                    raise ProbeError(f"{server} refused the login of {self.config.user_id} "
+                                     f"(password): {getattr(login, 'message', login)}")
+                fresh = True
+            joined = await self.client.joined_rooms()
+            member_of = set(joined.rooms) if isinstance(joined, JoinedRoomsResponse) else set()
+            found = []
+            for i, room in enumerate(self.config.rooms):
+                if room.startswith("#"):
+                    resolved = await self.client.room_resolve_alias(room)
+                    if not isinstance(resolved, RoomResolveAliasResponse):
+                        raise ProbeError(f"rooms[{i}] {room!r} does not resolve on {server}: "
+                                         f"{getattr(resolved, 'message', resolved)}")
+                    found.append(f"{room} -> {resolved.room_id}")
+                else:
+                    found.append(f"{room} ({'joined' if room in member_of else 'run joins it'})")
+        except _NETWORK_ERRORS as exc:
+            raise ProbeError(f"cannot reach {server}: {exc!r}") from None
+        finally:
+            if fresh:  # the check's own device does not outlive it
+                with contextlib.suppress(*_NETWORK_ERRORS):
+                    await self.client.logout()
+            await self.client.close()
+        rooms = "; ".join(found) or "no rooms configured"
+        return f"logged in as {self.config.user_id} on {server}; {rooms}"
 
     def set_topic(self, room: str, text: str) -> None:
         """Set the room topic where the bot's power level allows; say nothing where not."""

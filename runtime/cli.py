@@ -15,10 +15,12 @@ from typing import Any
 from openminutes import __version__
 from openminutes.importer.run import Summary
 from openminutes.publish.publisher import DECISION_KINDS
-from openminutes.runtime import app
+from openminutes.runtime import app, database
+from openminutes.runtime.check import run_checks
 from openminutes.runtime.config import Config, ConfigError, load
 from openminutes.schedules.model import ScheduleError
 from openminutes.storage import MeetingRecord
+from openminutes.storage.schema import safe_url
 from openminutes.storage.search import Filters, kind_choices
 
 
@@ -80,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("--no-render", action="store_true",
                          help="store only; write the minutes later with `render --all`")
     imports.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    sub.add_parser("check", parents=[common],
+                   help="check the config, the database, the publish dir and every network")
+    db = sub.add_parser("db", help="the database: schema version, migrations, copying")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("current", parents=[common], help="the schema version and what is pending")
+    db_sub.add_parser("upgrade", parents=[common], help="apply pending migrations")
+    copy = db_sub.add_parser("copy", parents=[common],
+                             help="copy the whole archive to another (empty) database")
+    copy.add_argument("--to", required=True, metavar="URL",
+                      help="the target, e.g. postgresql://user:pass@host/openminutes")
+    copy.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     return parser
 
 
@@ -134,15 +147,44 @@ def _load(path: Path | None) -> Config:
     return config
 
 
+def _check(path: Path | None) -> int:
+    logging.getLogger().setLevel(logging.CRITICAL)  # the check's lines say it all
+    passed = asyncio.run(run_checks(path, lambda r: print(r.line(), flush=True)))
+    print("all checks passed" if passed else "some checks failed")
+    return 0 if passed else 1
+
+
+def _db(args: argparse.Namespace, config: Config) -> int:
+    if args.db_command == "current":
+        status = asyncio.run(database.current(config))
+        print(status.describe())
+        return 1 if status.current is not None and status.pending else 0
+    if args.db_command == "upgrade":
+        print(asyncio.run(database.upgrade(config)).describe())
+        return 0
+    try:
+        report = asyncio.run(database.copy(config, args.to, show_progress=not args.quiet))
+    except database.CopyError as exc:
+        sys.exit(f"openminutes: db copy: {exc}")
+    counts = ", ".join(f"{n:,} {table}" for table, n in report.rows.items())
+    print(f"copied to {safe_url(args.to)}{' (resumed)' if report.resumed else ''}: {counts}; "
+          f"the lines of {report.meetings_verified:,} meetings verified")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("nio").setLevel(logging.WARNING)  # a line per event otherwise
+    if args.command == "check":
+        return _check(args.config)
     config = _load(args.config)
+    if args.command == "db":
+        return _db(args, config)
     if args.command == "run":
         if config.console:
             logging.getLogger().setLevel(logging.WARNING)

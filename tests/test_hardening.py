@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -112,10 +113,16 @@ def test_hcoop_payloads_are_cleaned() -> None:
 
 # IRC nicks (the importers read IRC logs) and text with everything that could end a line.
 nicks = st.sampled_from(["chair", "alice", "bob", "v|w", "n_", "`q", "x[m]", "^z"])
+# A lead byte's character before a continuation byte's ("Ã©", "Â\xa0") is how UTF-8 read
+# as Latin-1 looks; the importer repairs a log made only of such text (importer.reading.
+# decode, tested in test_import.py), so it is left out here.
+_MOJIBAKE = re.compile("[\xc2-\xf4][\x80-\xbf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6"
+                       "\u2030\u0160\u2039\u0152\u017d\u2018\u2019\u201c\u201d\u2022\u2013"
+                       "\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178]")
 hostile_text = st.text(
     alphabet=st.one_of(st.sampled_from([*LINE_ENDS, "\u202e", "\u2067", "\x9b", "#", " "]),
                        st.characters(codec="utf-8")),
-    max_size=30)
+    max_size=30).filter(lambda t: not _MOJIBAKE.search(t))
 commands = st.sampled_from(["#agreed ", "#action ", "#info ", "#topic ", "#chair ", "#idea ",
                             "#link http://x.org/ ", "#undo", "#startvote Q? a, b",
                             "#vote a", "#endvote", "", ""])
