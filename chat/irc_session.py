@@ -333,7 +333,8 @@ class IrcSession:
     def _on_topic(self, event: Event) -> None:
         text = event.arguments[0] if event.arguments else ""
         self.topics[fold(event.target)] = text
-        self._emit(event, event.target, LineKind.TOPIC, text)
+        if not self._own(event):  # the bot's own topic (#topic) is not a line, as on Matrix
+            self._emit(event, event.target, LineKind.TOPIC, text)
 
     def _on_currenttopic(self, event: Event) -> None:  # 332 me #chan :topic
         if len(event.arguments) >= 2:

@@ -65,7 +65,8 @@ def test_ngircd_has_no_sasl_and_no_whox() -> None:
     assert wire.server(":irc.test.local 005 minutebot RFC2812 IRCD=ngIRCd CHANTYPES=#&+ "
                        "PREFIX=(qaohv)~&@%+ :are supported on this server") == []
     assert not wire.session.whox
-    assert wire.server(":minutebot!~minutebot@localhost JOIN :#meeting") == []
+    # Our own JOIN: ask the channel's modes (may the bot set the topic? see #topic).
+    assert wire.server(":minutebot!~minutebot@localhost JOIN :#meeting") == ["MODE #meeting"]
     assert wire.session.prefix_reserve == len(b":minutebot!~minutebot@localhost ")
     wire.server(":alice!~alice@localhost PRIVMSG #meeting :#startmeeting")
     (join, said) = wire.chat()
@@ -104,7 +105,7 @@ def test_solanum_cap_302_sasl_whox_and_accounts() -> None:
     assert wire.session.whox
     # Our own extended JOIN: ask who is here, and under which account.
     assert wire.server(":minutebot!~m@user/minutebot JOIN #meeting minutebot :openminutes"
-                       ) == ["WHO #meeting %tna,147"]
+                       ) == ["MODE #meeting", "WHO #meeting %tna,147"]
     wire.server(":tantalum.libera.chat 354 minutebot 147 alice alice",
                 ":tantalum.libera.chat 354 minutebot 147 guest 0")
     assert wire.session.accounts == {"minutebot": "minutebot", "alice": "alice"}
@@ -204,3 +205,31 @@ def test_quits_and_kicks_leave_every_channel_they_were_seen_in() -> None:
         ("#a", LineKind.PART, "bob", "kicked by op: spam"),
         ("#a", LineKind.QUIT, "alice", "bye"),
         ("#b", LineKind.QUIT, "alice", "bye")]
+
+
+def test_who_may_set_the_topic_follows_modes_ranks_and_topiclen() -> None:
+    """+t and -t from 324 and MODE, the bot's rank from NAMES and MODE; the topic a
+    meeting replaces is kept (and said in a Checkpoint, so a restart still finds it)."""
+    wire = Wire()
+    wire.server(":s CAP * LS :multi-prefix", ":s CAP minutebot ACK :multi-prefix",
+                ":s 001 minutebot :Welcome", ":s 005 minutebot TOPICLEN=12 :are supported",
+                ":minutebot!m@h JOIN #meeting", ":s 332 minutebot #meeting :Old topic",
+                ":s 353 minutebot = #meeting :minutebot @alice",
+                ":s 324 minutebot #meeting +nt")
+    session = wire.session
+    assert session.topic_line("#meeting", "Budget") is None  # +t, and no rank
+    wire.server(":alice!a@h MODE #meeting +o minutebot")
+    assert session.topic_line("#Meeting", "Budget and more words") == \
+        "TOPIC #Meeting :Budget and"  # cut at TOPICLEN, at a space
+    assert session.replaced_topics == {"#meeting": "Old topic"}
+    wire.server(":minutebot!m@h TOPIC #meeting :Budget and")  # our echo: not a line
+    wire.server(":alice!a@h MODE #meeting -o minutebot", ":alice!a@h MODE #meeting -t")
+    assert session.restore_line("#meeting") == "TOPIC #meeting :Old topic"  # -t: anyone may
+    assert session.restore_line("#meeting") is None  # once
+    wire.server(":alice!a@h MODE #meeting +t")
+    wire.server(":s 353 minutebot = #meeting :%minutebot alice")
+    assert session.may_set_topic("#meeting")  # halfop
+    kept = [e for e in wire.emitted if isinstance(e, Checkpoint)]
+    assert [(c.key, c.value) for c in kept] == [("topic-before:#meeting", "=Old topic"),
+                                                ("topic-before:#meeting", "")]
+    assert [e.kind for e in wire.chat()] == [LineKind.JOIN]

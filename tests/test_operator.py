@@ -58,7 +58,8 @@ async def test_check_passes_on_a_good_config_and_names_what_fails(
     assert good.returncode == 0, good.stdout + good.stderr
     lines = _lines(good)
     assert lines["config"].startswith("ok")
-    assert lines["storage.url"].startswith("ok") and "new" in lines["storage.url"]
+    assert lines["storage.url"].startswith("ok")
+    assert "new" in lines["storage.url"]
     assert lines["publish.dir"].startswith("ok")
     assert lines["irc[0] test"].startswith(f"ok registered as checkbot on 127.0.0.1:{ngircd.port}")
     assert good.stdout.splitlines()[-1] == "all checks passed"
@@ -71,7 +72,8 @@ async def test_check_passes_on_a_good_config_and_names_what_fails(
     assert bad.returncode == 1
     lines = _lines(bad)
     assert lines["irc[0] test"].startswith(f"FAIL cannot connect to 127.0.0.1:{closed}")
-    assert lines["publish.dir"].startswith("FAIL") and "is not a folder" in lines["publish.dir"]
+    assert lines["publish.dir"].startswith("FAIL")
+    assert "is not a folder" in lines["publish.dir"]
     assert bad.stdout.splitlines()[-1] == "some checks failed"
 
     broken = _bot("check", "-c", str(_config(tmp_path, "[irc]\nnick = 3\n")))
@@ -97,7 +99,8 @@ async def test_check_and_db_commands_on_a_database_behind(postgres_url: str,
     behind = _bot("check", "-c", config)
     assert behind.returncode == 1
     line = _lines(behind)["storage.url"]
-    assert line.startswith("FAIL") and "schema 0010, 2 migrations pending" in line
+    assert line.startswith("FAIL")
+    assert "schema 0010, 2 migrations pending" in line
     assert "postgres@127.0.0.1" in line
     current = _bot("db", "current", "-c", config)
     assert current.returncode == 1
@@ -161,7 +164,8 @@ def test_db_copy_needs_an_empty_target(tmp_path: Path, postgres_server: str) -> 
     target = f"sqlite:///{tmp_path}/target.db"
     first = _bot("db", "copy", "--to", target, "-q", "-c", config)
     assert first.returncode == 0, first.stderr
-    assert "1 meetings" in first.stdout and "lines of 1 meetings verified" in first.stdout
+    assert "1 meetings" in first.stdout
+    assert "lines of 1 meetings verified" in first.stdout
     again = _bot("db", "copy", "--to", target, "-q", "-c", config)
     assert again.returncode == 1
     assert "the target already holds 1 meetings and 1 imported files" in again.stderr
@@ -172,7 +176,7 @@ def _files(root: Path) -> dict[str, bytes]:
             if p.is_file() and p.suffix != ".ics"}
 
 
-async def test_db_copy_to_postgresql_resumes_after_a_kill_and_renders_the_same(
+def test_db_copy_to_postgresql_resumes_after_a_kill_and_renders_the_same(
         postgres_url: str, tmp_path: Path) -> None:
     logs = tmp_path / "logs" / "proj"
     logs.mkdir(parents=True)
