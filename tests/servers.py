@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import socket
@@ -76,9 +77,11 @@ class InspIrcd(_Process):
     """A real InspIRCd 3 with its default connect class: fakelag, command rate and recvq
     limits as a network would have them."""
 
-    def __init__(self, folder: Path, port: int, *, services_port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int, *, services_port: int | None = None,
+                 sasl: bool = False) -> None:
         self.folder = folder
         self.port = port
+        self.sasl = sasl  # with services: clients may log in with SASL PLAIN
         # With a port: accounts exist, set by a services server (FakeServices) linking
         # there; the server offers WHOX but neither account-tag nor extended-join.
         self.services_port = services_port
@@ -95,7 +98,9 @@ class InspIrcd(_Process):
             f'<link name="{FakeServices.NAME}" ipaddr="127.0.0.1" port="{self.services_port}" '
             f'allowmask="127.0.0.0/8" sendpass="{FakeServices.PASSWORD}" '
             f'recvpass="{FakeServices.PASSWORD}">\n'
-            f'<uline server="{FakeServices.NAME}" silent="yes">\n')
+            f'<uline server="{FakeServices.NAME}" silent="yes">\n') + (
+            '<module name="cap">\n<module name="sasl">\n'
+            f'<sasl target="{FakeServices.NAME}" requiressl="no">\n' if self.sasl else "")
         conf.write_text(
             '<server name="irc.insp.test" description="test" network="Test" id="1IR">\n'
             '<admin name="t" nick="t" email="t@example.org">\n'
@@ -121,7 +126,9 @@ class FakeServices:
     SID = "9SV"
     PASSWORD = "linkpass"  # a throwaway test server's link password
 
-    def __init__(self) -> None:
+    def __init__(self, passwords: dict[str, str] | None = None) -> None:
+        # SASL PLAIN logins it accepts: account -> password.
+        self.passwords = dict(passwords or {})
         self.uids: dict[str, str] = {}  # nick (lower case) -> UID
         self.lines: list[str] = []
         self._writer: asyncio.StreamWriter | None = None
@@ -175,7 +182,33 @@ class FakeServices:
                 self.uids = {n: u for n, u in self.uids.items() if u != source}
             elif command == "PING":
                 self._send(f":{self.SID} PONG {args[-1] if args else ''}")
+            elif command == "ENCAP" and len(args) >= 5 and args[1] == "SASL":
+                self._sasl(source, args[2], args[4], args[5] if len(args) > 5 else "")
             self._seen.set()
+
+    def _sasl(self, server: str, uid: str, mode: str, data: str) -> None:
+        """SASL PLAIN as services do it over the link: ask for the data, check it, set the
+        account and say how it went (D S: success, D F: failure)."""
+        def reply(*words: str) -> None:
+            self._send(f":{self.SID} ENCAP {server} SASL {self.SID} {uid} {' '.join(words)}")
+
+        if mode == "S":
+            if data == "PLAIN":
+                reply("C", "+")
+            else:
+                reply("M", "PLAIN")
+                reply("D", "F")
+        elif mode == "C":
+            try:
+                _, account, password = base64.b64decode(data).decode().split("\0")
+            except ValueError:
+                reply("D", "F")
+                return
+            if self.passwords.get(account) == password:
+                self._send(f":{self.SID} METADATA {uid} accountname :{account}")
+                reply("D", "S")
+            else:
+                reply("D", "F")
 
     async def close(self) -> None:
         if self._task is not None:

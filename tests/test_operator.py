@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -16,7 +18,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine
 
 from tests.matrix_server import SERVER_NAME, Synapse
-from tests.servers import NgIrcd, free_port
+from tests.servers import FakeServices, InspIrcd, NgIrcd, free_port
 from tests.test_matrix_integration import bot_account, people_on
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,3 +229,37 @@ def test_db_copy_to_postgresql_resumes_after_a_kill_and_renders_the_same(
         new = conn.execute("SELECT max(id) FROM meetings").fetchone()
     assert new is not None
     assert new[0] == 6
+
+
+@pytest.fixture
+def sasl_server(tmp_path: Path) -> Iterator[InspIrcd]:
+    server = InspIrcd(tmp_path, free_port(), services_port=free_port(), sasl=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_check_logs_in_with_sasl_on_inspircd(sasl_server: InspIrcd, tmp_path: Path) -> None:
+    assert sasl_server.services_port is not None
+    services = FakeServices({"minutes-acct": "right-password"})
+    await services.link(sasl_server.services_port)
+    try:
+        def sasl(password: str) -> str:
+            return _irc(sasl_server.port, f'sasl_username = "minutes-acct"\n'
+                                          f'sasl_password = "{password}"\n')
+
+        good = await asyncio.to_thread(
+            _bot, "check", "-c", str(_config(tmp_path, sasl("right-password"))))
+        assert good.returncode == 0, good.stdout + good.stderr
+        assert _lines(good)["irc[0] test"] == (
+            f"ok registered as checkbot on 127.0.0.1:{sasl_server.port}; "
+            "SASL: logged in as minutes-acct")
+        wrong = await asyncio.to_thread(
+            _bot, "check", "-c", str(_config(tmp_path, sasl("wrong-password"))))
+        assert wrong.returncode == 1
+        assert _lines(wrong)["irc[0] test"] == (
+            "FAIL the SASL login failed (sasl_username 'minutes-acct' on "
+            f"127.0.0.1:{sasl_server.port})")
+        assert "wrong-password" not in wrong.stdout + wrong.stderr
+    finally:
+        await services.close()
