@@ -62,6 +62,7 @@ class IrcAdapter:
         self._tasks: list[asyncio.Task[None]] = []
         self.connect_error = ""  # why the last connection attempt failed
         self.reconnects = 0  # connections made after the first (for /metrics)
+        self.delayed = 0  # lines that waited for the flood limit (for /metrics)
         self._connected_once = False
 
     @property
@@ -246,6 +247,7 @@ class IrcAdapter:
             await self._registered.wait()
             self._refill()
             if self._tokens < 1:
+                self.delayed += 1
                 await asyncio.sleep((1 - self._tokens) / self.config.send_rate)
                 continue
             popped = self._outbox.pop()

@@ -81,6 +81,7 @@ class MatrixAdapter:
         self._replaced_topics: dict[str, str] = {}  # room id -> topic a meeting replaced
         self._sync_failing = False  # the last sync failed (for /healthz)
         self.reconnects = 0  # syncs that succeeded after failing (for /metrics)
+        self.delayed = 0  # sends the homeserver rate-limited (HTTP 429) (for /metrics)
         self._topic_tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -462,6 +463,7 @@ class MatrixAdapter:
             if status == 200:
                 return
             if status == 429:
+                self.delayed += 1
                 wait = _retry_delay(retry_after, data)
             elif status == 0 or status >= 500:
                 wait = min(_RETRY_CAP, 0.5 * 2 ** attempt)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from openminutes.chat.base import jittered_backoff
 from openminutes.chat.console import ConsoleAdapter
@@ -29,6 +30,7 @@ from openminutes.publish.files import inside, write_atomic
 from openminutes.publish.publisher import Publisher
 from openminutes.publish.render import preload
 from openminutes.runtime.config import Config, ConfigError
+from openminutes.runtime.metrics import bot_health, bot_registry
 from openminutes.runtime.recorder import Recorder, Sender, replay_stored
 from openminutes.runtime.timekeeper import Targets, Timekeeper
 from openminutes.schedules.ical import calendar
@@ -37,6 +39,7 @@ from openminutes.schedules.recurrence import SeriesSchedule, check_overlaps
 from openminutes.storage import MeetingRecord, Storage
 from openminutes.storage.search import Filters, SearchPage
 from openminutes.web.app import ArchiveRunner, create_app
+from openminutes.web.health import HealthCheck, health_app
 from openminutes.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -154,7 +157,13 @@ async def run_bot(config: Config) -> None:
         recorder.senders[adapter.name] = adapter
     # After the senders: resuming announces itself (queued until each network is joined).
     await recorder.resume()
-    runner = await start_web(config, services) if config.web.enabled else None
+    registry = bot_registry(recorder, [a for a in adapters if not isinstance(a, ConsoleAdapter)])
+    health = bot_health(services.storage,
+                        [a for a in adapters if not isinstance(a, ConsoleAdapter)])
+    runner = await start_web(config, services, health=health, metrics=registry) \
+        if config.web.enabled else None
+    probes = await start_metrics(config.metrics.listen, health, registry) \
+        if config.metrics.listen else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -181,8 +190,9 @@ async def run_bot(config: Config) -> None:
     for task in (*running, stopper, recording):
         task.cancel()
     await asyncio.gather(*running, stopper, recording, return_exceptions=True)
-    if runner is not None:
-        await runner.cleanup()
+    for started in (runner, probes):
+        if started is not None:
+            await started.cleanup()
     await services.storage.close()
 
 
@@ -298,16 +308,31 @@ async def search(config: Config, query: str, filters: Filters, *, limit: int,
         await services.storage.close()
 
 
-async def start_web(config: Config, services: Services) -> web.AppRunner:
-    """The archive server on [web] listen; stopped with runner.cleanup()."""
+async def start_web(config: Config, services: Services, *,
+                    health: HealthCheck | None = None,
+                    metrics: CollectorRegistry | None = None) -> web.AppRunner:
+    """The archive server on [web] listen (with /healthz and /metrics); stopped with
+    runner.cleanup()."""
     host, _, port = config.web.listen.rpartition(":")
     limiter = RateLimiter(config.web.search_rate, config.web.search_burst)
     runner = ArchiveRunner(create_app(services.storage, services.publisher, limiter,
-                                      services.engine.registry),
+                                      services.engine.registry, health=health,
+                                      metrics=metrics),
                            idle_timeout=config.web.idle_timeout)
     await runner.setup()
     await web.TCPSite(runner, host.strip("[]"), int(port)).start()
     log.info("archive served on http://%s/", config.web.listen)
+    return runner
+
+
+async def start_metrics(listen: str, health: HealthCheck,
+                        metrics: CollectorRegistry) -> web.AppRunner:
+    """/healthz and /metrics alone, on [metrics] listen."""
+    host, _, port = listen.rpartition(":")
+    runner = web.AppRunner(health_app(health, metrics), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    log.info("health and metrics on http://%s/", listen)
     return runner
 
 

@@ -30,6 +30,13 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # HOST:PORT where `run` answers GET /healthz and GET /metrics ("": only beside the
+    # archive when [web] enabled).
+    listen: str = ""
+
+
+@dataclass(frozen=True)
 class PublishConfig:
     dir: str = "minutes"
     base_url: str = ""
@@ -93,6 +100,7 @@ class Config:
     meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
     votes: VotesConfig = field(default_factory=VotesConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     irc: list[IrcConfig] = field(default_factory=list)
     matrix: list[MatrixConfig] = field(default_factory=list)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -153,6 +161,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("web.search_rate and web.search_burst must be positive")
     if config.web.idle_timeout <= 0:
         raise ConfigError("web.idle_timeout must be positive")
+    if config.metrics.listen:
+        host, _, port = config.metrics.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"metrics.listen must be HOST:PORT, not {config.metrics.listen!r}")
     _validate_rule("votes", config.votes.quorum, config.votes.threshold)
     for i, rule in enumerate(config.votes.channel):
         _validate_rule(f"votes.channel[{i}]", rule.quorum, rule.threshold)

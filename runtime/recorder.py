@@ -110,6 +110,10 @@ class Recorder:
         self.max_pending = max_pending
         self._dropped: dict[tuple[str, str], int] = {}  # lines dropped while the queue is full
         self._last_event = 0.0
+        # What /metrics reads (runtime/metrics.py): plain numbers, kept as they happen.
+        self.recorded = 0  # lines committed
+        self.refused = 0  # lines not recorded: the queue was full
+        self.on_published: Callable[[float], None] = lambda _seconds: None
 
     async def resume(self) -> None:
         """Replay every meeting left open by a previous run, so it carries on where it was;
@@ -199,6 +203,7 @@ class Recorder:
                                        "lines are waiting: lines said now are NOT recorded "
                                        "until it is back.")
         self._dropped[key] = self._dropped.get(key, 0) + 1
+        self.refused += 1
         log.error("queue full: dropped a line in %s on %s", event.room, event.network)
 
     async def drained(self) -> None:
@@ -356,6 +361,7 @@ class Recorder:
         for (om, line, queued), fresh in zip(entries, written, strict=True):
             if not fresh:
                 continue
+            self.recorded += 1
             try:
                 assert isinstance(queued.event, ChatEvent)
                 await self._handle(om, line, queued.parsed, queued.event.catch_up)
@@ -413,7 +419,7 @@ class Recorder:
         """#save: the minutes so far; a failure is said, and the meeting goes on."""
         assert om.id is not None
         try:
-            published = await self.publisher.publish(om.id, om.meeting)
+            published = await self._timed_publish(om.id, om.meeting)
         except Exception as exc:
             log.exception("writing the minutes so far of meeting %s failed", om.id)
             if not quiet:
@@ -422,6 +428,17 @@ class Recorder:
             return
         if not quiet:
             self._say(om.ref, f"Minutes so far: {published.urls['html']}", record=True)
+
+    async def _timed_publish(self, meeting_id: int, meeting: Meeting) -> Published:
+        started = time.monotonic()
+        published = await self.publisher.publish(meeting_id, meeting)
+        self.on_published(time.monotonic() - started)
+        return published
+
+    @property
+    def waiting(self) -> int:
+        """Lines submitted and not yet committed (waiting for the database when it is away)."""
+        return self._queue.qsize()
 
     async def _end(self, om: OpenMeeting, *, announce: bool = True) -> None:
         """The meeting ended: no later line joins it, the database says so before any
@@ -439,7 +456,7 @@ class Recorder:
         notify. False when publishing failed (said in the room the first time)."""
         assert ref.id is not None
         try:
-            published = await self.publisher.publish(ref.id, meeting)
+            published = await self._timed_publish(ref.id, meeting)
         except Exception as exc:
             log.exception("publishing meeting %s failed", ref.id)
             if first and announce:

@@ -37,6 +37,9 @@ class LineLog(LogReader, Protocol):
 
     async def meeting(self, meeting_id: int) -> MeetingRecord | None: ...
 
+    async def ping(self) -> None:
+        """Raises when the database cannot be reached (for /healthz)."""
+
     async def meeting_of_event(self, network: str, channel: str, event_id: str) -> int | None: ...
 
     async def last_line(self, meeting_id: int) -> Line | None: ...
@@ -120,4 +123,7 @@ class SearchIndex(Listings, Protocol):
                           until: datetime | None = None, owner: str | None = None) -> int: ...
 
     async def meeting(self, meeting_id: int) -> MeetingRecord | None: ...
+
+    async def ping(self) -> None:
+        """Raises when the database cannot be reached (for /healthz)."""
 

@@ -238,6 +238,11 @@ class Storage:
                     await conn.exec_driver_sql("PRAGMA optimize")
         await self.engine.dispose()
 
+    async def ping(self) -> None:
+        """Raises when the database cannot be reached (for /healthz)."""
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
     async def analyze(self) -> None:
         """After bulk changes (imports): refresh the planner's statistics, and on SQLite
         merge the full-text indexes' segments, which a bulk import leaves in the hundreds

@@ -23,7 +23,8 @@ ALLOWED = {
 }
 # Third-party libraries that belong to one room only.
 LIBRARIES = {"irc": {"chat"}, "nio": {"chat"}, "jaraco": {"chat"},
-             "sqlalchemy": {"storage"}, "alembic": {"storage"}, "jinja2": {"publish"}}
+             "sqlalchemy": {"storage"}, "alembic": {"storage"}, "jinja2": {"publish"},
+             "prometheus_client": {"runtime", "web"}}
 
 
 def _top(module: str) -> str:

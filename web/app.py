@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
+from prometheus_client import CollectorRegistry, Histogram
 
 from openminutes.meetings.registry import Registry
 from openminutes.plugins import default_registry
@@ -24,7 +25,9 @@ from openminutes.publish.publisher import DECISION_KINDS, Publisher
 from openminutes.publish.render import css_hash, render_page
 from openminutes.storage import MeetingRecord
 from openminutes.storage.protocols import SearchIndex
-from openminutes.storage.search import Filters, Hit, kind_choices
+from openminutes.storage.search import Filters, Hit, SearchPage, kind_choices
+from openminutes.web.health import HealthCheck
+from openminutes.web.health import add_routes as add_health_routes
 from openminutes.web.openapi import spec
 from openminutes.web.ratelimit import RateLimiter
 
@@ -48,6 +51,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 KINDS = web.AppKey("kinds", tuple[str, ...])  # what the kind filter takes: the registry's and more
 SPEC = web.AppKey("spec", dict)
 HEADERS = web.AppKey("headers", dict)
+SEARCH_SECONDS = web.AppKey("search_seconds", Histogram)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger(__name__)
 
@@ -183,7 +187,7 @@ async def api_search(request: web.Request) -> web.Response:
     query = _text(request, "q", 10_000) or ""
     filters = _filters(request)
     limit, offset = _int(request, "limit", 20, 1, 100), _int(request, "offset", 0, 0, 1000)
-    page = await request.app[STORAGE].search(query, filters, limit=limit, offset=offset)
+    page = await _timed_search(request, query, filters, limit=limit, offset=offset)
     publisher = request.app[PUBLISHER]
     hits = [h.as_dict(publisher.line_url(h.meeting.stem, h.line)) for h in page.hits]
     return _json({"total": page.total, "capped": page.capped, "hits": hits})
@@ -229,7 +233,7 @@ async def search_page(request: web.Request) -> web.Response:
             status = 429
         else:
             offset = _int(request, "offset", 0, 0, 1000)
-            page = await request.app[STORAGE].search(query, filters, limit=20, offset=offset)
+            page = await _timed_search(request, query, filters, limit=20, offset=offset)
             context.update(total=page.total, capped=page.capped, offset=offset, hits=[
                 _SearchHit(h, f"/{files_for(h.meeting.stem)['log_html']}#l-{h.line}"
                            if h.meeting.stem else "") for h in page.hits])
@@ -322,9 +326,26 @@ class ArchiveRunner(web.AppRunner):
         return server
 
 
+async def _timed_search(request: web.Request, query: str, filters: Filters, *, limit: int,
+                        offset: int) -> SearchPage:
+    with request.app[SEARCH_SECONDS].time():
+        return await request.app[STORAGE].search(query, filters, limit=limit, offset=offset)
+
+
+async def _database_reachable(storage: SearchIndex) -> list[str]:
+    try:
+        await storage.ping()
+    except Exception as exc:
+        return [f"database: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]
+    return []
+
+
 def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
-               registry: Registry | None = None) -> web.Application:
-    """The archive server; `registry`: the plugins whose item kinds search offers."""
+               registry: Registry | None = None, *, health: HealthCheck | None = None,
+               metrics: CollectorRegistry | None = None) -> web.Application:
+    """The archive server; `registry`: the plugins whose item kinds search offers;
+    `health` and `metrics`: what /healthz and /metrics report (default: the database is
+    reachable; search durations)."""
     # Request lines up to 32 KiB: a pasted 10 kB search query is answered, not refused.
     app = web.Application(middlewares=[_headers, _bad_requests],
                           handler_args={"max_line_size": 32768, "max_field_size": 32768})
@@ -335,6 +356,10 @@ def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
     app[KINDS] = kinds
     app[SPEC] = spec(kinds)
     app[HEADERS] = security_headers()
+    collected = metrics if metrics is not None else CollectorRegistry()
+    app[SEARCH_SECONDS] = Histogram("openminutes_search_seconds", "Time to answer a search",
+                                    registry=collected)
+    add_health_routes(app, health or (lambda: _database_reachable(storage)), collected)
     app.router.add_get("/api/openapi.json", api_openapi)
     app.router.add_get("/api/meetings", api_meetings)
     app.router.add_get("/api/meetings/{id}", api_meeting)
