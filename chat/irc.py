@@ -46,6 +46,8 @@ class IrcAdapter:
         self.config = config
         self.store = store
         self.name = config.name
+        # Every line it logs names its network ([logging] format = "json").
+        self.log = logging.LoggerAdapter(log, {"network": config.name})
         self._sink: EventSink | None = None
         self._conn: AioConnection | None = None
         self._registered = asyncio.Event()
@@ -111,13 +113,13 @@ class IrcAdapter:
                     attempt = 0
             except OSError as exc:
                 self.connect_error = exc.strerror or str(exc) or type(exc).__name__
-                log.warning("%s: cannot connect to %s:%s: %s", self.name, self.config.host,
+                self.log.warning("%s: cannot connect to %s:%s: %s", self.name, self.config.host,
                             self.config.port, exc)
             if self._closing:
                 break
             delay = self._backoff(attempt)
             attempt += 1
-            log.info("%s: reconnecting in %.1fs", self.name, delay)
+            self.log.info("%s: reconnecting in %.1fs", self.name, delay)
             await asyncio.sleep(delay)
 
     @property
@@ -220,7 +222,7 @@ class IrcAdapter:
         # Anything from the server shows the connection is alive (PING included).
         self._last_received = time.monotonic()
         if event.type == "disconnect":
-            log.warning("%s: disconnected", self.name)
+            self.log.warning("%s: disconnected", self.name)
             self._session.connection_lost(closing=self._closing)
             self._registered.clear()
             self._lost.set()
@@ -258,7 +260,7 @@ class IrcAdapter:
             try:
                 self._send_raw(line)
             except Exception:
-                log.exception("%s: could not send; will retry", self.name)
+                self.log.exception("%s: could not send; will retry", self.name)
                 self._outbox.push_back(room, line)
                 await asyncio.sleep(1)
 
@@ -279,7 +281,7 @@ class IrcAdapter:
                 continue
             silent = time.monotonic() - self._last_received
             if silent > interval + self.config.ping_timeout:
-                log.warning("%s: no reply for %.0fs, reconnecting", self.name, silent)
+                self.log.warning("%s: no reply for %.0fs, reconnecting", self.name, silent)
                 pinged = False
                 with contextlib.suppress(Exception):
                     conn.disconnect("ping timeout")

@@ -72,6 +72,8 @@ class IrcSession:
                  now: Callable[[], datetime] = _utc_now) -> None:
         self.config = config
         self._send = send
+        # Every line it logs names its network ([logging] format = "json").
+        self.log = logging.LoggerAdapter(log, {"network": config.name})
         self._emit_event = emit
         self._now = now
         self.nick = config.nick
@@ -181,11 +183,11 @@ class IrcSession:
         self.sasl_settled = True
         self.login_problem = why
         if self.config.sasl_required:
-            log.error("%s: %s and sasl_required is set: not registering; will try again",
+            self.log.error("%s: %s and sasl_required is set: not registering; will try again",
                       self.config.name, why)
             self._send("QUIT :SASL login required")
         else:
-            log.warning("%s: %s; registering without an account (sasl_username %s)",
+            self.log.warning("%s: %s; registering without an account (sasl_username %s)",
                         self.config.name, why, self.config.sasl_username)
 
     _on_sasltoolong = _on_saslfail
@@ -201,7 +203,7 @@ class IrcSession:
     def _on_welcome(self, event: Event) -> None:
         if event.target:
             self.nick = event.target  # 001 names us as the server knows us
-        log.info("%s: registered as %s (caps: %s)", self.config.name, self.nick,
+        self.log.info("%s: registered as %s (caps: %s)", self.config.name, self.nick,
                  " ".join(sorted(self.caps)) or "none")
         if self.config.sasl_username and not self.sasl_settled:
             # Registered without any capability negotiation: no SASL happened.

@@ -58,6 +58,8 @@ class MatrixAdapter:
         self.config = config
         self.name = config.name
         self.store = store
+        # Every line it logs names its network ([logging] format = "json").
+        self.log = logging.LoggerAdapter(log, {"network": config.name})
         self.client = AsyncClient(
             config.homeserver.rstrip("/"), config.user_id,
             # nio must not retry on its own: sends keep one transaction id across retries
@@ -136,7 +138,7 @@ class MatrixAdapter:
                 continue
             except Exception:  # the database away, say: the bot must not stop for it
                 attempt += 1
-                log.exception("%s: handling a sync failed", self.name)
+                self.log.exception("%s: handling a sync failed", self.name)
                 await self._pause(attempt, "handling a sync failed")
                 continue
             attempt = 0
@@ -161,7 +163,7 @@ class MatrixAdapter:
 
     async def _pause(self, attempt: int, why: str, *, cap: float = 0) -> None:
         delay = jittered_backoff(attempt, cap or _RETRY_CAP, first=0.5)
-        log.warning("%s: %s; again in %.1fs", self.name, why, delay)
+        self.log.warning("%s: %s; again in %.1fs", self.name, why, delay)
         await asyncio.sleep(delay)
 
     async def _login(self, state: dict[str, str]) -> None:
@@ -184,7 +186,7 @@ class MatrixAdapter:
             if getattr(response, "status_code", "") == "M_FORBIDDEN":
                 # A wrong password, or a deactivated account: nothing else stops for it,
                 # and a fixed account is picked up without a restart.
-                log.error("%s: the homeserver refused the login of %s: %s", self.name,
+                self.log.error("%s: the homeserver refused the login of %s: %s", self.name,
                           self.config.user_id, response.message)
                 await self._pause(attempt, "login refused", cap=_REFUSED_RETRY_CAP)
                 continue
@@ -201,7 +203,7 @@ class MatrixAdapter:
                 if room.startswith("#"):
                     await self._label(response.room_id, room)
             else:
-                log.error("%s: cannot join %s: %s", self.name, room, response)
+                self.log.error("%s: cannot join %s: %s", self.name, room, response)
 
     def _remember(self, room_id: str, label: str) -> None:
         self._labels[room_id] = label
@@ -284,14 +286,14 @@ class MatrixAdapter:
                 room_id, start=token, end=self._token, direction=MessageDirection.back,
                 limit=_BACKFILL_PAGE)
             if not isinstance(response, RoomMessagesResponse):
-                log.error("%s: backfill of %s failed: %s", self.name, room_id, response)
+                self.log.error("%s: backfill of %s failed: %s", self.name, room_id, response)
                 break
             chunk = [getattr(e, "source", {}) for e in response.chunk]
             found.extend(e for e in chunk if e.get("event_id") not in seen)
             if not chunk or response.end in (None, token):
                 break
             token = response.end
-        log.info("%s: backfilled %d events in %s", self.name, len(found), room_id)
+        self.log.info("%s: backfilled %d events in %s", self.name, len(found), room_id)
         return list(reversed(found))
 
     async def _invited(self, room_id: str, info: Any) -> None:
@@ -303,12 +305,12 @@ class MatrixAdapter:
                 inviter = str(source.get("sender", ""))
         server = inviter.split(":", 1)[1] if ":" in inviter else ""
         if server and server in self.config.invite_servers:
-            log.info("%s: joining %s, invited by %s", self.name, room_id, inviter)
+            self.log.info("%s: joining %s, invited by %s", self.name, room_id, inviter)
             response = await self.client.join(room_id)
             if not isinstance(response, JoinResponse):
-                log.error("%s: cannot join %s: %s", self.name, room_id, response)
+                self.log.error("%s: cannot join %s: %s", self.name, room_id, response)
         else:
-            log.info("%s: declining the invitation to %s from %s (server not in "
+            self.log.info("%s: declining the invitation to %s from %s (server not in "
                      "invite_servers)", self.name, room_id, inviter or "unknown")
             await self.client.room_leave(room_id)
 
@@ -317,7 +319,7 @@ class MatrixAdapter:
             return
         self._warned.add(room_id)
         await self.store.put_state(self.name, f"warned:{room_id}", "encrypted")
-        log.warning("%s: %s is encrypted; not recording it", self.name, label)
+        self.log.warning("%s: %s is encrypted; not recording it", self.name, label)
         self.say(label, ENCRYPTED_NOTICE)
 
     def say(self, room: str, text: str, *, urgent: bool = False) -> None:
@@ -410,10 +412,10 @@ class MatrixAdapter:
             response = await self.client.room_put_state(room_id, "m.room.topic",
                                                         {"topic": text})
         except _NETWORK_ERRORS as exc:
-            log.warning("%s: setting the topic of %s failed: %r", self.name, room_id, exc)
+            self.log.warning("%s: setting the topic of %s failed: %r", self.name, room_id, exc)
             return
         if not isinstance(response, RoomPutStateResponse):
-            log.warning("%s: setting the topic of %s failed: %s", self.name, room_id, response)
+            self.log.warning("%s: setting the topic of %s failed: %s", self.name, room_id, response)
 
     def _in_background(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -436,7 +438,7 @@ class MatrixAdapter:
             try:
                 await self._send(room_id, {"msgtype": "m.notice", "body": text})
             except Exception:
-                log.exception("%s: sending to %s failed", self.name, room)
+                self.log.exception("%s: sending to %s failed", self.name, room)
             self._pending -= 1
             if self._pending == 0:
                 self._sent.set()
@@ -468,13 +470,13 @@ class MatrixAdapter:
             elif status == 0 or status >= 500:
                 wait = min(_RETRY_CAP, 0.5 * 2 ** attempt)
             else:
-                log.error("%s: the homeserver refused a message to %s: %s %s", self.name,
+                self.log.error("%s: the homeserver refused a message to %s: %s %s", self.name,
                           room_id, status, data)
                 return
-            log.warning("%s: send to %s got %s; retrying in %.1fs", self.name, room_id,
+            self.log.warning("%s: send to %s got %s; retrying in %.1fs", self.name, room_id,
                         status or data.get("error"), wait)
             await asyncio.sleep(wait)
-        log.error("%s: gave up sending to %s after %d attempts", self.name, room_id,
+        self.log.error("%s: gave up sending to %s after %d attempts", self.name, room_id,
                   self.config.send_retries + 1)
 
     async def close(self) -> None:

@@ -15,12 +15,12 @@ from typing import Any
 from openminutes import __version__
 from openminutes.importer.run import Summary
 from openminutes.publish.publisher import DECISION_KINDS
-from openminutes.runtime import app, database
+from openminutes.runtime import app, database, logs
 from openminutes.runtime.check import run_checks
 from openminutes.runtime.config import Config, ConfigError, load
 from openminutes.schedules.model import ScheduleError
 from openminutes.storage import MeetingRecord
-from openminutes.storage.schema import safe_url
+from openminutes.storage.schema import safe_url, url_password
 from openminutes.storage.search import Filters, kind_choices
 
 
@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return _check(args.config)
     config = _load(args.config)
+    logs.configure("debug" if getattr(args, "verbose", False) else config.logging.level,
+                   config.logging.format, [*config.secrets(), url_password(config.storage.url)])
     if args.command == "db":
         return _db(args, config)
     if args.command == "run":

@@ -30,6 +30,12 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "info"  # debug, info, warning, error
+    format: str = "text"  # "json": one object per line, for a log collector
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     # HOST:PORT where `run` answers GET /healthz and GET /metrics ("": only beside the
     # archive when [web] enabled).
@@ -101,6 +107,14 @@ class Config:
     votes: VotesConfig = field(default_factory=VotesConfig)
     web: WebConfig = field(default_factory=WebConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def secrets(self) -> list[str]:
+        """Every password, token and key the config holds (masked in every log line)."""
+        found = [*(n.password for n in self.irc), *(n.sasl_password for n in self.irc),
+                 *(m.password for m in self.matrix), *(m.access_token for m in self.matrix),
+                 *(w.secret for w in self.notify.webhook), self.notify.email.password]
+        return [s for s in found if s]
     irc: list[IrcConfig] = field(default_factory=list)
     matrix: list[MatrixConfig] = field(default_factory=list)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -161,6 +175,12 @@ def _validate(config: Config) -> None:
         raise ConfigError("web.search_rate and web.search_burst must be positive")
     if config.web.idle_timeout <= 0:
         raise ConfigError("web.idle_timeout must be positive")
+    if config.logging.level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError("logging.level must be debug, info, warning or error, not "
+                          f"{config.logging.level!r}")
+    if config.logging.format not in ("text", "json"):
+        raise ConfigError(f'logging.format must be "text" or "json", not '
+                          f"{config.logging.format!r}")
     if config.metrics.listen:
         host, _, port = config.metrics.listen.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:

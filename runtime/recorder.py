@@ -128,7 +128,7 @@ class Recorder:
                 continue
             self.open[(rec.network, rec.channel.lower())] = om
             log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
-                     rec.network, meeting.line_count)
+                     rec.network, meeting.line_count, extra=_where(om.ref))
             await self._record_gap(om, meeting.last_time or rec.started_at)
         for rec in await self.storage.pending_publish():
             if rec.id in self._publishing:
@@ -204,7 +204,8 @@ class Recorder:
                                        "until it is back.")
         self._dropped[key] = self._dropped.get(key, 0) + 1
         self.refused += 1
-        log.error("queue full: dropped a line in %s on %s", event.room, event.network)
+        log.error("queue full: dropped a line in %s on %s", event.room, event.network,
+                  extra={"network": event.network, "room": event.room})
 
     async def drained(self) -> None:
         """Wait until every submitted event has been committed and handled."""
@@ -366,7 +367,8 @@ class Recorder:
                 assert isinstance(queued.event, ChatEvent)
                 await self._handle(om, line, queued.parsed, queued.event.catch_up)
             except Exception:  # the line is stored; the lines after it are handled all the same
-                log.exception("handling line %d of meeting %s failed", line.seq, om.id)
+                log.exception("handling line %d of meeting %s failed", line.seq, om.id,
+                              extra=_where(om.ref))
 
     async def _handle(self, om: OpenMeeting, line: Line, parsed: ParsedCommand | None,
                       catch_up: bool) -> None:
@@ -421,7 +423,8 @@ class Recorder:
         try:
             published = await self._timed_publish(om.id, om.meeting)
         except Exception as exc:
-            log.exception("writing the minutes so far of meeting %s failed", om.id)
+            log.exception("writing the minutes so far of meeting %s failed", om.id,
+                          extra=_where(om.ref))
             if not quiet:
                 self._say(om.ref, f"Could not write the minutes so far ({_reason(exc)}); "
                                   "every line is still recorded.", record=True)
@@ -458,7 +461,7 @@ class Recorder:
         try:
             published = await self._timed_publish(ref.id, meeting)
         except Exception as exc:
-            log.exception("publishing meeting %s failed", ref.id)
+            log.exception("publishing meeting %s failed", ref.id, extra=_where(ref))
             if first and announce:
                 self._say(ref, f"The meeting has ended and every line is kept, but its "
                                f"minutes could not be written ({_reason(exc)}); they will be "
@@ -556,6 +559,11 @@ async def replay_stored(storage: LineLog, engine: Engine, record: MeetingRecord,
     async for lines in storage.iter_lines(record.id):
         engine.replay(meeting, lines)
     return meeting
+
+
+def _where(ref: MeetingRef) -> dict[str, object]:
+    """What a log line about a meeting carries besides its message ([logging] json)."""
+    return {"network": ref.network, "room": ref.channel, "meeting": ref.id}
 
 
 def _reason(exc: BaseException) -> str:

@@ -91,3 +91,11 @@ async def read_state(url: str, network: str) -> dict[str, str]:
             return await conn.run_sync(read)
     finally:
         await engine.dispose()
+
+
+def url_password(url: str) -> str:
+    """The password in a database URL ("" when there is none), for masking in logs."""
+    try:
+        return make_url(url).password or ""
+    except Exception:
+        return ""
