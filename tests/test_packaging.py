@@ -3,6 +3,8 @@ meeting from a fresh install outside the repository."""
 
 from __future__ import annotations
 
+import fnmatch
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -41,3 +43,60 @@ def test_the_wheel_holds_only_openminutes_and_runs_a_meeting(tmp_path: Path) -> 
         capture_output=True, text=True, timeout=120)
     assert meeting.returncode == 0, meeting.stderr
     assert list((away / "minutes" / "packaged").rglob("*.html"))
+
+
+def _dockerignored(relative: str, patterns: list[str]) -> bool:
+    """Docker's rule, as far as .dockerignore uses it: a pattern matches the path or a
+    folder above it; `**/` matches in any folder."""
+    parts = relative.split("/")
+    candidates = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    for pattern in patterns:
+        for candidate in candidates:
+            if fnmatch.fnmatch(candidate, pattern) or (
+                    pattern.startswith("**/") and fnmatch.fnmatch(candidate.split("/")[-1],
+                                                                  pattern[3:])):
+                return True
+    return False
+
+
+def test_the_docker_build_context_installs_into_a_fresh_virtualenv(tmp_path: Path) -> None:
+    """No image can be built here, so the build is followed step by step: the context
+    the Dockerfile's COPY receives once .dockerignore has filtered it, then its
+    `pip install .` into a fresh virtualenv, then `openminutes --version` and a meeting."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY . ./" in dockerfile
+    assert "RUN pip install . " in dockerfile
+    assert "USER openminutes" in dockerfile
+    assert "HEALTHCHECK" in dockerfile
+    patterns = [ln.strip().rstrip("/") for ln in (ROOT / ".dockerignore").read_text().splitlines()
+                if ln.strip() and not ln.startswith("#")]
+    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    context = tmp_path / "context"
+    for relative in tracked:
+        source = ROOT / relative
+        if _dockerignored(relative, patterns) or not (source.exists() or source.is_symlink()):
+            continue
+        target = context / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(source.readlink())
+        else:
+            shutil.copy2(source, target)
+    assert not (context / "tests").exists()
+    assert (context / "openminutes" / "chat").is_symlink()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "."], cwd=context,
+                               capture_output=True, text=True, timeout=900)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    away = tmp_path / "data"
+    away.mkdir()
+    version = subprocess.run([str(venv / "bin" / "openminutes"), "--version"], cwd=away,
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.strip().startswith("openminutes 0.")
+    meeting = subprocess.run([str(venv / "bin" / "openminutes"), "run"], cwd=away,
+                             input="#startmeeting docker\n#agreed the image runs\n#endmeeting\n",
+                             capture_output=True, text=True, timeout=120)
+    assert meeting.returncode == 0, meeting.stderr
+    assert list((away / "minutes" / "docker").rglob("*.html"))
