@@ -7,15 +7,18 @@ PYTHON ?= python3
 
 .PHONY: run test lint typecheck pytest bench clean system-deps
 
+# Quiet: setuptools' notices about editable installs are for packagers, not for users.
+PIP    := PYTHONWARNINGS=ignore $(PY) -m pip -q --disable-pip-version-check
+
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
-	touch $@
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+	@$(PIP) install -e .
+	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q -e '.[test]'
-	touch $@
+	@$(PIP) install -e '.[test]'
+	@touch $@
 
 run: $(VENV)/.installed
 	$(PY) bot.py run $(ARGS)
