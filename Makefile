@@ -8,7 +8,7 @@ PYTHON ?= python3
 .PHONY: run test lint typecheck pytest bench clean system-deps
 
 # Quiet: setuptools' notices about editable installs are for packagers, not for users.
-PIP    := PYTHONWARNINGS=ignore $(PY) -m pip -q --disable-pip-version-check
+PIP    := PYTHONWARNINGS=ignore $(PY) -m pip -qq --disable-pip-version-check
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	@touch $@
 
 run: $(VENV)/.installed
-	$(PY) bot.py run $(ARGS)
+	@$(PY) bot.py run $(ARGS)
 
 system-deps:
 	sh tests/install-servers.sh
