@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import secrets
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.nicks import fold
 from openminutes.meetings.text import clean_text
 from openminutes.publish.fragments import Fragments, hms, wrap
 from openminutes.publish.links import segments
@@ -116,8 +118,19 @@ def environment() -> Environment:
         event_text=event_text, log_text=log_text,
         basename=lambda p: PurePosixPath(p).name,
         has_url=lambda t: "://" in t or "mailto:" in t.lower(),
+        nick_colour=nick_colour,
     )
     return env
+
+
+NICK_COLOURS = 12  # classes .n0 ... .n11 in style.css, light and dark
+
+
+def nick_colour(line: Line) -> str:
+    """The class that colours a person's nick: a stable hash of who they are (their
+    account where known, else their nick), the same on every page and every render."""
+    who = line.identity or fold(line.nick)
+    return f"n{zlib.crc32(who.encode()) % NICK_COLOURS}"
 
 
 def css_hash() -> str:
