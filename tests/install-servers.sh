@@ -13,6 +13,8 @@ command -v znc >/dev/null 2>&1 || need="$need znc"
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v pg_ctlcluster >/dev/null 2>&1 || need="$need postgresql"
+# axe-core, the accessibility audit the page tests run inside Chromium, comes from npm.
+command -v npm >/dev/null 2>&1 || need="$need npm"
 if [ -n "$need" ]; then
     echo "installing:$need"
     $SUDO apt-get update -qq
@@ -43,4 +45,12 @@ if [ ! -x "$SYNAPSE_VENV/bin/synapse_homeserver" ]; then
     python3 -m venv "$SYNAPSE_VENV"
     "$SYNAPSE_VENV/bin/pip" install -q --upgrade pip
     "$SYNAPSE_VENV/bin/pip" install -q "matrix-synapse>=1.100"
+fi
+
+# axe-core (npm package) for tests/test_pages.py, in the same cache.
+AXE_DIR="${OPENMINUTES_AXE_DIR:-$HOME/.cache/openminutes/axe}"
+if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]; then
+    echo "installing axe-core into $AXE_DIR"
+    mkdir -p "$AXE_DIR"
+    (cd "$AXE_DIR" && npm install --silent --no-audit --no-fund "axe-core@4" >/dev/null)
 fi

@@ -6,6 +6,7 @@ of each page at each width are left in build/screenshots/ for people to look at.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,3 +121,30 @@ async def test_nick_colours_are_stable_and_dark_mode_and_print_have_their_styles
     printed = await page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert printed == "rgb(255, 255, 255)"
     await page.close()
+
+
+AXE = Path(os.environ.get("OPENMINUTES_AXE_DIR", Path.home() / ".cache" / "openminutes" / "axe")
+           ) / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def test_axe_finds_no_serious_violation_on_any_page(pages: dict[str, str],
+                                                          browser: Browser) -> None:
+    """axe-core (the npm package tests/install-servers.sh installs) on every page type,
+    light and dark: no violation at all, of any impact (landmarks and headings included)."""
+    if not await asyncio.to_thread(AXE.exists):
+        pytest.fail(f"{AXE} is missing (make test installs it)")
+    context = await browser.new_context(bypass_csp=True)  # axe is injected as a script
+    page = await context.new_page()
+    found: list[str] = []
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        for name, url in pages.items():
+            await page.goto(url)
+            await page.add_script_tag(path=str(AXE))
+            result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+            assert len(result["passes"]) > 10, name  # the audit ran its rules
+            found += [f"{scheme} {name}: {v['id']} ({v['impact']}): {v['help']} "
+                      f"{[n['target'] for n in v['nodes']][:3]}"
+                      for v in result["violations"]]
+    await context.close()
+    assert found == []
