@@ -137,7 +137,7 @@ async def test_axe_finds_no_serious_violation_on_any_page(pages: dict[str, str],
     page = await context.new_page()
     found: list[str] = []
     for scheme in ("light", "dark"):
-        await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        await page.emulate_media(color_scheme=scheme)
         for name, url in pages.items():
             await page.goto(url)
             await page.add_script_tag(path=str(AXE))
