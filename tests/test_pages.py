@@ -148,3 +148,21 @@ async def test_axe_finds_no_serious_violation_on_any_page(pages: dict[str, str],
                       for v in result["violations"]]
     await context.close()
     assert found == []
+
+
+async def test_served_archive_pages_offer_search_and_static_ones_do_not(
+        pages: dict[str, str], browser: Browser, tmp_path: Path) -> None:
+    page = await browser.new_page()
+    for name in ("index", "series", "year", "month"):
+        await page.goto(pages[name])
+        assert await page.locator("form.search").count() == 1, name
+    await page.goto(pages["index"])
+    await page.fill("#site-search", "layout")
+    await page.press("#site-search", "Enter")
+    await page.wait_for_url("**/search?q=layout")
+    assert await page.locator("text=Layout").count() >= 1
+    # The same pages as files, without `serve`: no form, only the place for one.
+    static = (tmp_path / "out" / "index.html").read_text()
+    assert "<form" not in static
+    assert "<!-- openminutes:search -->" in static
+    await page.close()

@@ -52,6 +52,8 @@ KINDS = web.AppKey("kinds", tuple[str, ...])  # what the kind filter takes: the 
 SPEC = web.AppKey("spec", dict)
 HEADERS = web.AppKey("headers", dict)
 SEARCH_SECONDS = web.AppKey("search_seconds", Histogram)
+SEARCH_FORM = web.AppKey("search_form", bytes)
+SEARCH_MARK = b"<!-- openminutes:search -->"  # where archive pages take the form
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger(__name__)
 
@@ -270,6 +272,12 @@ async def archive_file(request: web.Request) -> web.StreamResponse:
     if target is None:
         raise web.HTTPNotFound(text="Not found. Try the index or the search page.")
     content_type = CONTENT_TYPES.get(target.suffix.lower(), "application/octet-stream")
+    if target.name == "index.html" or target.parent.name == "years":
+        # An archive page: served with search, it offers the search form.
+        page = await asyncio.to_thread(target.read_bytes)
+        if SEARCH_MARK in page:
+            return web.Response(body=page.replace(SEARCH_MARK, request.app[SEARCH_FORM], 1),
+                                headers={"Content-Type": content_type})
     return web.FileResponse(target, headers={"Content-Type": content_type})
 
 
@@ -356,6 +364,7 @@ def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
     app[KINDS] = kinds
     app[SPEC] = spec(kinds)
     app[HEADERS] = security_headers()
+    app[SEARCH_FORM] = render_page("search_form.html.j2").encode()
     collected = metrics if metrics is not None else CollectorRegistry()
     app[SEARCH_SECONDS] = Histogram("openminutes_search_seconds", "Time to answer a search",
                                     registry=collected)
