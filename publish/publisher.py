@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from openminutes.publish.render import (
     render_page,
 )
 from openminutes.publish.spool import Spool
-from openminutes.storage import LINE_CHUNK, Derived, ItemRecord
+from openminutes.storage import LINE_CHUNK, Derived, ItemRecord, MeetingRecord
 from openminutes.storage.protocols import ArchiveStore
 from openminutes.storage.search import DECISION
 
@@ -57,6 +58,17 @@ def _join_json_lines(arrays: list[str]) -> str:
     bodies = [a.strip()[1:-1].strip("\n") for a in arrays]
     return _json_lines([]) if not any(bodies) else "[\n" + ",\n".join(
         b for b in bodies if b) + "\n]\n"
+
+
+# The series links of a meeting's pages (templates/series_nav.html.j2): titles inside
+# are escaped, so the element ends at the first </nav>.
+_SERIES_NAV = re.compile(r'<nav class="series"[^>]*>.*?</nav>', re.DOTALL)
+
+
+def _neighbour(record: MeetingRecord | None) -> viewmodel.Neighbour | None:
+    if record is None or not record.stem:
+        return None
+    return viewmodel.Neighbour(record.stem, record.started_at, record.title)
 
 
 def derived_of(meeting: Meeting, actions: list[ActionItem] | None = None) -> Derived:
@@ -139,7 +151,7 @@ class Publisher:
         return f"{self._url(files_for(stem)['log_html'])}#l-{line}" if stem else ""
 
     async def publish(self, meeting_id: int, meeting: Meeting, *,
-                      series_page: bool = True) -> Published:
+                      series_page: bool = True, neighbours: bool = True) -> Published:
         """Write all outputs (off the event loop), then store what replay derived.
 
         The files come first: if the bot dies in between, the stored lines still say the
@@ -160,6 +172,9 @@ class Publisher:
         view = viewmodel.build(meeting, meeting_id, files,
                                {k: self._url(v) for k, v in files.items()})
         view.previous = await self.previous_actions(meeting_id, meeting)
+        earlier, later = await self.storage.neighbours(meeting.name, meeting.started_at,
+                                                       meeting_id)
+        view.earlier, view.later = _neighbour(earlier), _neighbour(later)
         fragments = self._fragments_of(meeting_id)
         spool = self._spools.get(meeting_id)
         if meeting.ended:
@@ -176,6 +191,11 @@ class Publisher:
                     if meeting.ended:
                         spool.close()
         await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
+        if meeting.ended and neighbours:
+            # Published between two others (or after the last): their links change.
+            for record in (earlier, later):
+                if record is not None:
+                    await self._relink(record)
         if series_page:  # a bulk import writes each series' pages once, at the end
             last = meeting.last_time or meeting.started_at
             await self.write_decisions(meeting.name,
@@ -259,6 +279,33 @@ class Publisher:
     def _write_files(self, contents: dict[str, str]) -> None:
         for relative, content in contents.items():  # rebuilt from storage: no fsync
             write_atomic(inside(self.root, relative), content, durable=False)
+
+    async def _relink(self, record: MeetingRecord) -> None:
+        """Rewrite the series links of a published meeting's pages (its nav element only:
+        the rest of the page, its log above all, stays as written)."""
+        assert record.stem is not None
+        earlier, later = await self.storage.neighbours(record.name, record.started_at,
+                                                       record.id)
+        files = files_for(record.stem)
+        navs = {key: render_page("series_nav_only.html.j2", earlier=_neighbour(earlier),
+                                 later=_neighbour(later), stem=record.stem, ext=ext,
+                                 name=record.name).strip()
+                for key, ext in (("html", "html"), ("log_html", "log.html"))}
+        await asyncio.to_thread(self._replace_navs, files, navs)
+
+    def _replace_navs(self, files: dict[str, str], navs: dict[str, str]) -> None:
+        for key, nav in navs.items():
+            path = inside(self.root, files[key])
+            try:
+                page = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            found = _SERIES_NAV.search(page)
+            if found is None:  # published before pages linked their neighbours
+                continue
+            changed = page[:found.start()] + nav + page[found.end():]
+            if changed != page:
+                write_atomic(path, changed, durable=False)
 
     def _taken_on_disk(self, stem: str) -> bool:
         return self._exists(f"{stem}.json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from openminutes.meetings.model import Item, ItemKind, Line
@@ -44,6 +45,23 @@ class PreviousMeeting:
     actions: list[tuple[str, tuple[str, ...]]]  # (text, owners)
 
 
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """The previous or next published meeting of the series, as its pages link to it."""
+
+    stem: str
+    started_at: datetime
+    title: str
+
+    def link(self, from_stem: str, extension: str) -> str:
+        """Its page of this kind, relative to the page of `from_stem` (both live in the
+        series folder, perhaps in different years)."""
+        name = PurePosixPath(self.stem)
+        same_year = name.parent == PurePosixPath(from_stem).parent
+        return f"{name.name}.{extension}" if same_year else \
+            f"../{name.parent.name}/{name.name}.{extension}"
+
+
 @dataclass
 class MinutesView:
     id: int
@@ -66,6 +84,12 @@ class MinutesView:
     files: dict[str, str]  # output -> path relative to the publish dir
     urls: dict[str, str]  # output -> URL readers use
     previous: PreviousMeeting | None = None
+    earlier: Neighbour | None = None  # the series' previous published meeting
+    later: Neighbour | None = None  # and the next one
+
+    @property
+    def stem(self) -> str:
+        return self.files["html"].removesuffix(".html")
 
     @property
     def heading(self) -> str:

@@ -629,6 +629,26 @@ class Storage:
             )
         return None if row is None else _record(row)
 
+    async def neighbours(self, name: str, started_at: datetime, meeting_id: int
+                         ) -> tuple[MeetingRecord | None, MeetingRecord | None]:
+        """The published meetings of a series just before and just after one (by start,
+        then id): what its pages link to as previous and next."""
+        published = (MeetingRow.name == name, MeetingRow.ended_at.is_not(None),
+                     MeetingRow.stem.is_not(None), MeetingRow.id != meeting_id)
+        earlier = (MeetingRow.started_at < started_at) | (
+            (MeetingRow.started_at == started_at) & (MeetingRow.id < meeting_id))
+        later = (MeetingRow.started_at > started_at) | (
+            (MeetingRow.started_at == started_at) & (MeetingRow.id > meeting_id))
+        async with self._session() as session:
+            before = await session.scalar(
+                select(MeetingRow).where(*published, earlier)
+                .order_by(MeetingRow.started_at.desc(), MeetingRow.id.desc()).limit(1))
+            after = await session.scalar(
+                select(MeetingRow).where(*published, later)
+                .order_by(MeetingRow.started_at, MeetingRow.id).limit(1))
+        return (None if before is None else _record(before),
+                None if after is None else _record(after))
+
     async def claim_stem(self, meeting_id: int, candidates: Iterable[str]) -> str:
         """Give a meeting its output path for good: its own if it has one, else the first free."""
         async with self._session() as session:

@@ -54,6 +54,13 @@ async def pages(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     for n, (nick, text) in enumerate(said):
         recorder.submit(ChatEvent("net", "#pages", nick, text, LineKind.MESSAGE,
                                   start + timedelta(minutes=n, seconds=7)))
+    # Two more of the series, published after it: one later, then one earlier (another
+    # year): each publish puts the links of the pages beside it right.
+    for when in (datetime(2025, 7, 1, 18, tzinfo=UTC), datetime(2024, 12, 1, 18, tzinfo=UTC)):
+        for n, text in enumerate(("#startmeeting Readable pages", "#endmeeting")):
+            recorder.submit(ChatEvent("net", "#pages", "chair", text, LineKind.MESSAGE,
+                                      when + timedelta(minutes=n)))
+        await recorder.drained()
     await recorder.drained()
     task.cancel()
     server = TestServer(create_app(storage, publisher, RateLimiter(10, 50)))
@@ -165,4 +172,22 @@ async def test_served_archive_pages_offer_search_and_static_ones_do_not(
     static = (tmp_path / "out" / "index.html").read_text()
     assert "<form" not in static
     assert "<!-- openminutes:search -->" in static
+    await page.close()
+
+
+async def test_previous_and_next_meeting_links_resolve_after_publishing_out_of_order(
+        pages: dict[str, str], browser: Browser) -> None:
+    page = await browser.new_page()
+    for start, ext in ((pages["minutes"], ".html"), (pages["log"], ".log.html")):
+        await page.goto(start)
+        await page.click("nav.series a[rel=prev]")
+        assert page.url.endswith(f"/2024/readable_pages.2024-12-01-18.00{ext}"), page.url
+        assert await page.locator("nav.series a[rel=prev]").count() == 0  # the first
+        await page.click("nav.series a[rel=next]")
+        assert page.url == start
+        await page.click("nav.series a[rel=next]")
+        assert page.url.endswith(f"/2025/readable_pages.2025-07-01-18.00{ext}"), page.url
+        assert await page.locator("nav.series a[rel=next]").count() == 0  # the latest
+        text = await page.locator("nav.series").inner_text()
+        assert text == "← Previous meeting of readable_pages: 2025-06-01"
     await page.close()
