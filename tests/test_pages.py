@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
 from openminutes.chat.base import ChatEvent
+from openminutes.importer.run import Importer
 from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import LineKind
 from openminutes.meetings.state import MeetingSettings
@@ -25,7 +26,7 @@ from openminutes.runtime.recorder import Recorder
 from openminutes.storage import Storage
 from openminutes.web.app import create_app
 from openminutes.web.ratelimit import RateLimiter
-from tests.helpers import Room
+from tests.helpers import CORPUS, Room
 from tests.test_browser import browser
 
 __all__ = ["browser"]  # the fixture, shared with test_browser.py
@@ -50,6 +51,9 @@ async def pages(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
             ("a_rather_long_nick_indeed", "#info " + "words " * 30),
             ("carol", "#action carol and bob to check the phone layout"),
             ("chair", "#agreed " + "agreement " * 20), ("alice", "short"),
+            # Hostile: markup, a right-to-left override, a word that never breaks.
+            ("mallory", "<script>alert(1)</script> \u202eevil\u202c " + "W" * 300),
+            ("mallory\u202e", "#idea " + "x" * 200 + " <b>bold</b>"),
             ("chair", "#endmeeting")]
     for n, (nick, text) in enumerate(said):
         recorder.submit(ChatEvent("net", "#pages", nick, text, LineKind.MESSAGE,
@@ -63,6 +67,14 @@ async def pages(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
         await recorder.drained()
     await recorder.drained()
     task.cancel()
+    corpus: list[tuple[str, str]] = []
+    if CORPUS.is_dir():  # real meetings MeetBot recorded, imported as a project would
+        importer = Importer(storage, Engine(default_registry()), publisher, MeetingSettings())
+        await importer.run([CORPUS / "logs"], progress=False)
+        for record in await storage.meetings():
+            if record.stem and not record.stem.startswith("readable_pages/"):
+                corpus += [(f"corpus-{record.id}", f"/{record.stem}.html"),
+                           (f"corpus-{record.id}-log", f"/{record.stem}.log.html")]
     server = TestServer(create_app(storage, publisher, RateLimiter(10, 50)))
     await server.start_server()
     stem = "readable_pages/2025/readable_pages.2025-06-01-18.00"
@@ -70,7 +82,8 @@ async def pages(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
         ("index", "/"), ("series", "/readable_pages/"), ("year", "/years/2025.html"),
         ("month", "/years/2025-06.html"),
         ("minutes", f"/{stem}.html"), ("log", f"/{stem}.log.html"),
-        ("decisions", "/readable_pages/decisions.html"), ("search", "/search?q=layout"))}
+        ("decisions", "/readable_pages/decisions.html"), ("search", "/search?q=layout"),
+        *corpus)}
     await server.close()
     await storage.close()
 
