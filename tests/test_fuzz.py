@@ -28,9 +28,9 @@ NICKS = ["chair", "alice", "bob", "<b>x</b>", "x[m]", "v|w", "n_", "`q", "^", "\
 # Everything our templates may emit; anything else in the HTML came from user text.
 TAGS = {"html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "a",
         "time", "ol", "ul", "li", "span", "strong", "section", "table", "tr", "th", "td",
-        "footer", "script"}
+        "footer", "script", "main", "nav", "bdi"}
 ATTRS = {"lang", "charset", "name", "content", "href", "rel", "id", "class", "datetime", "src",
-         "defer"}
+         "defer", "aria-label"}
 OUR_SCRIPT = "../../static/localtime.js"
 
 
