@@ -41,6 +41,22 @@ class Checkpoint(NamedTuple):
     value: str
 
 
+# A topic a meeting replaced, kept in the adapter's state across restarts: the key is
+# this prefix and the room, the value "=" and the topic ("" once it is put back).
+_TOPIC_STATE = "topic-before:"
+
+
+def replaced_topic_state(room: str, topic: str | None) -> tuple[str, str]:
+    """The (key, value) that keeps `topic` as replaced in `room` (None: put back)."""
+    return _TOPIC_STATE + room, "" if topic is None else "=" + topic
+
+
+def replaced_topics(state: dict[str, str]) -> dict[str, str]:
+    """The topics kept by replaced_topic_state in an adapter's state, by room."""
+    return {key[len(_TOPIC_STATE):]: value[1:] for key, value in state.items()
+            if key.startswith(_TOPIC_STATE) and value.startswith("=")}
+
+
 class ProbeError(Exception):
     """A network the config names cannot be used (`openminutes check`); the message says
     which server and why."""

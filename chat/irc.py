@@ -23,9 +23,10 @@ from openminutes.chat.base import (
     ProbeError,
     StateStore,
     jittered_backoff,
+    replaced_topics,
 )
 from openminutes.chat.config import IrcConfig
-from openminutes.chat.irc_session import TOPIC_STATE, IrcSession
+from openminutes.chat.irc_session import IrcSession
 from openminutes.chat.irclines import privmsg_lines
 from openminutes.chat.outbox import Outbox
 
@@ -80,9 +81,8 @@ class IrcAdapter:
     async def run(self, sink: EventSink) -> None:
         self._sink = sink
         if self.store is not None:  # topics that meetings open before a restart replaced
-            for key, value in (await self.store.state(self.name)).items():
-                if key.startswith(TOPIC_STATE) and value.startswith("="):
-                    self._session.replaced_topics[key[len(TOPIC_STATE):]] = value[1:]
+            self._session.replaced_topics.update(
+                replaced_topics(await self.store.state(self.name)))
         loop = asyncio.get_running_loop()
         reactor = AioReactor(loop=loop)
         for name in (*IrcSession.events(), *_ADAPTER_EVENTS):
@@ -114,7 +114,7 @@ class IrcAdapter:
             except OSError as exc:
                 self.connect_error = exc.strerror or str(exc) or type(exc).__name__
                 self.log.warning("%s: cannot connect to %s:%s: %s", self.name, self.config.host,
-                            self.config.port, exc)
+                                 self.config.port, exc)
             if self._closing:
                 break
             delay = self._backoff(attempt)
@@ -159,10 +159,8 @@ class IrcAdapter:
         return f"registered as {self._session.nick} on {where}{login}"
 
     def say(self, room: str, text: str, *, urgent: bool = False) -> None:
-        if self._outbox.put(room, text, privmsg_lines(room, text, self._session.prefix_reserve),
-                            urgent=urgent):
-            self._out_empty.clear()
-            self._out_ready.set()
+        self._enqueue(room, text, privmsg_lines(room, text, self._session.prefix_reserve),
+                      urgent=urgent)
 
     def set_topic(self, room: str, text: str) -> None:
         """Set the channel topic where the bot may (op, or the channel is not +t); say
@@ -175,7 +173,12 @@ class IrcAdapter:
         self._queue_raw(room, self._session.restore_line(room))
 
     def _queue_raw(self, room: str, line: str | None) -> None:
-        if line is not None and self._outbox.put(room, line, [line]):
+        if line is not None:
+            self._enqueue(room, line, [line])
+
+    def _enqueue(self, room: str, text: str, lines: list[str], *, urgent: bool = False) -> None:
+        """Lines for the sender, which drains them at the token-bucket rate."""
+        if self._outbox.put(room, text, lines, urgent=urgent):
             self._out_empty.clear()
             self._out_ready.set()
 

@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from irc.client import Event
 from irc.modes import parse_channel_modes
 
-from openminutes.chat.base import ChatEvent, Checkpoint, EventSink, Outage, clean_text
+from openminutes.chat.base import (
+    ChatEvent,
+    Checkpoint,
+    EventSink,
+    Outage,
+    clean_text,
+    replaced_topic_state,
+)
 from openminutes.chat.config import IrcConfig
 from openminutes.chat.irclines import DEFAULT_PREFIX_RESERVE, sanitize, split_utf8
 from openminutes.meetings.model import LineKind
@@ -31,7 +38,6 @@ WHOX_QUERY_ID = "147"  # marks the replies to our own WHOX queries
 # Channel ranks that may set the topic of a +t channel (owner, admin, op, halfop).
 _TOPIC_RANKS = frozenset("~&@%")
 _TOPIC_MODES = frozenset("qaoh")
-TOPIC_STATE = "topic-before:"  # + folded channel: the topic a meeting replaced
 
 
 def _tag(event: Event, key: str) -> str | None:
@@ -184,11 +190,11 @@ class IrcSession:
         self.login_problem = why
         if self.config.sasl_required:
             self.log.error("%s: %s and sasl_required is set: not registering; will try again",
-                      self.config.name, why)
+                           self.config.name, why)
             self._send("QUIT :SASL login required")
         else:
             self.log.warning("%s: %s; registering without an account (sasl_username %s)",
-                        self.config.name, why, self.config.sasl_username)
+                             self.config.name, why, self.config.sasl_username)
 
     _on_sasltoolong = _on_saslfail
     _on_saslaborted = _on_saslfail
@@ -204,7 +210,7 @@ class IrcSession:
         if event.target:
             self.nick = event.target  # 001 names us as the server knows us
         self.log.info("%s: registered as %s (caps: %s)", self.config.name, self.nick,
-                 " ".join(sorted(self.caps)) or "none")
+                      " ".join(sorted(self.caps)) or "none")
         if self.config.sasl_username and not self.sasl_settled:
             # Registered without any capability negotiation: no SASL happened.
             self._without_login("the server does not negotiate capabilities")
@@ -375,7 +381,8 @@ class IrcSession:
         if folded not in self.replaced_topics:
             before = self.topics.get(folded, "")
             self.replaced_topics[folded] = before
-            self._emit_event(Checkpoint(self.config.name, TOPIC_STATE + folded, "=" + before))
+            self._emit_event(Checkpoint(self.config.name,
+                                        *replaced_topic_state(folded, before)))
         return self._topic(channel, text)
 
     def restore_line(self, channel: str) -> str | None:
@@ -384,7 +391,7 @@ class IrcSession:
         if folded not in self.replaced_topics:
             return None
         before = self.replaced_topics.pop(folded)
-        self._emit_event(Checkpoint(self.config.name, TOPIC_STATE + folded, ""))
+        self._emit_event(Checkpoint(self.config.name, *replaced_topic_state(folded, None)))
         return self._topic(channel, before) if self.may_set_topic(channel) else None
 
     def _topic(self, channel: str, text: str) -> str:

@@ -26,7 +26,15 @@ from nio import (
     WhoamiResponse,
 )
 
-from openminutes.chat.base import Checkpoint, EventSink, ProbeError, StateStore, jittered_backoff
+from openminutes.chat.base import (
+    Checkpoint,
+    EventSink,
+    ProbeError,
+    StateStore,
+    jittered_backoff,
+    replaced_topic_state,
+    replaced_topics,
+)
 from openminutes.chat.config import MatrixConfig
 from openminutes.chat.matrix_events import RoomView, convert
 from openminutes.chat.outbox import Outbox
@@ -39,7 +47,6 @@ _SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []},
 _BACKFILL_PAGE = 100
 _BACKFILL_MAX = 10_000  # events fetched after one gap; a meeting is never longer
 _RETRY_CAP = 60.0
-_TOPIC_STATE = "topic-before:"  # + room id: the topic a meeting replaced
 _REFUSED_RETRY_CAP = 300.0  # a refused login is tried again at most this often
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 ENCRYPTED_NOTICE = ("This room is end-to-end encrypted: openminutes cannot read it, so it "
@@ -95,8 +102,7 @@ class MatrixAdapter:
         state = await self.store.state(self.name)
         self._token = state.get("next_batch")
         self._warned = {k.split(":", 1)[1] for k in state if k.startswith("warned:")}
-        self._replaced_topics = {k[len(_TOPIC_STATE):]: v[1:] for k, v in state.items()
-                                 if k.startswith(_TOPIC_STATE) and v.startswith("=")}
+        self._replaced_topics = replaced_topics(state)
         for key, label in state.items():
             if key.startswith("room:"):
                 self._remember(key.split(":", 1)[1], label)
@@ -187,7 +193,7 @@ class MatrixAdapter:
                 # A wrong password, or a deactivated account: nothing else stops for it,
                 # and a fixed account is picked up without a restart.
                 self.log.error("%s: the homeserver refused the login of %s: %s", self.name,
-                          self.config.user_id, response.message)
+                               self.config.user_id, response.message)
                 await self._pause(attempt, "login refused", cap=_REFUSED_RETRY_CAP)
                 continue
             await self._pause(attempt, f"login failed: {response}")
@@ -311,7 +317,7 @@ class MatrixAdapter:
                 self.log.error("%s: cannot join %s: %s", self.name, room_id, response)
         else:
             self.log.info("%s: declining the invitation to %s from %s (server not in "
-                     "invite_servers)", self.name, room_id, inviter or "unknown")
+                          "invite_servers)", self.name, room_id, inviter or "unknown")
             await self.client.room_leave(room_id)
 
     async def _refuse_encrypted(self, room_id: str, label: str) -> None:
@@ -393,7 +399,7 @@ class MatrixAdapter:
         if room_id not in self._replaced_topics:
             self._replaced_topics[room_id] = view.topic
             self._in_background(self.store.put_state(
-                self.name, _TOPIC_STATE + room_id, "=" + view.topic))
+                self.name, *replaced_topic_state(room_id, view.topic)))
         self._in_background(self._put_topic(room_id, text))
 
     def restore_topic(self, room: str) -> None:
@@ -402,7 +408,8 @@ class MatrixAdapter:
         if room_id not in self._replaced_topics:
             return
         before = self._replaced_topics.pop(room_id)
-        self._in_background(self.store.put_state(self.name, _TOPIC_STATE + room_id, ""))
+        self._in_background(self.store.put_state(
+            self.name, *replaced_topic_state(room_id, None)))
         view = self._views.get(room_id)
         if view is not None and view.may_send_state(self.config.user_id, "m.room.topic"):
             self._in_background(self._put_topic(room_id, before))
@@ -471,13 +478,13 @@ class MatrixAdapter:
                 wait = min(_RETRY_CAP, 0.5 * 2 ** attempt)
             else:
                 self.log.error("%s: the homeserver refused a message to %s: %s %s", self.name,
-                          room_id, status, data)
+                               room_id, status, data)
                 return
             self.log.warning("%s: send to %s got %s; retrying in %.1fs", self.name, room_id,
-                        status or data.get("error"), wait)
+                             status or data.get("error"), wait)
             await asyncio.sleep(wait)
         self.log.error("%s: gave up sending to %s after %d attempts", self.name, room_id,
-                  self.config.send_retries + 1)
+                       self.config.send_retries + 1)
 
     async def close(self) -> None:
         self._closing = True
