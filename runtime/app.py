@@ -157,9 +157,9 @@ async def run_bot(config: Config) -> None:
         recorder.senders[adapter.name] = adapter
     # After the senders: resuming announces itself (queued until each network is joined).
     await recorder.resume()
-    registry = bot_registry(recorder, [a for a in adapters if not isinstance(a, ConsoleAdapter)])
-    health = bot_health(services.storage,
-                        [a for a in adapters if not isinstance(a, ConsoleAdapter)])
+    networks = [a for a in adapters if not isinstance(a, ConsoleAdapter)]
+    registry = bot_registry(recorder, networks)
+    health = bot_health(services.storage, networks)
     runner = await start_web(config, services, health=health, metrics=registry) \
         if config.web.enabled else None
     probes = await start_metrics(config.metrics.listen, health, registry) \

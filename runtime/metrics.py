@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 
 from openminutes.runtime.recorder import Recorder
 from openminutes.storage.protocols import SearchIndex
+from openminutes.web.health import database_problems
 
 
 class Observed(Protocol):
@@ -65,8 +66,7 @@ class _BotCollector(Collector):
 def bot_registry(recorder: Recorder, adapters: Iterable[Observed]) -> CollectorRegistry:
     """A registry of the recorder's and the adapters' figures, and of publish times."""
     registry = CollectorRegistry()
-    observed = [a for a in adapters if hasattr(a, "reconnects")]
-    registry.register(_BotCollector(recorder, observed))
+    registry.register(_BotCollector(recorder, list(adapters)))
     publish = Histogram("openminutes_publish_seconds", "Time to publish a meeting's files",
                         registry=registry)
     recorder.on_published = publish.observe
@@ -76,14 +76,10 @@ def bot_registry(recorder: Recorder, adapters: Iterable[Observed]) -> CollectorR
 def bot_health(storage: SearchIndex, adapters: Iterable[Observed]
                ) -> Callable[[], Awaitable[list[str]]]:
     """/healthz for `run`: the database answers and every network is connected."""
-    networks = [a for a in adapters if hasattr(a, "reconnects")]
+    networks = list(adapters)
 
     async def check() -> list[str]:
-        problems = []
-        try:
-            await storage.ping()
-        except Exception as exc:
-            problems.append(f"database: {type(exc).__name__}")
+        problems = await database_problems(storage)
         problems.extend(f"{a.name}: not connected" for a in networks if not a.connected)
         return problems
 

@@ -26,7 +26,7 @@ from openminutes.publish.render import css_hash, render_page
 from openminutes.storage import MeetingRecord
 from openminutes.storage.protocols import SearchIndex
 from openminutes.storage.search import Filters, Hit, SearchPage, kind_choices
-from openminutes.web.health import HealthCheck
+from openminutes.web.health import HealthCheck, database_problems
 from openminutes.web.health import add_routes as add_health_routes
 from openminutes.web.openapi import spec
 from openminutes.web.ratelimit import RateLimiter
@@ -340,14 +340,6 @@ async def _timed_search(request: web.Request, query: str, filters: Filters, *, l
         return await request.app[STORAGE].search(query, filters, limit=limit, offset=offset)
 
 
-async def _database_reachable(storage: SearchIndex) -> list[str]:
-    try:
-        await storage.ping()
-    except Exception as exc:
-        return [f"database: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]
-    return []
-
-
 def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
                registry: Registry | None = None, *, health: HealthCheck | None = None,
                metrics: CollectorRegistry | None = None) -> web.Application:
@@ -368,7 +360,7 @@ def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
     collected = metrics if metrics is not None else CollectorRegistry()
     app[SEARCH_SECONDS] = Histogram("openminutes_search_seconds", "Time to answer a search",
                                     registry=collected)
-    add_health_routes(app, health or (lambda: _database_reachable(storage)), collected)
+    add_health_routes(app, health or (lambda: database_problems(storage)), collected)
     app.router.add_get("/api/openapi.json", api_openapi)
     app.router.add_get("/api/meetings", api_meetings)
     app.router.add_get("/api/meetings/{id}", api_meeting)
