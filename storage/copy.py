@@ -10,19 +10,20 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openminutes.storage.models import ChatStateRow, ItemRow, LineRow, MeetingRow, SourceRow
-from openminutes.storage.repository import Storage
+from openminutes.storage.repository import (
+    _ITEMS,
+    _LINES,
+    _MEETINGS,
+    _SOURCES,
+    _STATE,
+    Storage,
+)
 
-_MEETINGS = cast(Table, MeetingRow.__table__)
-_LINES = cast(Table, LineRow.__table__)
-_ITEMS = cast(Table, ItemRow.__table__)
-_SOURCES = cast(Table, SourceRow.__table__)
-_STATE = cast(Table, ChatStateRow.__table__)
 # Tables with an integer id, in the order their foreign keys need; copied by id ranges.
 _BY_ID = (_MEETINGS, _LINES, _ITEMS, _SOURCES)
 _CHUNK = 5000
@@ -36,7 +37,6 @@ class CopyError(Exception):
 @dataclass
 class CopyReport:
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows in the target
-    copied: dict[str, int] = field(default_factory=dict)  # table -> rows copied this run
     meetings_verified: int = 0
     resumed: bool = False
 
@@ -99,13 +99,11 @@ async def copy_archive(source: Storage, target: Storage, source_name: str,
                 after = int(rows[-1]["id"])
                 copied += len(rows)
                 progress(table.name, copied)
-            report.copied[table.name] = copied
         state = (await src.execute(select(_STATE))).mappings().all()
         async with target.engine.begin() as out:
             await out.execute(delete(_STATE))
             if state:
                 await out.execute(insert(_STATE), [dict(r) for r in state])
-            report.copied[_STATE.name] = len(state)
             if target.engine.dialect.name == "postgresql":
                 for table in _BY_ID:  # new rows continue after the copied ids
                     await out.execute(text(

@@ -6,16 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from openminutes.storage.repository import async_url
-
-_MIGRATIONS = Path(__file__).parent / "migrations"
+from openminutes.storage.repository import _STATE, alembic_config, async_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +29,8 @@ class SchemaStatus:
                 f"(to {self.head}; `openminutes db upgrade` applies them)")
 
 
-def _script() -> ScriptDirectory:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    return ScriptDirectory.from_config(cfg)
-
-
 def _read(connection: Connection) -> SchemaStatus:
-    script = _script()
+    script = ScriptDirectory.from_config(alembic_config())
     head = script.get_current_head()
     assert head is not None
     current = MigrationContext.configure(connection).get_current_revision()
@@ -83,10 +74,10 @@ async def read_state(url: str, network: str) -> dict[str, str]:
     try:
         async with engine.connect() as conn:
             def read(sync: Connection) -> dict[str, str]:
-                if not inspect(sync).has_table("chat_state"):
+                if not inspect(sync).has_table(_STATE.name):
                     return {}
-                rows = sync.execute(text("SELECT key, value FROM chat_state "
-                                         "WHERE network = :n"), {"n": network})
+                rows = sync.execute(select(_STATE.c.key, _STATE.c.value)
+                                    .where(_STATE.c.network == network))
                 return {str(k): str(v) for k, v in rows}
             return await conn.run_sync(read)
     finally:

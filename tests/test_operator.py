@@ -14,15 +14,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine
 
+from openminutes.storage.repository import alembic_config
 from tests.matrix_server import SERVER_NAME, Synapse
 from tests.servers import FakeServices, InspIrcd, NgIrcd, free_port
 from tests.test_matrix_integration import bot_account, people_on
 
 ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS = ROOT / "storage" / "migrations"
 
 
 def _bot(*args: str) -> subprocess.CompletedProcess[str]:
@@ -85,8 +84,7 @@ async def test_check_passes_on_a_good_config_and_names_what_fails(
 
 def _at_revision(url: str, revision: str) -> None:
     """A database as an older openminutes left it."""
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg = alembic_config()
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
