@@ -68,29 +68,33 @@ class Engine:
             return outcome
         if isinstance(parsed, _NotParsed):
             parsed = parse_command(line.text, meeting.prefixes)
+        self._said(meeting, line, parsed, outcome)
+        if meeting.lurking:  # MeetBot: lurking, it neither replies nor changes the topic
+            outcome.replies.clear()
+            outcome.topic = None
+        return outcome
+
+    def _said(self, meeting: Meeting, line: Line, parsed: ParsedCommand | None,
+              outcome: Outcome) -> None:
+        """What a line someone said does: the command it carries, else what plain lines
+        do (a URL is a link; plugins' listeners see it)."""
         if parsed is None:
             if meeting.started:
                 if starts_with_url(line.text):
                     meeting.add_item(ItemKind.LINK, line, line.text.strip())
-                if self.registry.listeners:
+                if self.registry.listeners:  # every line passes here: no context for none
                     ctx = Context(meeting, line, "", line.text.strip(), outcome, self.registry)
                     for listener in self.registry.listeners:
                         listener(ctx)
-                    if meeting.lurking:
-                        outcome.replies.clear()
-            return outcome
+            return
         cmd = self.registry.lookup(parsed.name)
         if cmd is None or (not meeting.started and cmd.name != START_COMMAND):
-            return outcome
+            return
         ctx = Context(meeting, line, parsed.name, parsed.args, outcome, self.registry)
         if cmd.chair_only and not self._may_chair(meeting, line, cmd.name):
             self._refuse(ctx)
         else:
             cmd.handler(ctx)
-        if meeting.lurking:  # MeetBot: lurking, it neither replies nor changes the topic
-            outcome.replies.clear()
-            outcome.topic = None
-        return outcome
 
     @staticmethod
     def _parts(meeting: Meeting, event_id: str | None) -> list[Line]:

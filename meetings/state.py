@@ -334,6 +334,18 @@ class Meeting:
             self.votes = [v for v in self.votes if v.end_line != item.line]
         return item
 
+    def vote_rule(self) -> VoteRule:
+        """The rule of the open vote, else the one the next vote will follow."""
+        if self.open_vote is not None:
+            return self.open_vote.rule
+        return self.next_rule or self.settings.vote_rule_for(self.channel)
+
+    def set_vote_rule(self, rule: VoteRule) -> None:
+        """A chair's rule (#voterule, #votesrequired): for the open vote and later ones."""
+        if self.open_vote is not None:
+            self.open_vote.rule = rule
+        self.next_rule = rule
+
     def end_vote(self, line: Line, *, by_meeting_end: bool = False) -> Vote | None:
         """Close the open vote, record its result as a decision."""
         vote = self.open_vote

@@ -27,9 +27,5 @@ def votesrequired(ctx: Context) -> None:
     except ValueError:
         ctx.reply(f"Usage: {m.prefixes[0]}votesrequired N")
         return
-    rule = replace(m.open_vote.rule if m.open_vote else
-                   (m.next_rule or m.settings.vote_rule_for(m.channel)), yes_required=needed)
-    if m.open_vote is not None:
-        m.open_vote.rule = rule
-    m.next_rule = rule
+    m.set_vote_rule(replace(m.vote_rule(), yes_required=needed))
     ctx.reply(f"Votes in favour required: {needed}")

@@ -34,7 +34,7 @@ def _open(ctx: Context, question: str, options: tuple[str, ...], *,
         ctx.reply(f"A vote is already open: {m.open_vote.question} "
                   f"({_prefix(ctx)}endvote closes it).")
         return
-    rule = m.next_rule or m.settings.vote_rule_for(m.channel)
+    rule = m.vote_rule()
     m.open_vote = Vote(question, options, ctx.line.nick, ctx.line.time, ctx.line.seq, rule,
                        dict(m.next_voters) if m.next_voters is not None else None,
                        plain_ballots=plain_ballots)
@@ -82,8 +82,10 @@ def vote(ctx: Context) -> None:
 def plain_ballot(ctx: Context) -> None:
     """meetingology: while a vote it opened is open, `+1 ...` is `#vote +1`."""
     current = ctx.meeting.open_vote
-    word = ctx.args.split(maxsplit=1)[0] if ctx.args else ""
-    if current is not None and current.plain_ballots and word in HCOOP_CHOICES:
+    if current is None or not current.plain_ballots or not ctx.args:
+        return  # every plain line of a meeting comes here
+    word = ctx.args.split(maxsplit=1)[0]
+    if word in HCOOP_CHOICES:
         _cast(ctx, current, word)
 
 
@@ -152,8 +154,7 @@ _RULE = re.compile(r"(quorum|threshold|abstentions)=(\S+)", re.IGNORECASE)
               "abstentions=counted|ignored: the rule of this and later votes")
 def voterule(ctx: Context) -> None:
     m = ctx.meeting
-    rule = m.open_vote.rule if m.open_vote else (m.next_rule or
-                                                   m.settings.vote_rule_for(m.channel))
+    rule = m.vote_rule()
     settings = {k.lower(): v.lower() for k, v in _RULE.findall(ctx.args)}
     try:
         quorum = int(settings.get("quorum", rule.quorum))
@@ -167,7 +168,5 @@ def voterule(ctx: Context) -> None:
                   "unanimity abstentions=counted|ignored")
         return
     new = VoteRule(quorum, threshold, abstentions == "counted")
-    if m.open_vote is not None:
-        m.open_vote.rule = new
-    m.next_rule = new
+    m.set_vote_rule(new)
     ctx.reply(f"Vote rule: {new.describe(0).replace(' not met', '')}")

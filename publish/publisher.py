@@ -151,7 +151,7 @@ class Publisher:
         return f"{self._url(files_for(stem)['log_html'])}#l-{line}" if stem else ""
 
     async def publish(self, meeting_id: int, meeting: Meeting, *,
-                      series_page: bool = True, neighbours: bool = True) -> Published:
+                      series_page: bool = True) -> Published:
         """Write all outputs (off the event loop), then store what replay derived.
 
         The files come first: if the bot dies in between, the stored lines still say the
@@ -191,7 +191,7 @@ class Publisher:
                     if meeting.ended:
                         spool.close()
         await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
-        if meeting.ended and neighbours:
+        if meeting.ended:
             # Published between two others (or after the last): their links change.
             for record in (earlier, later):
                 if record is not None:
