@@ -5,6 +5,7 @@ vote that lines starting with +1, -1 or +0 answer)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from openminutes.meetings.model import ItemKind
 from openminutes.meetings.registry import Context, Plugin
@@ -14,7 +15,6 @@ from openminutes.meetings.votes import (
     Ballot,
     Threshold,
     Vote,
-    VoteRule,
     parse_startvote,
 )
 
@@ -167,6 +167,8 @@ def voterule(ctx: Context) -> None:
         ctx.reply(f"Usage: {_prefix(ctx)}voterule quorum=N threshold=majority|two-thirds|"
                   "unanimity abstentions=counted|ignored")
         return
-    new = VoteRule(quorum, threshold, abstentions == "counted")
+    # What #voterule does not name (meetingology's votes required) stays as it was.
+    new = replace(rule, quorum=quorum, threshold=threshold,
+                  abstentions_count=abstentions == "counted")
     m.set_vote_rule(new)
     ctx.reply(f"Vote rule: {new.describe(0).replace(' not met', '')}")

@@ -290,3 +290,17 @@ def test_console_as_speaks_as_someone_else_and_nick_is_a_nick_change() -> None:
     assert [(e.nick, e.kind, e.text) for e in got] == [
         ("bob", LineKind.MESSAGE, "+1 from bob"), ("carol", LineKind.NICK, "carol2")]
     assert console.speaker == "carol2"
+
+
+def test_voterule_keeps_what_votesrequired_set() -> None:
+    run = run_transcript(
+        "10:00:00 <chair> #startmeeting\n"
+        "10:00:01 <chair> #votesrequired 2\n"
+        "10:00:02 <chair> #voterule quorum=1\n"
+        "10:00:03 <chair> #motion Ship it\n"
+        "10:00:04 <bob> #vote +1\n"
+        "10:00:05 <chair> #endvote\n")
+    (vote,) = run.meeting.votes
+    assert (vote.rule.quorum, vote.rule.yes_required) == (1, 2)
+    assert vote.result == ("Motion FAILED: Yes 1, No 0, Abstain 0 "
+                           "(quorum 1 met, simple majority, 2 in favour required)")
