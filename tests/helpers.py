@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,6 +13,9 @@ from openminutes.meetings.model import Line
 from openminutes.meetings.state import Meeting, MeetingSettings
 from openminutes.meetings.transcript import parse_lines
 from openminutes.plugins import default_registry
+from openminutes.publish.publisher import Publisher
+from openminutes.runtime.recorder import Recorder
+from openminutes.storage import Storage
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
@@ -35,6 +39,16 @@ class Room:
 
     def restore_topic(self, room: str) -> None:
         self.topics.append(None)
+
+
+def recording(storage: Storage, publisher: Publisher,
+              settings: MeetingSettings | None = None) -> tuple[Recorder, asyncio.Task[None]]:
+    """A recorder running over real storage and a real publisher, its network "net" a
+    Room; cancel the task when done."""
+    recorder = Recorder(storage, Engine(default_registry()), publisher,
+                        settings or MeetingSettings())
+    recorder.senders["net"] = Room()
+    return recorder, asyncio.create_task(recorder.run())
 
 
 @dataclass

@@ -11,14 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from openminutes.chat.base import ChatEvent
-from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import LineKind
-from openminutes.meetings.state import MeetingSettings
-from openminutes.plugins import default_registry
 from openminutes.publish.publisher import Publisher
 from openminutes.runtime.recorder import Recorder
 from openminutes.storage import Storage
-from tests.helpers import Room
+from tests.helpers import recording
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -34,11 +31,8 @@ async def _hold(recorder: Recorder, start: datetime, channel: str, name: str,
 
 async def _archive(tmp: Path) -> tuple[Storage, Recorder, asyncio.Task[None]]:
     storage = await Storage.open(f"sqlite:///{tmp / 'db.sqlite'}")
-    recorder = Recorder(storage, Engine(default_registry()),
-                        Publisher(storage, tmp / "out", "https://m.example.org"),
-                        MeetingSettings())
-    recorder.senders["net"] = Room()
-    return storage, recorder, asyncio.create_task(recorder.run())
+    recorder, task = recording(storage, Publisher(storage, tmp / "out", "https://m.example.org"))
+    return storage, recorder, task
 
 
 def _links(page: Path) -> list[str]:

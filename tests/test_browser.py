@@ -15,16 +15,12 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 
 from openminutes.chat.base import ChatEvent
-from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import LineKind
-from openminutes.meetings.state import MeetingSettings
-from openminutes.plugins import default_registry
 from openminutes.publish.publisher import Publisher
-from openminutes.runtime.recorder import Recorder
 from openminutes.storage import Storage
 from openminutes.web.app import create_app
 from openminutes.web.ratelimit import RateLimiter
-from tests.helpers import Room
+from tests.helpers import recording
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,9 +31,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 async def site(tmp_path: Path) -> AsyncIterator[str]:
     storage = await Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     publisher = Publisher(storage, tmp_path / "out")
-    recorder = Recorder(storage, Engine(default_registry()), publisher, MeetingSettings())
-    recorder.senders["net"] = Room()
-    task = asyncio.create_task(recorder.run())
+    recorder, task = recording(storage, publisher)
     start = datetime(2025, 6, 1, 18, tzinfo=UTC)
     said = [("chair", "#startmeeting tc"), ("chair", "#topic Charter"),
             ("mallory", "<script>alert('owned')</script>"),

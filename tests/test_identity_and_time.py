@@ -8,15 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from openminutes.chat.base import ChatEvent
-from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import Line, LineKind
-from openminutes.meetings.state import EVENT_WINDOW, MeetingSettings
-from openminutes.plugins import default_registry
+from openminutes.meetings.state import EVENT_WINDOW
 from openminutes.publish.files import stem_for
 from openminutes.publish.publisher import Publisher
 from openminutes.runtime.recorder import Recorder
 from openminutes.storage import Storage
-from tests.helpers import Room, run_lines, run_transcript
+from tests.helpers import recording, run_lines, run_transcript
 
 T = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 
@@ -71,10 +69,7 @@ def _said(n: int, text: str, kind: LineKind = LineKind.MESSAGE,
 
 
 async def _recording(storage: Storage, out: Path) -> tuple[Recorder, asyncio.Task[None]]:
-    recorder = Recorder(storage, Engine(default_registry()), Publisher(storage, out),
-                        MeetingSettings())
-    recorder.senders["net"] = Room()
-    return recorder, asyncio.create_task(recorder.run())
+    return recording(storage, Publisher(storage, out))
 
 
 async def test_a_100000_line_meeting_is_recorded_and_rendered(tmp_path: Path) -> None:

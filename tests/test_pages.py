@@ -22,11 +22,10 @@ from openminutes.meetings.model import LineKind
 from openminutes.meetings.state import MeetingSettings
 from openminutes.plugins import default_registry
 from openminutes.publish.publisher import Publisher
-from openminutes.runtime.recorder import Recorder
 from openminutes.storage import Storage
 from openminutes.web.app import create_app
 from openminutes.web.ratelimit import RateLimiter
-from tests.helpers import CORPUS, Room
+from tests.helpers import CORPUS, recording
 from tests.test_browser import browser
 
 __all__ = ["browser"]  # the fixture, shared with test_browser.py
@@ -42,9 +41,7 @@ async def pages(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     and served; the URL of each page type."""
     storage = await Storage.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     publisher = Publisher(storage, tmp_path / "out")
-    recorder = Recorder(storage, Engine(default_registry()), publisher, MeetingSettings())
-    recorder.senders["net"] = Room()
-    task = asyncio.create_task(recorder.run())
+    recorder, task = recording(storage, publisher)
     start = datetime(2025, 6, 1, 18, tzinfo=UTC)
     said = [("chair", "#startmeeting Readable pages"), ("chair", "#topic Layout"),
             ("alice", "a long line " * 40), ("bob", f"#link {LONG_URL}"),

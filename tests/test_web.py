@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,16 +10,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from openminutes.chat.base import ChatEvent
-from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import LineKind
-from openminutes.meetings.state import MeetingSettings
-from openminutes.plugins import default_registry
 from openminutes.publish.publisher import Publisher
 from openminutes.runtime.recorder import Recorder
 from openminutes.storage import Storage
 from openminutes.web.app import create_app
 from openminutes.web.ratelimit import RateLimiter
-from tests.helpers import Room
+from tests.helpers import recording
 
 HOSTILE = ['"', "NOT", "charter NOT", "%", "_", "' OR 1=1--", "x" * 10_000, "a", "(", "*",
            "<script>alert(1)</script>", "\\", "NEAR(a b)", "-", "OR OR", "é"]
@@ -38,9 +34,7 @@ async def _meeting(recorder: Recorder, start: datetime, channel: str, said: list
 async def client(database_url: str, tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     storage = await Storage.open(database_url)
     publisher = Publisher(storage, tmp_path / "out")
-    recorder = Recorder(storage, Engine(default_registry()), publisher, MeetingSettings())
-    recorder.senders["net"] = Room()
-    task = asyncio.create_task(recorder.run())
+    recorder, task = recording(storage, publisher)
     t = datetime(2025, 6, 1, 18, tzinfo=UTC)
     await _meeting(recorder, t, "#tc", [
         "#startmeeting tc", "alice:we should adopt the charter", "#agreed adopt the charter",
