@@ -313,14 +313,12 @@ async def start_web(config: Config, services: Services, *,
                     metrics: CollectorRegistry | None = None) -> web.AppRunner:
     """The archive server on [web] listen (with /healthz and /metrics); stopped with
     runner.cleanup()."""
-    host, _, port = config.web.listen.rpartition(":")
     limiter = RateLimiter(config.web.search_rate, config.web.search_burst)
     runner = ArchiveRunner(create_app(services.storage, services.publisher, limiter,
                                       services.engine.registry, health=health,
                                       metrics=metrics),
                            idle_timeout=config.web.idle_timeout)
-    await runner.setup()
-    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    await _listen(runner, config.web.listen)
     log.info("archive served on http://%s/", config.web.listen)
     return runner
 
@@ -328,12 +326,17 @@ async def start_web(config: Config, services: Services, *,
 async def start_metrics(listen: str, health: HealthCheck,
                         metrics: CollectorRegistry) -> web.AppRunner:
     """/healthz and /metrics alone, on [metrics] listen."""
-    host, _, port = listen.rpartition(":")
     runner = web.AppRunner(health_app(health, metrics), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    await _listen(runner, listen)
     log.info("health and metrics on http://%s/", listen)
     return runner
+
+
+async def _listen(runner: web.AppRunner, listen: str) -> None:
+    """Start `runner` on HOST:PORT (checked by the config; [::1] for IPv6)."""
+    host, _, port = listen.rpartition(":")
+    await runner.setup()
+    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
 
 
 async def serve(config: Config) -> None:

@@ -161,6 +161,12 @@ def _build(prefix: str, raw: Any, cls: Any) -> Any:
     return cls(**values)
 
 
+def _check_listen(key: str, listen: str) -> None:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{key} must be HOST:PORT, not {listen!r}")
+
+
 def _validate(config: Config) -> None:
     if not config.meetings.command_prefix.strip():
         raise ConfigError("meetings.command_prefix must not be empty")
@@ -168,9 +174,7 @@ def _validate(config: Config) -> None:
         raise ConfigError("storage.max_pending_lines must be at least 100")
     if config.meetings.max_length_minutes <= 0:
         raise ConfigError("meetings.max_length_minutes must be positive")
-    host, _, port = config.web.listen.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"web.listen must be HOST:PORT, not {config.web.listen!r}")
+    _check_listen("web.listen", config.web.listen)
     if config.web.search_rate <= 0 or config.web.search_burst < 1:
         raise ConfigError("web.search_rate and web.search_burst must be positive")
     if config.web.idle_timeout <= 0:
@@ -182,9 +186,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(f'logging.format must be "text" or "json", not '
                           f"{config.logging.format!r}")
     if config.metrics.listen:
-        host, _, port = config.metrics.listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"metrics.listen must be HOST:PORT, not {config.metrics.listen!r}")
+        _check_listen("metrics.listen", config.metrics.listen)
     _validate_rule("votes", config.votes.quorum, config.votes.threshold)
     for i, rule in enumerate(config.votes.channel):
         _validate_rule(f"votes.channel[{i}]", rule.quorum, rule.threshold)
