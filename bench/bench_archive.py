@@ -2,12 +2,14 @@
 full rebuild.
 
 Usage: python bench/bench_archive.py [--meetings 50000] [--lines 200] [--series 100]
-       [--keep DIR [--measure-only]] [--no-rebuild]
+       [--keep DIR [--measure-only]] [--no-rebuild] [--storage sqlite|URL ...]
 Generates MeetBot logs over 12 years, imports them (`bot.py import --no-render`), rebuilds
 every page (`bot.py render --all`), then measures in one run:
-- search p50/p95 over ten queries (20 runs each, SQLite FTS5), beside `grep -ril` for the
-  same words over the same logs, which is what auditors do today;
+- search p50/p95 over ten queries (20 runs each), beside `grep -ril` for the same words
+  over the same logs, which is what auditors do today;
 - publishing one more meeting into that archive, against publishing one into an empty one.
+With `--storage` given for SQLite and for PostgreSQL, each is filled and measured in turn
+and the figures are printed side by side (see bench/stores.py).
 The reference bot (hcoop-meetbot) has no archive or search to compare with.
 """
 
@@ -22,12 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import stores  # noqa: E402
 from openminutes.meetings.engine import Engine  # noqa: E402
 from openminutes.meetings.model import Line, LineKind  # noqa: E402
 from openminutes.meetings.state import Meeting, MeetingSettings  # noqa: E402
@@ -47,6 +51,7 @@ QUERIES = [("security", Filters()), ("release deadline", Filters()),
            ("mirror OR infra", Filters()), ("translation", Filters(series="series7")),
            ("governance", Filters(person="alice3")),
            ("packaging", Filters(since=datetime(2020, 1, 1, tzinfo=UTC)))]
+DB = "archive.db"  # the SQLite file in the work folder
 
 
 def write_archive(folder: Path, meetings: int, lines: int, series: int) -> int:
@@ -111,15 +116,16 @@ async def publish_one(storage: Storage, out: Path, n: int) -> float:
     return time.perf_counter() - began
 
 
-async def claim_paths(work: Path) -> float:
+async def claim_paths(url: str) -> float:
     """What a rebuild does to the database, without writing the files: give every meeting
     its output path, so that it counts as published (searchable, listed). Seconds."""
     began = time.perf_counter()
-    storage = await Storage.open(f"sqlite:///{work}/archive.db", durable=False)
+    storage = await Storage.open(url, durable=False)
     for record in await storage.meetings():
         if record.stem is None and record.ended_at is not None:
             await storage.claim_stem(record.id, stem_candidates(
                 stem_for(record.name, record.started_at)))
+    await storage.analyze()  # as a rebuild leaves it
     await storage.close()
     return time.perf_counter() - began
 
@@ -130,10 +136,30 @@ def grep_seconds(word: str, logs: Path) -> float:
     return time.perf_counter() - began
 
 
-async def measure(work: Path, logs: Path) -> None:
+@dataclass
+class Figures:
+    """One store's search and publishing figures."""
+
+    store: str
+    queries: list[tuple[str, float, float, int]] = field(default_factory=list)
+    p50: float = 0.0
+    p95: float = 0.0
+    publish_big: float = 0.0
+    publish_empty: float = 0.0
+
+
+def query_label(query: str, filters: Filters) -> str:
+    extra = filters.kind or filters.series or filters.person or (
+        f"since {filters.since:%Y}" if filters.since else "")
+    return f"{query}{', ' + extra if extra else ''}"
+
+
+async def measure(store: str, url: str, work: Path, logs: Path, grep: bool) -> Figures:
     preload()  # as `run` and `serve` do at start
-    storage = await Storage.open(f"sqlite:///{work}/archive.db")
-    print("search (20 runs each; ms)              p50     p95    hits   grep -ril (s)")
+    storage = await Storage.open(url)
+    figures = Figures(store)
+    print(f"{stores.label(store)}: search (20 runs each; ms)   p50     p95    hits"
+          f"{'   grep -ril (s)' if grep else ''}")
     everything: list[float] = []
     for query, filters in QUERIES:
         runs = []
@@ -142,23 +168,45 @@ async def measure(work: Path, logs: Path) -> None:
             page = await storage.search(query, filters)
             runs.append((time.perf_counter() - began) * 1000)
         everything += runs
-        word = query.strip('"').split()[0]
-        grep = await asyncio.to_thread(grep_seconds, word, logs)
-        label = f"{query} {filters.kind or ''}{filters.series or ''}{filters.person or ''}"
-        print(f"  {label[:36]:36} {statistics.median(runs):7.1f} "
-              f"{statistics.quantiles(runs, n=20)[18]:7.1f} {page.total:7} {grep:10.2f}")
-    print(f"  all queries: p50 {statistics.median(everything):.1f} ms, "
-          f"p95 {statistics.quantiles(everything, n=20)[18]:.1f} ms")
+        p50, p95 = statistics.median(runs), statistics.quantiles(runs, n=20)[18]
+        figures.queries.append((query_label(query, filters), p50, p95, page.total))
+        seconds = ""
+        if grep:
+            word = query.strip('"').split()[0]
+            seconds = f"{await asyncio.to_thread(grep_seconds, word, logs):10.2f}"
+        print(f"  {query_label(query, filters)[:36]:36} {p50:7.1f} {p95:7.1f} "
+              f"{page.total:7} {seconds}")
+    figures.p50 = statistics.median(everything)
+    figures.p95 = statistics.quantiles(everything, n=20)[18]
+    print(f"  all queries: p50 {figures.p50:.1f} ms, p95 {figures.p95:.1f} ms")
     big = [await publish_one(storage, work / "minutes", n) for n in range(5)]
     await storage.close()
     empty_dir = work / "empty"
     empty_dir.mkdir(exist_ok=True)
-    empty = await Storage.open(f"sqlite:///{empty_dir}/empty.db")
+    # PostgreSQL: a second database beside the archive's, on the same server.
+    beside = store if store == stores.SQLITE else f"{store}_empty"
+    empty = await Storage.open(stores.fresh_url(beside, empty_dir, "empty.db"))
     small = [await publish_one(empty, empty_dir / "minutes", n) for n in range(5)]
     await empty.close()
-    print(f"publish one more meeting: {statistics.median(big) * 1000:.0f} ms into this "
-          f"archive, {statistics.median(small) * 1000:.0f} ms into an empty one "
-          f"({statistics.median(big) / statistics.median(small):.1f}x)")
+    figures.publish_big, figures.publish_empty = statistics.median(big), statistics.median(small)
+    print(f"  publish one more meeting: {figures.publish_big * 1000:.0f} ms into this "
+          f"archive, {figures.publish_empty * 1000:.0f} ms into an empty one "
+          f"({figures.publish_big / figures.publish_empty:.1f}x)")
+    return figures
+
+
+def side_by_side(results: list[Figures]) -> None:
+    if len(results) < 2:
+        return
+    names = [stores.label(r.store) for r in results]
+    print("\nside by side (ms)                     "
+          + "".join(f"{name + ' p50':>16}{name + ' p95':>16}" for name in names))
+    for n, (query, _, _, _) in enumerate(results[0].queries):
+        print(f"  {query[:36]:36}" + "".join(
+            f"{r.queries[n][1]:16.1f}{r.queries[n][2]:16.1f}" for r in results))
+    print(f"  {'all queries':36}" + "".join(f"{r.p50:16.1f}{r.p95:16.1f}" for r in results))
+    print(f"  {'publish: archive / empty':36}" + "".join(
+        f"{r.publish_big * 1000:16.0f}{r.publish_empty * 1000:16.0f}" for r in results))
 
 
 def main() -> None:
@@ -173,13 +221,18 @@ def main() -> None:
                              "only claim the meetings' output paths, as it would")
     parser.add_argument("--measure-only", action="store_true",
                         help="measure search and publishing on the archive kept in --keep")
+    stores.add_storage_option(parser)
     args = parser.parse_args()
+    chosen = stores.chosen(args)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+          f"Python {platform.python_version()}; "
+          + ", ".join(stores.server_version(store) for store in chosen))
     if args.measure_only:
         if args.keep is None:
             parser.error("--measure-only needs --keep DIR")
-        asyncio.run(measure(args.keep, args.keep / "logs"))
+        side_by_side([asyncio.run(measure(store, stores.kept_url(store, args.keep, DB),
+                                          args.keep, args.keep / "logs", grep=n == 0))
+                      for n, store in enumerate(chosen)])
         return
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as name:
         work = args.keep or Path(name)
@@ -189,16 +242,22 @@ def main() -> None:
         total = write_archive(logs, args.meetings, args.lines, args.series)
         print(f"{args.meetings:,} meetings, {total:,} lines, {args.series} series, 12 years "
               f"(generated in {time.perf_counter() - began:.0f} s)")
-        config = work / "config.toml"
-        config.write_text(f'[storage]\nurl = "sqlite:///{work}/archive.db"\n'
-                          f'[publish]\ndir = "{work}/minutes"\n')
-        print(f"import (no render): {bot(config, 'import', str(logs), '--no-render', '-q'):.0f} s")
-        if args.no_rebuild:
-            seconds = asyncio.run(claim_paths(work))
-            print(f"no rebuild; output paths claimed as it would ({seconds:.0f} s)")
-        else:
-            print(f"full rebuild (render --all): {bot(config, 'render', '--all'):.0f} s")
-        asyncio.run(measure(work, logs))
+        results = []
+        for n, store in enumerate(chosen):
+            url = stores.fresh_url(store, work, DB)
+            config = work / "config.toml"
+            config.write_text(f'[storage]\nurl = "{url}"\n'
+                              f'[publish]\ndir = "{work}/minutes"\n')
+            seconds = bot(config, "import", str(logs), "--no-render", "-q")
+            print(f"{stores.label(store)}: import (no render): {seconds:.0f} s, "
+                  f"{total / seconds:,.0f} lines/s")
+            if args.no_rebuild:
+                seconds = asyncio.run(claim_paths(url))
+                print(f"  no rebuild; output paths claimed as it would ({seconds:.0f} s)")
+            else:
+                print(f"  full rebuild (render --all): {bot(config, 'render', '--all'):.0f} s")
+            results.append(asyncio.run(measure(store, url, work, logs, grep=n == 0)))
+        side_by_side(results)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Import a generated archive of MeetBot logs and report lines per second and peak memory.
 
 Usage: python bench/bench_import.py [--files 10000] [--lines 200] [--render]
-Runs `python bot.py import` as a user would, on SQLite, for the full archive and for a
-tenth of it, so that memory can be compared across archive sizes. hcoop-meetbot, the
+       [--storage sqlite|URL ...]
+Runs `python bot.py import` as a user would, for the full archive and for a tenth of it,
+so that memory can be compared across archive sizes; on SQLite, or on each store given
+with --storage in turn (bench/stores.py), printed side by side. hcoop-meetbot, the
 reference bot, has no importer: there is nothing of it to measure here.
 """
 
@@ -20,6 +22,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import stores  # noqa: E402
 
 
 def write_archive(folder: Path, files: int, lines: int) -> int:
@@ -54,9 +59,9 @@ def write_archive(folder: Path, files: int, lines: int) -> int:
     return total
 
 
-def run_import(archive: Path, work: Path, render: bool) -> tuple[float, int, str]:
+def run_import(archive: Path, work: Path, render: bool, url: str) -> tuple[float, int, str]:
     config = work / "config.toml"
-    config.write_text(f'[storage]\nurl = "sqlite:///{work}/bench.db"\n'
+    config.write_text(f'[storage]\nurl = "{url}"\n'
                       f'[publish]\ndir = "{work}/minutes"\n')
     args = [sys.executable, str(ROOT / "bot.py"), "import", str(archive), "-c", str(config)]
     if not render:
@@ -74,23 +79,38 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--lines", type=int, default=200)
     parser.add_argument("--render", action="store_true", help="also write every meeting's files")
+    stores.add_storage_option(parser)
     args = parser.parse_args()
+    chosen = stores.chosen(args)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+          f"Python {platform.python_version()}; "
+          + ", ".join(stores.server_version(store) for store in chosen))
     print("reference: hcoop-meetbot has no importer; nothing to compare with")
+    rates: dict[tuple[str, int], float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-import-") as name:
         base = Path(name)
-        for files in (max(args.files // 10, 1), args.files):
-            archive, work = base / f"archive-{files}", base / f"work-{files}"
-            work.mkdir()
+        sizes = (max(args.files // 10, 1), args.files)
+        for files in sizes:
+            archive = base / f"archive-{files}"
             total = write_archive(archive, files, args.lines)
-            # RUSAGE_CHILDREN keeps the largest child so far: run the small archive first.
-            seconds, peak, line = run_import(archive, work, args.render)
-            print(f"{files:>6} files, {total:>9,} lines: {seconds:6.1f} s, "
-                  f"{total / seconds:9,.0f} lines/s, peak RSS so far {peak / 1024:6.1f} MiB"
-                  f"{' (with rendering)' if args.render else ''}")
-            print(f"        bot said: {line}")
+            for store in chosen:
+                work = base / f"work-{files}-{stores.label(store)}"
+                work.mkdir()
+                # RUSAGE_CHILDREN keeps the largest child so far: run the small archive
+                # first.
+                seconds, peak, line = run_import(archive, work, args.render,
+                                                 stores.fresh_url(store, work))
+                rates[(store, files)] = total / seconds
+                print(f"{stores.label(store):10} {files:>6} files, {total:>9,} lines: "
+                      f"{seconds:6.1f} s, {total / seconds:9,.0f} lines/s, peak RSS so far "
+                      f"{peak / 1024:6.1f} MiB{' (with rendering)' if args.render else ''}")
+                print(f"        bot said: {line}")
             shutil.rmtree(archive)
+    if len(chosen) > 1:
+        print("\nside by side (lines/s, whole command)")
+        for files in sizes:
+            print(f"  {files:>6} files: " + ", ".join(
+                f"{stores.label(store)} {rates[(store, files)]:,.0f}" for store in chosen))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ either bot would be measuring its backlog; openminutes drops lines past
 `storage.max_pending_lines` waiting and says so).
 
 Usage: python bench/bench_irc.py [--lines 5000] [--runs 3] [--rate 0] [--no-reference]
+       [--storage sqlite|URL ...]
+With --storage given twice (SQLite and a PostgreSQL URL, bench/stores.py), openminutes
+is measured on each in the same run and the two are printed side by side; the first
+store is the one compared with the reference.
 The reference bot is installed into bench/work/ref-venv on first use (pip: limnoria,
 hcoop-meetbot); nothing of it is committed.
 """
@@ -36,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import stores  # noqa: E402
 from openminutes.storage import Storage  # noqa: E402
 from tests.servers import IrcClient, NgIrcd, free_port  # noqa: E402
 
@@ -182,20 +187,22 @@ class Counter:
             await self._storage.close()
 
 
-async def run_openminutes(port: int, lines: list[str], tmp: Path, rate: float) -> Result:
+async def run_openminutes(port: int, lines: list[str], tmp: Path, rate: float,
+                          store: str) -> Result:
     out = tmp / "minutes"
-    url = f"sqlite:///{tmp}/bench.db"
+    url = stores.fresh_url(store, tmp)
     config = tmp / "config.toml"
     config.write_text(
         f'[storage]\nurl = "{url}"\n[publish]\ndir = "{out}"\n'
         f'[[irc]]\nname = "bench"\nhost = "127.0.0.1"\nport = {port}\nnick = "omb"\n'
         f'channels = ["{CHANNEL}"]\nsend_rate = 1000.0\nsend_burst = 100\n'
     )
+    # Migrated before the bot starts (as `openminutes db upgrade` would), so that the
+    # counter's connection and the bot never both migrate it.
+    await (await Storage.open(url)).close()
     profile = os.environ.get("BENCH_PROFILE")  # a file to write cProfile stats of the bot to
     wrapper = ["-m", "cProfile", "-o", profile] if profile else []
     proc = spawn([sys.executable, *wrapper, str(ROOT / "bot.py"), "run", "-c", str(config)], tmp)
-    # The database exists once the bot has migrated it.
-    await poll(lambda: (tmp / "bench.db").exists(), 30)
     counter = Counter(url)
     await counter.start()
     try:
@@ -264,14 +271,16 @@ async def run_reference(port: int, lines: list[str], tmp: Path, rate: float) -> 
     return result
 
 
-async def one_run(which: str, lines: list[str], rate: float) -> Result:
+async def one_run(which: str, lines: list[str], rate: float,
+                  store: str = stores.SQLITE) -> Result:
     with tempfile.TemporaryDirectory(prefix=f"bench-{which}-") as name:
         tmp = Path(name)
         server = NgIrcd(tmp, free_port(), flood_limits=False)
         server.start()
         try:
-            runner = run_openminutes if which == "openminutes" else run_reference
-            return await runner(server.port, lines, tmp, rate)
+            if which == "openminutes":
+                return await run_openminutes(server.port, lines, tmp, rate, store)
+            return await run_reference(server.port, lines, tmp, rate)
         finally:
             server.stop()
 
@@ -306,16 +315,30 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0,
                         help="lines per second (default: all at once)")
     parser.add_argument("--no-reference", action="store_true")
+    stores.add_storage_option(parser)
     args = parser.parse_args()
+    chosen = stores.chosen(args)
     if not shutil.which("ngircd") and not os.path.exists("/usr/sbin/ngircd"):  # noqa: ASYNC240
         sys.exit("ngircd is needed: sh tests/install-servers.sh")
     WORK.mkdir(parents=True, exist_ok=True)
     lines = meeting_lines(args.lines)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}; {args.lines} lines, {args.runs} runs, "
-          f"{f'{args.rate:g} lines/s' if args.rate else 'all at once'}")
-    ours = [await one_run("openminutes", lines, args.rate) for _ in range(args.runs)]
-    mine = report("openminutes", ours)
+          f"{f'{args.rate:g} lines/s' if args.rate else 'all at once'}; "
+          + ", ".join(stores.server_version(store) for store in chosen))
+    figures = {}
+    for store in chosen:
+        ours = [await one_run("openminutes", lines, args.rate, store)
+                for _ in range(args.runs)]
+        figures[store] = report(f"openminutes on {stores.label(store)}", ours)
+    if len(chosen) > 1:
+        print("\nside by side (medians, s)")
+        for key, name in (("commit", "(a) all lines committed"), ("reply", "(a) reply"),
+                          ("files", "(b) files on disk"), ("end", "(b) end-of-meeting reply")):
+            print(f"  {name:26}" + "".join(
+                f"  {stores.label(store)} {figures[store][key]:.3f}" for store in chosen)
+                + f"  ({figures[chosen[1]][key] / figures[chosen[0]][key]:.2f}x)")
+    mine = figures[chosen[0]]
     if args.no_reference:
         return
     theirs = [await one_run("reference", lines, args.rate) for _ in range(args.runs)]

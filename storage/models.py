@@ -99,6 +99,8 @@ class ItemRow(Base):
     __tablename__ = "items"
     __table_args__ = (
         Index("ix_items_meeting", "meeting_id", "position"),
+        # Whether a log line made an item, as a search asks of each matching line (0013).
+        Index("ix_items_line", "meeting_id", "line"),
         Index("ix_items_kind_time", "kind", "time"),
         # The decision register across series, newest first (migration 0011).
         Index("ix_items_decisions", "time", sqlite_where=text("decision"),

@@ -250,14 +250,20 @@ class Storage:
             await conn.exec_driver_sql("SELECT 1")
 
     async def analyze(self) -> None:
-        """After bulk changes (imports): refresh the planner's statistics, and on SQLite
-        merge the full-text indexes' segments, which a bulk import leaves in the hundreds
-        (searching 10 million lines took half the time afterwards; see bench/RESULTS.md)."""
+        """After bulk changes (imports, copies): refresh the planner's statistics. On SQLite
+        also merge the full-text indexes' segments, which a bulk import leaves in the
+        hundreds (searching 10 million lines took half the time afterwards); on PostgreSQL
+        VACUUM, which also merges the GIN indexes' pending lists into them and marks the
+        pages all-visible (bench/RESULTS.md: searches 30 times slower without it)."""
+        if self.engine.dialect.name == "postgresql":
+            async with self.engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.exec_driver_sql("VACUUM (ANALYZE)")
+            return
         async with self.engine.begin() as conn:
-            if self.engine.dialect.name == "sqlite":
-                await conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-                for table in ("lines_fts", "items_fts"):
-                    await conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES('optimize')")
+            await conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            for table in ("lines_fts", "items_fts"):
+                await conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES('optimize')")
             await conn.exec_driver_sql("ANALYZE")
 
     @retryable

@@ -7,6 +7,7 @@ words; PostgreSQL's websearch_to_tsquery accepts anything."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -196,7 +197,9 @@ def fts5_query(query: str) -> str | None:
     return " ".join(terms) + "".join(f" NOT {phrase}" for phrase in excluded)
 
 
-def _where(filters: Filters, alias: str, sqlite: bool) -> tuple[list[str], dict[str, Any]]:
+def _where(filters: Filters, alias: str) -> tuple[list[str], dict[str, Any]]:
+    """The filters checked in SQL. The person filter is not among them: its token in the
+    index does it (and folds case as Python does, which SQL's lower() does not)."""
     clauses = ["m.stem IS NOT NULL"]
     params: dict[str, Any] = {}
     if filters.series:
@@ -205,9 +208,6 @@ def _where(filters: Filters, alias: str, sqlite: bool) -> tuple[list[str], dict[
     if filters.channel:
         clauses.append("lower(m.channel) = lower(:channel)")
         params["channel"] = filters.channel
-    if filters.person and not sqlite:  # SQLite: the index's person token does it
-        clauses.append(f"lower({alias}.nick) = lower(:person)")
-        params["person"] = filters.person
     if filters.since:
         clauses.append(f"{alias}.time >= :since")
         params["since"] = filters.since
@@ -217,6 +217,15 @@ def _where(filters: Filters, alias: str, sqlite: bool) -> tuple[list[str], dict[
     return clauses, params
 
 
+def tsquery_scope(filters: Filters) -> str | None:
+    """The filters' scope and person tokens as a PostgreSQL tsquery: upper case, as the
+    stored search document holds them (migration 0013), so that no word matches one."""
+    tokens = [_series_token(filters.series) if filters.series else "",
+              _channel_token(filters.channel) if filters.channel else "",
+              person_token(filters.person) if filters.person else ""]
+    return " & ".join(f"'{token.upper()}'" for token in tokens if token) or None
+
+
 def _branches(filters: Filters) -> tuple[bool, str | None]:
     """Whether log lines are searched, and the item kinds searched (None: every kind)."""
     if filters.kind == LINE:
@@ -224,6 +233,135 @@ def _branches(filters: Filters) -> tuple[bool, str | None]:
     if filters.kind:
         return False, filters.kind
     return True, None
+
+
+def _sqlite_statement(query: str,
+                      filters: Filters) -> tuple[str, dict[str, Any], list[Any]] | None:
+    """SQLite: the candidates of a search, every branch (items, lines) in one UNION ALL,
+    with its parameters and typed binds. None: nothing to search for."""
+    words = fts5_query(query)
+    if words is None:
+        return None
+    parts: list[str] = []
+    params: dict[str, Any] = {"q": scoped_match(words, filters), "cap": CANDIDATES}
+    for branch in _search_branches(filters):
+        params.update(branch.params)
+        parts.append(_item_sql(branch.clauses) if branch.src == "i"
+                     else _line_sql(branch.clauses))
+    return " UNION ALL ".join(parts), params, _binds(params)
+
+
+@dataclass(frozen=True, slots=True)
+class _Branch:
+    """Items or log lines, with the filters checked in SQL."""
+
+    src: str  # "i" (items) or "l" (lines)
+    clauses: list[str]
+    params: dict[str, Any]
+
+    @property
+    def table(self) -> str:
+        return "items" if self.src == "i" else "lines"
+
+
+def _search_branches(filters: Filters) -> list[_Branch]:
+    with_lines, kinds = _branches(filters)
+    branches = []
+    if kinds != "":
+        clauses, params = _where(filters, "i")
+        if kinds == DECISION:
+            clauses.append("i.decision")
+        elif kinds:
+            clauses.append("i.kind = :kind")
+            params["kind"] = kinds
+        branches.append(_Branch("i", clauses, params))
+    if with_lines:
+        clauses, params = _where(filters, "l")
+        branches.append(_Branch("l", [_NO_ITEM, *clauses], params))
+    return branches
+
+
+def _binds(params: dict[str, Any]) -> list[Any]:
+    return [bindparam(name, type_=UTCDateTime) for name in ("since", "until") if name in params]
+
+
+# Planned for each query's words: a plan made once for any words (as a prepared statement
+# gets after five runs) cannot tell a rare word from a common one, which decides between
+# the index and a walk of the newest rows.
+_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+_COLUMNS = {"time": UTCDateTime, "started_at": UTCDateTime, "ended_at": UTCDateTime}
+# Every stored search document (PostgreSQL, migration 0013) holds the token B<n> of the
+# block of 2**BLOCK_BITS ids its row is in. GIN yields matches in no order, so the newest
+# matches are looked for a window of blocks at a time, newest first, each window as large
+# as the matches of the ones before say is needed (_next_window); the block tokens let GIN
+# skip to the window's rows instead of collecting every match in the archive.
+BLOCK_BITS = 14
+WINDOW_GROWTH = 4
+MAX_BLOCK_TOKENS = 64  # past this, a window is bounded by its id range alone
+
+
+def _next_window(found: int, ids: int, wanted: int, blocks: int) -> int:
+    """How many blocks the next window spans: as many as the matches found so far say
+    hold the `wanted` rest (with a margin), at least one and at most WINDOW_GROWTH**2 times
+    the last window; WINDOW_GROWTH times it when the last window held none."""
+    if not found:
+        return blocks * WINDOW_GROWTH
+    needed = wanted * ids * 1.2 / found
+    return max(1, min(math.ceil(needed / (1 << BLOCK_BITS)), blocks * WINDOW_GROWTH ** 2))
+
+
+def block_tokens(first: int, last: int) -> str | None:
+    """The tsquery of the blocks first..last (their upper-case tokens, OR'd)."""
+    if last - first + 1 > MAX_BLOCK_TOKENS:
+        return None
+    return " | ".join(f"'B{n}'" for n in range(last, first - 1, -1))
+
+
+async def _pg_candidates(conn: Any, query: str, filters: Filters,
+                         plans: list[str] | None = None) -> tuple[list[Any], bool]:
+    """PostgreSQL: the newest CANDIDATES matches of each branch, with their rank, and
+    whether a branch reached that cap. With `plans`, each statement's EXPLAIN (ANALYZE,
+    BUFFERS) is appended to it."""
+    await conn.exec_driver_sql(_CUSTOM_PLANS)
+    scope = tsquery_scope(filters)
+    found: list[Any] = []
+    full = False
+    for branch in _search_branches(filters):
+        top = (await conn.execute(text(f"SELECT max(id) FROM {branch.table}"))).scalar()
+        if top is None:
+            continue
+        rows: list[Any] = []
+        hi, last, size = top + 1, top >> BLOCK_BITS, 1
+        while last >= 0 and len(rows) < CANDIDATES:
+            first = max(0, last - size + 1)
+            blocks = block_tokens(first, last)
+            params = {**branch.params, "q": query[:MAX_QUERY], "scope": scope,
+                      "blocks": blocks, "lo": first << BLOCK_BITS, "hi": hi,
+                      "cap": CANDIDATES - len(rows)}
+            sql = _pg_branch_sql(branch, scope is not None, blocks is not None)
+            statement = text(sql).bindparams(*_binds(params))
+            found_here = (await conn.execute(statement.columns(**_COLUMNS), params)).all()
+            if plans is not None:
+                explained = text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}").bindparams(*_binds(params))
+                plans.append("\n".join((await conn.execute(explained, params)).scalars()))
+            rows += found_here
+            size = _next_window(len(found_here), hi - params["lo"], CANDIDATES - len(rows),
+                                last - first + 1)
+            hi, last = params["lo"], first - 1
+        full = full or len(rows) >= CANDIDATES
+        found += rows
+    return found, full
+
+
+async def explain(engine: AsyncEngine, query: str, filters: Filters) -> list[str]:
+    """PostgreSQL's plans of the statements of a search as they run, with timings and
+    buffers (EXPLAIN (ANALYZE, BUFFERS)): for bench/RESULTS.md and the storage tests."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("explain is for PostgreSQL")
+    plans: list[str] = []
+    async with engine.connect() as conn:
+        await _pg_candidates(conn, query, filters, plans)
+    return plans
 
 
 async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: int = 20,
@@ -239,61 +377,32 @@ async def search(engine: AsyncEngine, query: str, filters: Filters, *, limit: in
     limit = max(1, min(limit, 100))
     offset = max(0, min(offset, MAX_RESULTS))
     sqlite = engine.dialect.name == "sqlite"
-    if sqlite:
-        words = fts5_query(query)
-        if words is None:
-            return SearchPage([], 0, False)
-        match = scoped_match(words, filters)
-    else:
-        match = query[:MAX_QUERY]
-    with_lines, kinds = _branches(filters)
-    parts: list[str] = []
-    params: dict[str, Any] = {"q": match, "cap": CANDIDATES}
-    if kinds != "":
-        clauses, extra = _where(filters, "i", sqlite)
-        params.update(extra)
-        if kinds == DECISION:
-            clauses.append("i.decision")
-        elif kinds:
-            clauses.append("i.kind = :kind")
-            params["kind"] = kinds
-        parts.append(_item_sql(sqlite, clauses))
-    if with_lines:
-        clauses, extra = _where(filters, "l", sqlite)
-        params.update(extra)
-        parts.append(_line_sql(sqlite, clauses))
-    hits_sql = " UNION ALL ".join(parts)
-    binds = [bindparam(name, type_=UTCDateTime) for name in ("since", "until") if name in params]
-    columns = {"time": UTCDateTime, "started_at": UTCDateTime, "ended_at": UTCDateTime}
-    full = False  # a branch reached its cap: the total is a floor
     async with engine.connect() as conn:
         if sqlite:
+            statement = _sqlite_statement(query, filters)
+            if statement is None:
+                return SearchPage([], 0, False)
+            hits_sql, params, binds = statement
             # Ranked here: FTS5's own bm25 counts every row that holds each word first.
             # Times stay text (ISO, so they sort) until the page is read in full.
             candidates = (await conn.execute(text(hits_sql).bindparams(*binds), params)).all()
-            total = min(len(candidates), MAX_RESULTS)
             full = any(sum(r.src == src for r in candidates) >= CANDIDATES for src in "il")
             ranked = _ranked(candidates, wanted_words(query))[offset:offset + limit]
-            rows = await _page_rows(conn, [(r.src, r.rid) for r in ranked], columns)
+            rows = await _page_rows(conn, [(r.src, r.rid) for r in ranked], _COLUMNS)
         else:
-            # The total comes with the page (a window over the same candidates), not from
-            # a second pass over them.
-            page_sql = (f"SELECT *, count(*) OVER () AS total FROM ({hits_sql}) hits "
-                        "ORDER BY rank DESC, time DESC LIMIT :limit OFFSET :offset")
-            page = text(page_sql).bindparams(*binds).columns(**columns)
-            rows = list((await conn.execute(
-                page, {**params, "limit": limit, "offset": offset})).all())
-            total = min(rows[0].total, MAX_RESULTS) if rows else 0
-            if not rows and offset:  # past the end: the total still tells how many there are
-                total = min(await _count(conn, hits_sql, binds, params), MAX_RESULTS)
-        snippets = await _snippets(conn, sqlite, query if sqlite else match, rows)
+            # Ranked by PostgreSQL's ts_rank of the words, newer first among equals.
+            candidates, full = await _pg_candidates(conn, query, filters)
+            candidates.sort(key=lambda r: (r.rank, r.time), reverse=True)
+            rows = candidates[offset:offset + limit]
+        total = min(len(candidates), MAX_RESULTS)
+        snippets = await _snippets(conn, sqlite, query if sqlite else query[:MAX_QUERY], rows)
     hits = [
         Hit(MeetingRecord(r.meeting_id, r.network, r.channel, r.name, r.title, r.founder,
                           r.started_at, r.ended_at, r.stem),
             r.kind, r.nick, r.time, r.line, r.text, snippets.get((r.src, r.rid), r.text))
         for r in rows
     ]
-    return SearchPage(hits, int(total), int(total) >= MAX_RESULTS or full)
+    return SearchPage(hits, total, total >= MAX_RESULTS or full)
 
 
 async def _page_rows(conn: Any, order: list[tuple[str, int]],
@@ -322,11 +431,6 @@ def _ranked(rows: Sequence[Any], wanted: set[str]) -> list[Any]:
                row.time, row) for row, words in tokenized]
     scored.sort(key=lambda entry: (entry[0], entry[1]), reverse=True)
     return [row for _, _, row in scored]
-
-
-async def _count(conn: Any, hits_sql: str, binds: list[Any], params: dict[str, Any]) -> int:
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM ({hits_sql}) hits LIMIT {MAX_RESULTS}) c"
-    return int((await conn.execute(text(sql).bindparams(*binds), params)).scalar_one())
 
 
 def highlight(text: str, wanted: set[str], words: int = SNIPPET_WORDS) -> str:
@@ -386,38 +490,44 @@ _NO_ITEM = ("NOT EXISTS (SELECT 1 FROM items i2 WHERE i2.meeting_id = l.meeting_
             "AND i2.line = l.seq) AND l.kind IN ('message', 'action', 'notice', 'edit')")
 
 
-def _item_sql(sqlite: bool, clauses: list[str]) -> str:
-    """The newest :cap items that match and pass the filters, with their relevance."""
-    where = " AND ".join(clauses)
-    if sqlite:
-        # CROSS JOIN keeps the match driving the join; ORDER BY rowid DESC lets FTS5 stream
-        # newest first and stop at the cap, so filters apply before it.
-        # Only what ranking needs; the page's rows are read in full afterwards.
-        return ("SELECT * FROM (SELECT 'i' AS src, i.id AS rid, i.time, i.text "
-                "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid "
-                "CROSS JOIN meetings m ON m.id = i.meeting_id "
-                f"WHERE items_fts MATCH :q AND {where} "
-                "ORDER BY items_fts.rowid DESC LIMIT :cap)")
-    return (f"SELECT * FROM (SELECT 'i' AS src, i.id AS rid, i.meeting_id, i.kind, i.nick, "
-            "i.time, i.line, i.text, ts_rank(to_tsvector('simple', i.text), "
-            f"websearch_to_tsquery('simple', :q)) AS rank, {_MEETING_COLUMNS} "
-            "FROM items i JOIN meetings m ON m.id = i.meeting_id "
-            "WHERE to_tsvector('simple', i.text) @@ websearch_to_tsquery('simple', :q) "
-            f"AND {where} ORDER BY i.id DESC LIMIT :cap) ic")
+def _pg_branch_sql(branch: _Branch, scoped: bool, blocked: bool) -> str:
+    """PostgreSQL: the newest :cap rows of a branch in a window of ids (its blocks, or
+    [:lo, :hi)) whose stored document (migration 0013) matches the words and the filters'
+    tokens, with the rank of the words."""
+    a = branch.src
+    words = "websearch_to_tsquery('simple', :q)"
+    match = " && ".join([words, *(["CAST(:scope AS tsquery)"] if scoped else []),
+                         *(["CAST(:blocks AS tsquery)"] if blocked else [])])
+    columns = ("i.meeting_id, i.kind, i.nick, i.time, i.line, i.text" if a == "i" else
+               "l.meeting_id, 'line' AS kind, l.nick, l.time, l.seq AS line, l.text")
+    # The window's blocks are its ids; without their tokens (too many), its id range.
+    window = [] if blocked else [f"{a}.id >= :lo", f"{a}.id < :hi"]
+    where = " AND ".join([f"{a}.search @@ ({match})", *window, *branch.clauses])
+    return (f"SELECT '{a}' AS src, {a}.id AS rid, {columns}, "
+            f"ts_rank({a}.search, {words}) AS rank, {_MEETING_COLUMNS} "
+            f"FROM {branch.table} {a} JOIN meetings m ON m.id = {a}.meeting_id "
+            # "+ 0": not in the primary key's order. Walking the newest rows until :cap of
+            # them match is what PostgreSQL would choose here, and for a word in one line
+            # of a thousand it walks the whole window where the index finds its few matches.
+            f"WHERE {where} ORDER BY {a}.id + 0 DESC LIMIT :cap")
 
 
-def _line_sql(sqlite: bool, clauses: list[str]) -> str:
-    """The newest :cap log lines that match, made no item and pass the filters."""
-    where = " AND ".join([_NO_ITEM, *clauses])
-    if sqlite:
-        return ("SELECT * FROM (SELECT 'l' AS src, l.id AS rid, l.time, l.text "
-                "FROM lines_fts CROSS JOIN lines l ON l.id = lines_fts.rowid "
-                "CROSS JOIN meetings m ON m.id = l.meeting_id "
-                f"WHERE lines_fts MATCH :q AND {where} "
-                "ORDER BY lines_fts.rowid DESC LIMIT :cap)")
-    return ("SELECT * FROM (SELECT 'l' AS src, l.id AS rid, l.meeting_id, 'line' AS kind, "
-            "l.nick, l.time, l.seq AS line, l.text, ts_rank(to_tsvector('simple', l.text), "
-            f"websearch_to_tsquery('simple', :q)) AS rank, {_MEETING_COLUMNS} "
-            "FROM lines l JOIN meetings m ON m.id = l.meeting_id "
-            "WHERE to_tsvector('simple', l.text) @@ websearch_to_tsquery('simple', :q) "
-            f"AND {where} ORDER BY l.id DESC LIMIT :cap) lc")
+def _item_sql(clauses: list[str]) -> str:
+    """SQLite: the newest :cap items that match and pass the filters."""
+    # CROSS JOIN keeps the match driving the join; ORDER BY rowid DESC lets FTS5 stream
+    # newest first and stop at the cap, so filters apply before it.
+    # Only what ranking needs; the page's rows are read in full afterwards.
+    return ("SELECT * FROM (SELECT 'i' AS src, i.id AS rid, i.time, i.text "
+            "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid "
+            "CROSS JOIN meetings m ON m.id = i.meeting_id "
+            f"WHERE items_fts MATCH :q AND {' AND '.join(clauses)} "
+            "ORDER BY items_fts.rowid DESC LIMIT :cap)")
+
+
+def _line_sql(clauses: list[str]) -> str:
+    """SQLite: the newest :cap log lines that match, made no item and pass the filters."""
+    return ("SELECT * FROM (SELECT 'l' AS src, l.id AS rid, l.time, l.text "
+            "FROM lines_fts CROSS JOIN lines l ON l.id = lines_fts.rowid "
+            "CROSS JOIN meetings m ON m.id = l.meeting_id "
+            f"WHERE lines_fts MATCH :q AND {' AND '.join(clauses)} "
+            "ORDER BY lines_fts.rowid DESC LIMIT :cap)")
