@@ -16,6 +16,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine
 
+from openminutes.storage import Storage
 from openminutes.storage.repository import alembic_config
 from tests.matrix_server import SERVER_NAME, Synapse
 from tests.servers import FakeServices, InspIrcd, NgIrcd, free_port
@@ -176,6 +177,44 @@ def _files(root: Path) -> dict[str, bytes]:
             if p.is_file() and p.suffix != ".ics"}
 
 
+def _assert_analysed(url: str) -> None:
+    """lines and items have planner statistics and were vacuumed (which also merges the
+    GIN index's pending list), as a bulk load should leave them."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT relname, last_analyze, last_vacuum FROM "
+                            "pg_stat_user_tables WHERE relname IN ('lines', 'items')").fetchall()
+    assert len(rows) == 2
+    assert all(analyzed and vacuumed for _, analyzed, vacuumed in rows), rows
+
+
+def _hits(url: str, query: str) -> set[tuple[int, int]]:
+    """(meeting id, line) of every hit of a query, on the store at url."""
+    async def hits() -> set[tuple[int, int]]:
+        storage = await Storage.open(url)
+        try:
+            found: set[tuple[int, int]] = set()
+            for offset in range(0, 1000, 100):
+                page = await storage.search(query, limit=100, offset=offset)
+                found.update((hit.meeting.id, hit.line) for hit in page.hits)
+            return found
+        finally:
+            await storage.close()
+    return asyncio.run(hits())
+
+
+def test_import_into_postgresql_leaves_it_analysed(postgres_url: str, tmp_path: Path) -> None:
+    logs = tmp_path / "logs" / "proj"
+    logs.mkdir(parents=True)
+    for day in range(1, 4):
+        (logs / f"proj.2026-02-0{day}-18.00.log.txt").write_text(
+            "18:00:00 <chair> #startmeeting\n18:00:05 <bob> #agreed ship it\n"
+            "18:00:20 <chair> #endmeeting\n")
+    config = str(_config(tmp_path, "", url=postgres_url))
+    done = _bot("import", str(tmp_path / "logs"), "-q", "--no-render", "-c", config)
+    assert done.returncode == 0, done.stderr
+    _assert_analysed(postgres_url)
+
+
 def test_db_copy_to_postgresql_resumes_after_a_kill_and_renders_the_same(
         postgres_url: str, tmp_path: Path) -> None:
     logs = tmp_path / "logs" / "proj"
@@ -211,6 +250,12 @@ def test_db_copy_to_postgresql_resumes_after_a_kill_and_renders_the_same(
     assert resumed.returncode == 0, resumed.stderr
     assert "(resumed)" in resumed.stdout
     assert "the lines of 5 meetings verified" in resumed.stdout
+    _assert_analysed(postgres_url)
+    # Both stores find the same newest lines (24,000 lines span two blocks of ids).
+    sqlite, copy = (_hits(url, "meeting") for url in
+                    (f"sqlite:///{tmp_path}/bot.db", postgres_url))
+    assert copy == sqlite
+    assert len(copy) == 500
     # The copy renders the very same archive.
     pg_config = str(_config(tmp_path / "logs", "", url=postgres_url,
                             publish=str(tmp_path / "again")))
