@@ -2,7 +2,7 @@
 full rebuild.
 
 Usage: python bench/bench_archive.py [--meetings 50000] [--lines 200] [--series 100]
-       [--keep DIR [--measure-only]] [--no-rebuild] [--storage sqlite|URL ...]
+       [--keep DIR [--measure-only [--explain]]] [--no-rebuild] [--storage sqlite|URL ...]
 Generates MeetBot logs over 12 years, imports them (`bot.py import --no-render`), rebuilds
 every page (`bot.py render --all`), then measures in one run:
 - search p50/p95 over ten queries (20 runs each), beside `grep -ril` for the same words
@@ -41,7 +41,7 @@ from openminutes.publish.publisher import Publisher  # noqa: E402
 from openminutes.publish.render import preload  # noqa: E402
 from openminutes.storage import Storage  # noqa: E402
 from openminutes.storage.records import MeetingRef  # noqa: E402
-from openminutes.storage.search import Filters  # noqa: E402
+from openminutes.storage.search import Filters, explain  # noqa: E402
 
 WORDS = ["release", "charter", "budget", "security", "review", "kernel", "docs", "ci",
          "mirror", "translation", "packaging", "infra", "meetup", "deadline", "governance"]
@@ -195,6 +195,20 @@ async def measure(store: str, url: str, work: Path, logs: Path, grep: bool) -> F
     return figures
 
 
+async def print_plans(url: str) -> None:
+    """PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) of every statement of each query, as it
+    runs (the first page of results)."""
+    storage = await Storage.open(url)
+    try:
+        for query, filters in QUERIES:
+            plans = await explain(storage.engine, query, filters)
+            print(f"\n=== {query_label(query, filters)}: {len(plans)} statements")
+            for plan in plans:
+                print(plan, end="\n\n")
+    finally:
+        await storage.close()
+
+
 def side_by_side(results: list[Figures]) -> None:
     if len(results) < 2:
         return
@@ -221,6 +235,9 @@ def main() -> None:
                              "only claim the meetings' output paths, as it would")
     parser.add_argument("--measure-only", action="store_true",
                         help="measure search and publishing on the archive kept in --keep")
+    parser.add_argument("--explain", action="store_true",
+                        help="with --measure-only: print PostgreSQL's plan of every statement "
+                             "of each query (EXPLAIN (ANALYZE, BUFFERS)) instead")
     stores.add_storage_option(parser)
     args = parser.parse_args()
     chosen = stores.chosen(args)
@@ -230,6 +247,11 @@ def main() -> None:
     if args.measure_only:
         if args.keep is None:
             parser.error("--measure-only needs --keep DIR")
+        if args.explain:
+            for store in chosen:
+                if store != stores.SQLITE:
+                    asyncio.run(print_plans(store))
+            return
         side_by_side([asyncio.run(measure(store, stores.kept_url(store, args.keep, DB),
                                           args.keep, args.keep / "logs", grep=n == 0))
                       for n, store in enumerate(chosen)])
