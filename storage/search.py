@@ -289,11 +289,13 @@ def _binds(params: dict[str, Any]) -> list[Any]:
 # gets after five runs) cannot tell a rare word from a common one. And each candidate's
 # meeting is looked up by its key: a window holds at most a few thousand matches, and
 # hashing all 50,000 meetings of an archive to join them took 36 ms of a 41 ms statement.
+# No parallel workers: starting one took 30 ms of a 39 ms statement.
 # With them (in one trip), the newest id of each table and whether the query has a word
 # to look for at all ("-" or punctuation alone match nothing: no window need look).
 _SEARCH_START = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
                  "set_config('enable_hashjoin', 'off', true), "
                  "set_config('enable_mergejoin', 'off', true), "
+                 "set_config('max_parallel_workers_per_gather', '0', true), "
                  "(SELECT max(id) FROM items) AS items, (SELECT max(id) FROM lines) AS lines, "
                  "numnode(websearch_to_tsquery('simple', :q)) AS words")
 _COLUMNS = {"time": UTCDateTime, "started_at": UTCDateTime, "ended_at": UTCDateTime}
@@ -308,16 +310,22 @@ WINDOW_GROWTH = 4
 # the OR of many tokens as the rows it must visit (a 64-block window cost 0.7 s at 10
 # million lines), and the rarest of the query's own words is then cheaper to follow.
 MAX_BLOCK_TOKENS = 4
+RARE_WINDOWS = 8
 
 
-def _next_window(found: int, ids: int, wanted: int, blocks: int) -> int:
-    """How many blocks the next window spans: as many as the matches found so far say
-    hold the `wanted` rest (with a margin), at least one and at most WINDOW_GROWTH**2 times
-    the last window; WINDOW_GROWTH times it when the last window held none."""
+def _next_window(found: int, ids: int, wanted: int, blocks: int) -> int | None:
+    """How many blocks the next window spans, from the matches `found` in the `ids` looked
+    at so far: as many as they say hold the `wanted` rest (with a margin), at most
+    MAX_BLOCK_TOKENS; walked that many at a time while that takes a few windows. None: the
+    rest of the table in one statement, when the matches are too rare for windows (none
+    yet in the last MAX_BLOCK_TOKENS blocks, or more than RARE_WINDOWS windows away)."""
     if not found:
-        return blocks * WINDOW_GROWTH
-    needed = wanted * ids * 1.2 / found
-    return max(1, min(math.ceil(needed / (1 << BLOCK_BITS)), blocks * WINDOW_GROWTH ** 2))
+        grown = blocks * WINDOW_GROWTH
+        return grown if blocks < MAX_BLOCK_TOKENS else None
+    needed = math.ceil(wanted * ids * 1.2 / found / (1 << BLOCK_BITS))
+    if needed > MAX_BLOCK_TOKENS * RARE_WINDOWS:
+        return None
+    return max(1, min(needed, MAX_BLOCK_TOKENS))
 
 
 def block_tokens(first: int, last: int) -> str | None:
@@ -341,27 +349,24 @@ async def _pg_candidates(conn: Any, query: str, filters: Filters,
         if top is None or not start.words:
             continue
         rows: list[Any] = []
-        hi, last, size = top + 1, top >> BLOCK_BITS, 1
+        hi, last = top + 1, top >> BLOCK_BITS
+        size: int | None = 1
         while last >= 0 and len(rows) < CANDIDATES:
-            first = max(0, last - size + 1)
-            blocks = block_tokens(first, last)
-            if blocks is None:  # too many to name: the rest of the table, in one statement
-                first = 0
+            first = 0 if size is None else max(0, last - size + 1)
+            blocks = None if size is None else block_tokens(first, last)
             params = {**branch.params, "q": query[:MAX_QUERY], "scope": scope,
-                      "blocks": blocks, "lo": first << BLOCK_BITS, "hi": hi,
-                      "cap": CANDIDATES - len(rows)}
+                      "blocks": blocks, "hi": hi, "cap": CANDIDATES - len(rows)}
             sql = _pg_branch_sql(branch, scope is not None, blocks is not None)
             statement = text(sql).bindparams(*_binds(params))
             # Times as the driver gives them: they only order equal ranks, and turning a
             # thousand of them into aware datetimes was a tenth of a search.
-            found_here = (await conn.execute(statement, params)).all()
+            rows += (await conn.execute(statement, params)).all()
             if plans is not None:
                 explained = text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}").bindparams(*_binds(params))
                 plans.append("\n".join((await conn.execute(explained, params)).scalars()))
-            rows += found_here
-            size = _next_window(len(found_here), hi - params["lo"], CANDIDATES - len(rows),
-                                last - first + 1)
-            hi, last = params["lo"], first - 1
+            size = _next_window(len(rows), top + 1 - (first << BLOCK_BITS),
+                                CANDIDATES - len(rows), last - first + 1)
+            hi, last = first << BLOCK_BITS, first - 1
         full = full or len(rows) >= CANDIDATES
         found += rows
     return found, full
