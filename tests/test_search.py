@@ -272,3 +272,19 @@ async def test_postgresql_finds_the_newest_matches_across_blocks_of_ids(
         assert total == 400
     finally:
         await storage.close()
+
+
+def test_search_windows_grow_with_how_rare_the_matches_are() -> None:
+    """PostgreSQL's windows of id blocks (storage.search._next_window): a window no larger
+    than the matches so far say is needed, at most MAX_BLOCK_TOKENS blocks; the rest of the
+    table at once when the matches are too rare for a few more windows."""
+    from openminutes.storage.search import BLOCK_BITS, MAX_BLOCK_TOKENS, _next_window
+
+    block = 1 << BLOCK_BITS
+    assert _next_window(found=400, ids=block, wanted=100, blocks=1) == 1
+    assert _next_window(found=100, ids=block, wanted=300, blocks=1) == MAX_BLOCK_TOKENS
+    # Rare: 10 matches in a block, 490 wanted would take 59 blocks.
+    assert _next_window(found=10, ids=block, wanted=490, blocks=1) is None
+    # None at all: wider, then the rest of the table.
+    assert _next_window(found=0, ids=block, wanted=500, blocks=1) == 4
+    assert _next_window(found=0, ids=5 * block, wanted=500, blocks=MAX_BLOCK_TOKENS) is None
