@@ -125,7 +125,8 @@ async def claim_paths(url: str) -> float:
         if record.stem is None and record.ended_at is not None:
             await storage.claim_stem(record.id, stem_candidates(
                 stem_for(record.name, record.started_at)))
-    await storage.analyze()  # as a rebuild leaves it
+    # As an import that renders leaves it: there, paths are claimed before it analyses.
+    await storage.analyze()
     await storage.close()
     return time.perf_counter() - began
 

@@ -8,6 +8,7 @@ so name one that holds nothing else (`bench_archive`, say)."""
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -49,13 +50,12 @@ def fresh_url(store: str, work: Path, name: str = "bench.db") -> str:
 
 
 def kept_url(store: str, work: Path, name: str = "bench.db") -> str:
-    """The storage URL of a store a earlier run filled (--keep)."""
+    """The storage URL of a store an earlier run filled (--keep)."""
     return f"sqlite:///{work / name}" if store == SQLITE else store
 
 
 def server_version(store: str) -> str:
     if store == SQLITE:
-        import sqlite3
         return f"SQLite {sqlite3.sqlite_version}"
     server = store.rsplit("/", 1)[0]
     done = subprocess.run(["psql", f"{server}/postgres", "-Atc", "SHOW server_version"],

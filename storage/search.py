@@ -226,15 +226,6 @@ def tsquery_scope(filters: Filters) -> str | None:
     return " & ".join(f"'{token.upper()}'" for token in tokens if token) or None
 
 
-def _branches(filters: Filters) -> tuple[bool, str | None]:
-    """Whether log lines are searched, and the item kinds searched (None: every kind)."""
-    if filters.kind == LINE:
-        return True, ""
-    if filters.kind:
-        return False, filters.kind
-    return True, None
-
-
 def _sqlite_statement(query: str,
                       filters: Filters) -> tuple[str, dict[str, Any], list[Any]] | None:
     """SQLite: the candidates of a search, every branch (items, lines) in one UNION ALL,
@@ -246,8 +237,7 @@ def _sqlite_statement(query: str,
     params: dict[str, Any] = {"q": scoped_match(words, filters), "cap": CANDIDATES}
     for branch in _search_branches(filters):
         params.update(branch.params)
-        parts.append(_item_sql(branch.clauses) if branch.src == "i"
-                     else _line_sql(branch.clauses))
+        parts.append(_sqlite_branch_sql(branch))
     return " UNION ALL ".join(parts), params, _binds(params)
 
 
@@ -265,17 +255,19 @@ class _Branch:
 
 
 def _search_branches(filters: Filters) -> list[_Branch]:
-    with_lines, kinds = _branches(filters)
+    """What a search looks at: items (all, those of one kind, or decisions) unless only
+    log lines are asked for, and log lines unless an item kind is."""
+    kind = filters.kind
     branches = []
-    if kinds != "":
+    if kind != LINE:
         clauses, params = _where(filters, "i")
-        if kinds == DECISION:
+        if kind == DECISION:
             clauses.append("i.decision")
-        elif kinds:
+        elif kind:
             clauses.append("i.kind = :kind")
-            params["kind"] = kinds
+            params["kind"] = kind
         branches.append(_Branch("i", clauses, params))
-    if with_lines:
+    if not kind or kind == LINE:
         clauses, params = _where(filters, "l")
         branches.append(_Branch("l", [_NO_ITEM, *clauses], params))
     return branches
@@ -341,12 +333,14 @@ async def _pg_candidates(conn: Any, query: str, filters: Filters,
     whether a branch reached that cap. With `plans`, each statement's EXPLAIN (ANALYZE,
     BUFFERS) is appended to it."""
     start = (await conn.execute(text(_SEARCH_START), {"q": query[:MAX_QUERY]})).one()
+    if not start.words:
+        return [], False
     scope = tsquery_scope(filters)
     found: list[Any] = []
     full = False
     for branch in _search_branches(filters):
         top = getattr(start, branch.table)
-        if top is None or not start.words:
+        if top is None:
             continue
         rows: list[Any] = []
         hi, last = top + 1, top >> BLOCK_BITS
@@ -533,22 +527,14 @@ def _pg_branch_sql(branch: _Branch, scoped: bool, blocked: bool) -> str:
             f"WHERE {where} ORDER BY {a}.id + 0 DESC LIMIT :cap")
 
 
-def _item_sql(clauses: list[str]) -> str:
-    """SQLite: the newest :cap items that match and pass the filters."""
+def _sqlite_branch_sql(branch: _Branch) -> str:
+    """SQLite: the newest :cap rows of a branch that match and pass its filters."""
+    a, fts = branch.src, f"{branch.table}_fts"
     # CROSS JOIN keeps the match driving the join; ORDER BY rowid DESC lets FTS5 stream
     # newest first and stop at the cap, so filters apply before it.
     # Only what ranking needs; the page's rows are read in full afterwards.
-    return ("SELECT * FROM (SELECT 'i' AS src, i.id AS rid, i.time, i.text "
-            "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid "
-            "CROSS JOIN meetings m ON m.id = i.meeting_id "
-            f"WHERE items_fts MATCH :q AND {' AND '.join(clauses)} "
-            "ORDER BY items_fts.rowid DESC LIMIT :cap)")
-
-
-def _line_sql(clauses: list[str]) -> str:
-    """SQLite: the newest :cap log lines that match, made no item and pass the filters."""
-    return ("SELECT * FROM (SELECT 'l' AS src, l.id AS rid, l.time, l.text "
-            "FROM lines_fts CROSS JOIN lines l ON l.id = lines_fts.rowid "
-            "CROSS JOIN meetings m ON m.id = l.meeting_id "
-            f"WHERE lines_fts MATCH :q AND {' AND '.join(clauses)} "
-            "ORDER BY lines_fts.rowid DESC LIMIT :cap)")
+    return (f"SELECT * FROM (SELECT '{a}' AS src, {a}.id AS rid, {a}.time, {a}.text "
+            f"FROM {fts} CROSS JOIN {branch.table} {a} ON {a}.id = {fts}.rowid "
+            f"CROSS JOIN meetings m ON m.id = {a}.meeting_id "
+            f"WHERE {fts} MATCH :q AND {' AND '.join(branch.clauses)} "
+            f"ORDER BY {fts}.rowid DESC LIMIT :cap)")
