@@ -217,13 +217,59 @@ def _where(filters: Filters, alias: str) -> tuple[list[str], dict[str, Any]]:
     return clauses, params
 
 
-def tsquery_scope(filters: Filters) -> str | None:
-    """The filters' scope and person tokens as a PostgreSQL tsquery: upper case, as the
-    stored search document holds them (migration 0013), so that no word matches one."""
+# PostgreSQL's text of a tsquery: quoted lexemes ('' and \\ escaped), operators, groups.
+_TSQUERY_TOKEN = re.compile(r"'((?:[^'\\]|''|\\.)*)'|<->|<\d+>|[&|!()]")
+MAX_PAIR = 2046  # bytes of the two lexemes of a pair; migration 0014 leaves out longer ones
+
+
+def _lexeme(quoted: str) -> str:
+    return re.sub(r"''|\\(.)", lambda m: m.group(1) or "'", quoted)
+
+
+def _quoted(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def phrase_pairs(tsquery: str) -> list[str]:
+    """The word pairs (as tsquery lexemes) that the stored search document (PostgreSQL,
+    migration 0014) holds in every row that matches `tsquery`, websearch_to_tsquery's
+    text: the pairs `'a' <-> 'b'` of its phrases where all of them are required (no OR,
+    not negated). A row matching `a <-> b` has a at some position and b at the next, so
+    it holds the pair "a b"."""
+    # Each piece: its text, and the lexeme when it is one.
+    parts = [(m.group(0), m.group(1)) for m in _TSQUERY_TOKEN.finditer(tsquery)]
+    if any(piece == "|" for piece, _ in parts):
+        return []
+    pairs: list[str] = []
+    negated = 0  # how many of the open groups are under a "!" (or inside one that is)
+    groups: list[bool] = []  # for each open group, whether it is negated
+    for n, (piece, _) in enumerate(parts):
+        before = parts[n - 1] if n else ("", None)
+        if piece == "(":
+            groups.append(before[0] == "!" or negated > 0)
+            negated += groups[-1]
+        elif piece == ")" and groups:
+            negated -= groups.pop()
+        elif piece == "<->" and not negated and n + 1 < len(parts):
+            after = parts[n + 1]
+            if before[1] is None or after[1] is None or (n > 1 and parts[n - 2][0] == "!"):
+                continue
+            a, b = _lexeme(before[1]), _lexeme(after[1])
+            if len(a.encode()) + len(b.encode()) <= MAX_PAIR:
+                pairs.append(_quoted(f"{a} {b}"))
+    return list(dict.fromkeys(pairs))
+
+
+def index_tokens(tsquery: str, filters: Filters) -> str | None:
+    """What a PostgreSQL search intersects inside the index besides the query's words,
+    as a tsquery: the filters' scope and person tokens, upper case as the stored document
+    holds them (migration 0013), so that no word matches one, and the phrases' word pairs
+    (0014), which hold a space, as no word does."""
     tokens = [_series_token(filters.series) if filters.series else "",
               _channel_token(filters.channel) if filters.channel else "",
               person_token(filters.person) if filters.person else ""]
-    return " & ".join(f"'{token.upper()}'" for token in tokens if token) or None
+    scope = [f"'{token.upper()}'" for token in tokens if token]
+    return " & ".join(scope + phrase_pairs(tsquery)) or None
 
 
 def _sqlite_statement(query: str,
@@ -289,42 +335,44 @@ _SEARCH_START = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true
                  "set_config('enable_mergejoin', 'off', true), "
                  "set_config('max_parallel_workers_per_gather', '0', true), "
                  "(SELECT max(id) FROM items) AS items, (SELECT max(id) FROM lines) AS lines, "
-                 "numnode(websearch_to_tsquery('simple', :q)) AS words")
+                 "numnode(websearch_to_tsquery('simple', :q)) AS words, "
+                 "websearch_to_tsquery('simple', :q)::text AS tsquery")
 _COLUMNS = {"time": UTCDateTime, "started_at": UTCDateTime, "ended_at": UTCDateTime}
-# Every stored search document (PostgreSQL, migration 0013) holds the token B<n> of the
-# block of 2**BLOCK_BITS ids its row is in. GIN yields matches in no order, so the newest
-# matches are looked for a window of blocks at a time, newest first, each window as large
-# as the matches of the ones before say is needed (_next_window); the block tokens let GIN
-# skip to the window's rows instead of collecting every match in the archive.
-BLOCK_BITS = 14
-WINDOW_GROWTH = 4
-# Past this many blocks, the rest of the table is looked at in one statement: GIN takes
-# the OR of many tokens as the rows it must visit (a 64-block window cost 0.7 s at 10
-# million lines), and the rarest of the query's own words is then cheaper to follow.
+# Every stored search document (PostgreSQL, migrations 0013, 0014) holds the token B<n> of
+# the block of 16,384 ids its row is in, and G<n> of its group of 16 blocks. GIN yields
+# matches in no order, so the newest matches are looked for a window of blocks at a time,
+# newest first, each window as large as the matches of the ones before say is needed
+# (_next_window); the tokens let GIN skip to the window's rows instead of collecting every
+# match in the archive. Where matches are too rare for windows of blocks, groups are the
+# windows; where they are too rare even for those, the rest of the table is one.
+BLOCK_LEVELS = (("B", 14), ("G", 18))  # the token's letter, and the bits of ids it spans
+# At most this many tokens in a window: GIN takes the OR of many tokens as the rows it
+# must visit (a 64-block window cost 0.7 s at 10 million lines).
 MAX_BLOCK_TOKENS = 4
 RARE_WINDOWS = 8
 
 
-def _next_window(found: int, ids: int, wanted: int, blocks: int) -> int | None:
-    """How many blocks the next window spans, from the matches `found` in the `ids` looked
-    at so far: as many as they say hold the `wanted` rest (with a margin), at most
-    MAX_BLOCK_TOKENS; walked that many at a time while that takes a few windows. None: the
-    rest of the table in one statement, when the matches are too rare for windows (none
-    yet in the last MAX_BLOCK_TOKENS blocks, or more than RARE_WINDOWS windows away)."""
-    if not found:
-        grown = blocks * WINDOW_GROWTH
-        return grown if blocks < MAX_BLOCK_TOKENS else None
-    needed = math.ceil(wanted * ids * 1.2 / found / (1 << BLOCK_BITS))
-    if needed > MAX_BLOCK_TOKENS * RARE_WINDOWS:
-        return None
-    return max(1, min(needed, MAX_BLOCK_TOKENS))
-
-
-def block_tokens(first: int, last: int) -> str | None:
-    """The tsquery of the blocks first..last (their upper-case tokens, OR'd)."""
-    if last - first + 1 > MAX_BLOCK_TOKENS:
-        return None
-    return " | ".join(f"'B{n}'" for n in range(last, first - 1, -1))
+def _next_window(found: int, ids: int, wanted: int, level: int,
+                 blocks: int) -> tuple[int, int] | None:
+    """The level and the number of blocks of that level of the next window, from the
+    matches `found` in the `ids` looked at so far and the `blocks` of the last window: as
+    many blocks as the matches say hold the `wanted` rest (with a margin), at most
+    MAX_BLOCK_TOKENS, while that takes at most RARE_WINDOWS windows; otherwise the next
+    level. Where nothing was found yet: one block of the next level, or at the last one
+    twice as many blocks as before. None: the rest of the table in one statement."""
+    last_level = len(BLOCK_LEVELS) - 1
+    for next_level in range(level, len(BLOCK_LEVELS)):
+        if not found:
+            if next_level > level:
+                return next_level, 1
+            if next_level == last_level and blocks < MAX_BLOCK_TOKENS:
+                return level, min(blocks * 2, MAX_BLOCK_TOKENS)
+            continue
+        bits = BLOCK_LEVELS[next_level][1]
+        needed = math.ceil(wanted * ids * 1.2 / found / (1 << bits))
+        if needed <= MAX_BLOCK_TOKENS * RARE_WINDOWS:
+            return next_level, max(1, min(needed, MAX_BLOCK_TOKENS))
+    return None
 
 
 async def _pg_candidates(conn: Any, query: str, filters: Filters,
@@ -335,7 +383,7 @@ async def _pg_candidates(conn: Any, query: str, filters: Filters,
     start = (await conn.execute(text(_SEARCH_START), {"q": query[:MAX_QUERY]})).one()
     if not start.words:
         return [], False
-    scope = tsquery_scope(filters)
+    scope = index_tokens(start.tsquery, filters)
     found: list[Any] = []
     full = False
     for branch in _search_branches(filters):
@@ -343,11 +391,16 @@ async def _pg_candidates(conn: Any, query: str, filters: Filters,
         if top is None:
             continue
         rows: list[Any] = []
-        hi, last = top + 1, top >> BLOCK_BITS
-        size: int | None = 1
-        while last >= 0 and len(rows) < CANDIDATES:
-            first = 0 if size is None else max(0, last - size + 1)
-            blocks = None if size is None else block_tokens(first, last)
+        hi = top + 1  # every id from here up has been looked at
+        window: tuple[int, int] | None = (0, 1)
+        while hi > 0 and len(rows) < CANDIDATES:
+            blocks, lo = None, 0
+            if window is not None:
+                letter, bits = BLOCK_LEVELS[window[0]]
+                last = (hi - 1) >> bits
+                first = max(0, last - window[1] + 1)
+                blocks = " | ".join(f"'{letter}{n}'" for n in range(last, first - 1, -1))
+                lo = first << bits
             params = {**branch.params, "q": query[:MAX_QUERY], "scope": scope,
                       "blocks": blocks, "hi": hi, "cap": CANDIDATES - len(rows)}
             sql = _pg_branch_sql(branch, scope is not None, blocks is not None)
@@ -358,9 +411,10 @@ async def _pg_candidates(conn: Any, query: str, filters: Filters,
             if plans is not None:
                 explained = text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}").bindparams(*_binds(params))
                 plans.append("\n".join((await conn.execute(explained, params)).scalars()))
-            size = _next_window(len(rows), top + 1 - (first << BLOCK_BITS),
-                                CANDIDATES - len(rows), last - first + 1)
-            hi, last = first << BLOCK_BITS, first - 1
+            if window is None:
+                break
+            hi = lo
+            window = _next_window(len(rows), top + 1 - lo, CANDIDATES - len(rows), *window)
         full = full or len(rows) >= CANDIDATES
         found += rows
     return found, full
@@ -506,25 +560,25 @@ _NO_ITEM = ("NOT EXISTS (SELECT 1 FROM items i2 WHERE i2.meeting_id = l.meeting_
 
 def _pg_branch_sql(branch: _Branch, scoped: bool, blocked: bool) -> str:
     """PostgreSQL: the newest :cap rows of a branch in a window of ids (its blocks, or
-    all below :hi) whose stored document (migration 0013) matches the words and the filters'
-    tokens, with the rank of the words."""
+    all below :hi) whose stored document (migrations 0013, 0014) matches the words and the
+    filters' and phrases' tokens, with the rank of the words."""
     a = branch.src
     words = "websearch_to_tsquery('simple', :q)"
     match = " && ".join([words, *(["CAST(:scope AS tsquery)"] if scoped else []),
                          *(["CAST(:blocks AS tsquery)"] if blocked else [])])
-    # The window's blocks are its ids; without their tokens (too many), its ids are below
-    # :hi, checked row by row ("+ 0": a bitmap of the primary key over millions of ids
-    # costs more than the check).
-    window = [] if blocked else [f"{a}.id + 0 < :hi"]
-    where = " AND ".join([f"{a}.search @@ ({match})", *window, *branch.clauses])
-    # Only what ranking needs; the page's rows are read in full afterwards.
-    return (f"SELECT '{a}' AS src, {a}.id AS rid, {a}.time, "
-            f"ts_rank({a}.search, {words}) AS rank "
+    # The window's ids are those of its blocks below :hi (a window's newest block may have
+    # been looked at in part), checked row by row ("+ 0": a bitmap of the primary key over
+    # millions of ids costs more than the check).
+    where = " AND ".join([f"{a}.search @@ ({match})", f"{a}.id + 0 < :hi", *branch.clauses])
+    # Only what ranking needs; the page's rows are read in full afterwards. Ranked outside:
+    # inside, ts_rank would be computed for every match before the newest :cap are kept.
+    return (f"SELECT '{a}' AS src, c.id AS rid, c.time, ts_rank(c.search, {words}) AS rank "
+            f"FROM (SELECT {a}.id, {a}.time, {a}.search "
             f"FROM {branch.table} {a} JOIN meetings m ON m.id = {a}.meeting_id "
             # "+ 0": not in the primary key's order. Walking the newest rows until :cap of
             # them match is what PostgreSQL would choose here, and for a word in one line
             # of a thousand it walks the whole window where the index finds its few matches.
-            f"WHERE {where} ORDER BY {a}.id + 0 DESC LIMIT :cap")
+            f"WHERE {where} ORDER BY {a}.id + 0 DESC LIMIT :cap) c")
 
 
 def _sqlite_branch_sql(branch: _Branch) -> str:

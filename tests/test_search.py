@@ -189,6 +189,13 @@ async def test_migrations_0007_0008_index_existing_lines_by_series_and_person(
 
 
 WORDS = ("release", "charter", "budget", "security", "review", "kernel", "docs", "mirror")
+# As in a real archive, each of the queries' words is in a few lines in a hundred: a query
+# that matches half the table is rightly answered by reading it whole.
+VOCABULARY = (*WORDS, "agenda", "ballot", "cloud", "driver", "event", "forum", "gate",
+                      "host", "image", "job", "key", "label", "merge", "node", "owner",
+                      "patch", "quota", "rack", "sprint", "ticket", "upgrade", "vendor",
+                      "wiki", "zone", "backup", "cache", "debian", "export", "feed",
+                      "graph", "index", "limit")
 PLANNED = [("security", Filters()), ("release charter", Filters()),
            ('"security review"', Filters()), ("charter", Filters(kind="decision")),
            ("budget", Filters(kind="action")), ("kernel -docs", Filters()),
@@ -203,7 +210,8 @@ async def _talk(storage: Storage, meetings: int, lines: int) -> None:
     for n in range(meetings):
         said = [("chair", "#startmeeting")]
         for i in range(lines):
-            word, other = WORDS[(n + i) % len(WORDS)], WORDS[(3 * n + 5 * i) % len(WORDS)]
+            word = VOCABULARY[(n + i) % len(VOCABULARY)]
+            other = VOCABULARY[(3 * n + 5 * i) % len(VOCABULARY)]
             text = (f"#agreed the {word} {other} plan" if i % 29 == 0 else
                     f"#action p{i % 5} to look at {word} {other}" if i % 17 == 0 else
                     f"we talked about the {word} {other} item {i}")
@@ -229,6 +237,8 @@ async def test_postgresql_search_plans_use_the_search_index(postgres_url: str) -
             for plan in on_lines:
                 assert "Seq Scan on lines" not in plan, plan
                 assert "ix_lines_search" in plan, plan
+                # A phrase's word pair (migration 0014) is looked up in the index.
+                assert ("'security review''" in plan) == (query == '"security review"'), plan
     finally:
         await storage.close()
 
@@ -276,15 +286,101 @@ async def test_postgresql_finds_the_newest_matches_across_blocks_of_ids(
 
 def test_search_windows_grow_with_how_rare_the_matches_are() -> None:
     """PostgreSQL's windows of id blocks (storage.search._next_window): a window no larger
-    than the matches so far say is needed, at most MAX_BLOCK_TOKENS blocks; the rest of the
-    table at once when the matches are too rare for a few more windows."""
-    from openminutes.storage.search import BLOCK_BITS, MAX_BLOCK_TOKENS, _next_window
+    than the matches so far say is needed, at most MAX_BLOCK_TOKENS blocks; groups of
+    blocks when blocks would take too many windows or none matched; the rest of the table
+    when even groups would."""
+    from openminutes.storage.search import BLOCK_LEVELS, MAX_BLOCK_TOKENS, _next_window
 
-    block = 1 << BLOCK_BITS
-    assert _next_window(found=400, ids=block, wanted=100, blocks=1) == 1
-    assert _next_window(found=100, ids=block, wanted=300, blocks=1) == MAX_BLOCK_TOKENS
-    # Rare: 10 matches in a block, 490 wanted would take 59 blocks.
-    assert _next_window(found=10, ids=block, wanted=490, blocks=1) is None
-    # None at all: wider, then the rest of the table.
-    assert _next_window(found=0, ids=block, wanted=500, blocks=1) == 4
-    assert _next_window(found=0, ids=5 * block, wanted=500, blocks=MAX_BLOCK_TOKENS) is None
+    block, group = (1 << bits for _, bits in BLOCK_LEVELS)
+    assert _next_window(found=400, ids=block, wanted=100, level=0, blocks=1) == (0, 1)
+    assert _next_window(found=100, ids=block, wanted=300, level=0,
+                        blocks=1) == (0, MAX_BLOCK_TOKENS)
+    # Rare: 10 matches in a block, 490 wanted would take 59 blocks, or 4 groups.
+    assert _next_window(found=10, ids=block, wanted=490, level=0, blocks=1) == (1, 4)
+    assert _next_window(found=10, ids=block, wanted=490, level=1, blocks=1) == (1, 4)
+    # None at all in a block: a group; none in groups: twice as many, then the rest.
+    assert _next_window(found=0, ids=block, wanted=500, level=0, blocks=1) == (1, 1)
+    assert _next_window(found=0, ids=group, wanted=500, level=1, blocks=1) == (1, 2)
+    assert _next_window(found=0, ids=3 * group, wanted=500, level=1, blocks=2) == (1, 4)
+    assert _next_window(found=0, ids=7 * group, wanted=500, level=1, blocks=4) is None
+    # One match in 16 groups: far too rare for windows of groups.
+    assert _next_window(found=1, ids=16 * group, wanted=499, level=1, blocks=4) is None
+
+
+def test_phrase_pairs_are_those_every_match_holds() -> None:
+    """The word pairs a PostgreSQL search asks the index for (migration 0014), read from
+    websearch_to_tsquery's own text: those of required phrases only."""
+    from openminutes.storage.search import phrase_pairs
+
+    assert phrase_pairs("'security' <-> 'review'") == ["'security review'"]
+    assert phrase_pairs("'a' <-> 'b' <-> 'c' & 'd'") == ["'a b'", "'b c'"]
+    assert phrase_pairs("'g-h' <-> 'g' <-> 'h'") == ["'g-h g'", "'g h'"]
+    assert phrase_pairs("'o''clock' <-> 'x\\\\y'") == ["'o''clock x\\\\y'"]
+    # Optional or excluded phrases hold nothing every match must have.
+    assert phrase_pairs("'a' <-> 'b' | 'c'") == []
+    assert phrase_pairs("'x' & !( 'a' <-> 'b' ) & !!( 'c' <-> 'd' )") == []
+    assert phrase_pairs("'x' & !( 'a' <-> 'b' ) & 'e' <-> 'f'") == ["'e f'"]
+    assert phrase_pairs("'a' <2> 'b' & 'c'") == []
+    assert phrase_pairs("'" + "a" * 1500 + "' <-> '" + "b" * 1000 + "'") == []
+
+
+TRICKY = ["the security review is done", "security, review later", "review security",
+          "security_review of e-mail", "e-mail review", "a <b>security</b> review",
+          "o'clock security review", "security  review", "SECURITY REVIEW", "security",
+          "the review of security", "x-security review", "security &amp; review"]
+
+
+@pytest.mark.parametrize("query", [
+    '"security review"', '"e-mail review"', '"security review" -later', 'review "security review"',
+    '"security review" OR later', '-"security review" security', '"o\'clock security"',
+    '"review of security"', '"security"', '"x-security review"', '"security & review"',
+    '"security_review"', '- "security review" review'])
+async def test_postgresql_phrases_find_what_the_words_positions_say(
+        postgres_url: str, query: str) -> None:
+    """A phrase search with its word pairs in the index returns exactly the lines that
+    PostgreSQL's own phrase match returns over the text, whatever its parser makes of
+    hyphens, underscores, markup and punctuation."""
+    from sqlalchemy import text
+
+    storage = await Storage.open(postgres_url)
+    try:
+        start = datetime(2024, 1, 1, 18, tzinfo=UTC)
+        said = [("chair", "#startmeeting")] + [("p", line) for line in TRICKY]
+        await _meeting(storage, "tricky", "#tricky", start, said)
+        page = await storage.search(query, limit=100)
+        async with storage.engine.connect() as conn:
+            expected = set((await conn.execute(text(
+                "SELECT text FROM lines WHERE to_tsvector('simple', text) @@ "
+                "websearch_to_tsquery('simple', :q)"), {"q": query})).scalars())
+        assert {hit.text for hit in page.hits} == expected
+        assert expected or query == '"security_review"'
+    finally:
+        await storage.close()
+
+
+async def test_postgresql_finds_matches_only_far_back_in_groups_of_blocks(
+        postgres_url: str) -> None:
+    """Matches only in the oldest lines, a million ids below the newest: the search goes
+    back by groups of blocks (migration 0014's G tokens) and finds every one of them."""
+    import psycopg
+
+    storage = await Storage.open(postgres_url)
+    try:
+        start = datetime(2024, 1, 1, 18, tzinfo=UTC)
+        for k, (restart, word) in enumerate([(300_000, "fossil"), (1_100_000, "fossil"),
+                                             (None, "recent")]):
+            said = [("chair", "#startmeeting")] + [
+                (f"p{i % 3}", f"{word if i % 3 == 0 else 'chat'} {k} {i}") for i in range(300)]
+            await _meeting(storage, "old", "#old", start + timedelta(days=k), said)
+            if restart:
+                with psycopg.connect(postgres_url, autocommit=True) as conn:
+                    conn.execute(f"ALTER SEQUENCE lines_id_seq RESTART WITH {restart}")
+        await storage.analyze()
+        pages = [await storage.search("fossil", limit=100, offset=n) for n in (0, 100)]
+        assert pages[0].total == 200
+        assert {hit.text for page in pages for hit in page.hits} == {
+            f"fossil {k} {i}" for k in (0, 1) for i in range(0, 300, 3)}
+        page = await storage.search("fossil", Filters(series="old", person="p0"), limit=100)
+        assert page.total == 200
+    finally:
+        await storage.close()
