@@ -361,7 +361,8 @@ async def test_postgresql_phrases_find_what_the_words_positions_say(
 async def test_postgresql_finds_matches_only_far_back_in_groups_of_blocks(
         postgres_url: str) -> None:
     """Matches only in the oldest lines, a million ids below the newest: the search goes
-    back by groups of blocks (migration 0014's G tokens) and finds every one of them."""
+    back by groups of blocks (migration 0014's G tokens) and finds every one of them. And
+    past the newest matches, which are in a meeting never published."""
     import psycopg
 
     storage = await Storage.open(postgres_url)
@@ -375,12 +376,18 @@ async def test_postgresql_finds_matches_only_far_back_in_groups_of_blocks(
             if restart:
                 with psycopg.connect(postgres_url, autocommit=True) as conn:
                     conn.execute(f"ALTER SEQUENCE lines_id_seq RESTART WITH {restart}")
+        # In the same block of ids as the newest published ones, below 3,000 that are not:
+        # each statement reads the newest matches of a window, then those of the rest.
+        await _meeting(storage, "old", "#old", start + timedelta(days=4),
+                       [("p0", f"fossil {3} {i}") for i in range(0, 300, 3)])
+        await _meeting(storage, "old", "#old", start + timedelta(days=5),
+                       [("p0", f"fossil draft {i}") for i in range(3000)], publish=False)
         await storage.analyze()
-        pages = [await storage.search("fossil", limit=100, offset=n) for n in (0, 100)]
-        assert pages[0].total == 200
+        pages = [await storage.search("fossil", limit=100, offset=n) for n in (0, 100, 200)]
+        assert pages[0].total == 300
         assert {hit.text for page in pages for hit in page.hits} == {
-            f"fossil {k} {i}" for k in (0, 1) for i in range(0, 300, 3)}
+            f"fossil {k} {i}" for k in (0, 1, 3) for i in range(0, 300, 3)}
         page = await storage.search("fossil", Filters(series="old", person="p0"), limit=100)
-        assert page.total == 200
+        assert page.total == 300
     finally:
         await storage.close()

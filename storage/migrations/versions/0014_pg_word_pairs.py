@@ -76,6 +76,9 @@ def _document(expression: str) -> None:
                    f"GENERATED ALWAYS AS ({expression}) STORED")
         op.execute(f"CREATE INDEX ix_{table}_search ON {table} USING gin (search) "
                    "WITH (fastupdate = on)")
+        # A rewritten table has no statistics of its new column: searches would be
+        # planned blind until autovacuum came by.
+        op.execute(f"ANALYZE {table}")
 
 
 def upgrade() -> None:
