@@ -328,14 +328,14 @@ def _binds(params: dict[str, Any]) -> list[Any]:
 # meeting is looked up by its key: a window holds at most a few thousand matches, and
 # hashing all 50,000 meetings of an archive to join them took 36 ms of a 41 ms statement.
 # No parallel workers: starting one took 30 ms of a 39 ms statement.
-# With them (in one trip), the newest id of each table and whether the query has a word
-# to look for at all ("-" or punctuation alone match nothing: no window need look).
+# With them (in one trip), the newest id of each table and the query as PostgreSQL reads
+# it: empty when it has no word to look for ("-" or punctuation alone match nothing: no
+# window need look), and the phrases whose word pairs the index is asked for.
 _SEARCH_START = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
                  "set_config('enable_hashjoin', 'off', true), "
                  "set_config('enable_mergejoin', 'off', true), "
                  "set_config('max_parallel_workers_per_gather', '0', true), "
                  "(SELECT max(id) FROM items) AS items, (SELECT max(id) FROM lines) AS lines, "
-                 "numnode(websearch_to_tsquery('simple', :q)) AS words, "
                  "websearch_to_tsquery('simple', :q)::text AS tsquery")
 _COLUMNS = {"time": UTCDateTime, "started_at": UTCDateTime, "ended_at": UTCDateTime}
 # Every stored search document (PostgreSQL, migrations 0013, 0014) holds the token B<n> of
@@ -360,14 +360,11 @@ def _next_window(found: int, ids: int, wanted: int, level: int,
     MAX_BLOCK_TOKENS, while that takes at most RARE_WINDOWS windows; otherwise the next
     level. Where nothing was found yet: one block of the next level, or at the last one
     twice as many blocks as before. None: the rest of the table in one statement."""
-    last_level = len(BLOCK_LEVELS) - 1
+    if not found:
+        if level + 1 < len(BLOCK_LEVELS):
+            return level + 1, 1
+        return (level, min(blocks * 2, MAX_BLOCK_TOKENS)) if blocks < MAX_BLOCK_TOKENS else None
     for next_level in range(level, len(BLOCK_LEVELS)):
-        if not found:
-            if next_level > level:
-                return next_level, 1
-            if next_level == last_level and blocks < MAX_BLOCK_TOKENS:
-                return level, min(blocks * 2, MAX_BLOCK_TOKENS)
-            continue
         bits = BLOCK_LEVELS[next_level][1]
         needed = math.ceil(wanted * ids * 1.2 / found / (1 << bits))
         if needed <= MAX_BLOCK_TOKENS * RARE_WINDOWS:
@@ -381,7 +378,7 @@ async def _pg_candidates(conn: Any, query: str, filters: Filters,
     whether a branch reached that cap. With `plans`, each statement's EXPLAIN (ANALYZE,
     BUFFERS) is appended to it."""
     start = (await conn.execute(text(_SEARCH_START), {"q": query[:MAX_QUERY]})).one()
-    if not start.words:
+    if not start.tsquery:  # the empty tsquery: no word to look for
         return [], False
     scope = index_tokens(start.tsquery, filters)
     found: list[Any] = []

@@ -192,10 +192,9 @@ WORDS = ("release", "charter", "budget", "security", "review", "kernel", "docs",
 # As in a real archive, each of the queries' words is in a few lines in a hundred: a query
 # that matches half the table is rightly answered by reading it whole.
 VOCABULARY = (*WORDS, "agenda", "ballot", "cloud", "driver", "event", "forum", "gate",
-                      "host", "image", "job", "key", "label", "merge", "node", "owner",
-                      "patch", "quota", "rack", "sprint", "ticket", "upgrade", "vendor",
-                      "wiki", "zone", "backup", "cache", "debian", "export", "feed",
-                      "graph", "index", "limit")
+              "host", "image", "job", "key", "label", "merge", "node", "owner", "patch",
+              "quota", "rack", "sprint", "ticket", "upgrade", "vendor", "wiki", "zone",
+              "backup", "cache", "debian", "export", "feed", "graph", "index", "limit")
 PLANNED = [("security", Filters()), ("release charter", Filters()),
            ('"security review"', Filters()), ("charter", Filters(kind="decision")),
            ("budget", Filters(kind="action")), ("kernel -docs", Filters()),
