@@ -197,9 +197,9 @@ def fts5_query(query: str) -> str | None:
     return " ".join(terms) + "".join(f" NOT {phrase}" for phrase in excluded)
 
 
-def _where(filters: Filters, alias: str) -> tuple[list[str], dict[str, Any]]:
-    """The filters checked in SQL. The person filter is not among them: its token in the
-    index does it (and folds case as Python does, which SQL's lower() does not)."""
+def _meeting_where(filters: Filters) -> tuple[list[str], dict[str, Any]]:
+    """The filters on a hit's meeting (as `m`): published, and of the series and channel
+    asked for."""
     clauses = ["m.stem IS NOT NULL"]
     params: dict[str, Any] = {}
     if filters.series:
@@ -208,6 +208,13 @@ def _where(filters: Filters, alias: str) -> tuple[list[str], dict[str, Any]]:
     if filters.channel:
         clauses.append("lower(m.channel) = lower(:channel)")
         params["channel"] = filters.channel
+    return clauses, params
+
+
+def _where(filters: Filters, alias: str) -> tuple[list[str], dict[str, Any]]:
+    """The filters checked in SQL. The person filter is not among them: its token in the
+    index does it (and folds case as Python does, which SQL's lower() does not)."""
+    clauses, params = _meeting_where(filters)
     if filters.since:
         clauses.append(f"{alias}.time >= :since")
         params["since"] = filters.since
@@ -328,15 +335,36 @@ def _binds(params: dict[str, Any]) -> list[Any]:
 # meeting is looked up by its key: a window holds at most a few thousand matches, and
 # hashing all 50,000 meetings of an archive to join them took 36 ms of a 41 ms statement.
 # No parallel workers: starting one took 30 ms of a 39 ms statement.
-# With them (in one trip), the newest id of each table and the query as PostgreSQL reads
-# it: empty when it has no word to look for ("-" or punctuation alone match nothing: no
-# window need look), and the phrases whose word pairs the index is asked for.
-_SEARCH_START = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
-                 "set_config('enable_hashjoin', 'off', true), "
-                 "set_config('enable_mergejoin', 'off', true), "
-                 "set_config('max_parallel_workers_per_gather', '0', true), "
-                 "(SELECT max(id) FROM items) AS items, (SELECT max(id) FROM lines) AS lines, "
-                 "websearch_to_tsquery('simple', :q)::text AS tsquery")
+# With them (in one trip), the newest id of each table a search may find and the query as
+# PostgreSQL reads it: empty when it has no word to look for ("-" or punctuation alone
+# match nothing: no window need look), and the phrases whose word pairs the index is asked
+# for.
+_SEARCH_SETTINGS = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                    "set_config('enable_hashjoin', 'off', true), "
+                    "set_config('enable_mergejoin', 'off', true), "
+                    "set_config('max_parallel_workers_per_gather', '0', true), "
+                    "websearch_to_tsquery('simple', :q)::text AS tsquery")
+
+
+def _newest_id(table: str, filters: Filters) -> str:
+    """SQL of the newest id of `table` that a search may find. With a series or channel
+    filter, that of the newest row of the published meetings in that scope, each
+    meeting's one descent of its index by meeting and id (migration 0015): windows then
+    start there, not among newer rows of other series that cannot match."""
+    if not (filters.series or filters.channel):
+        return f"(SELECT max(id) FROM {table})"
+    clauses, _ = _meeting_where(filters)
+    return (f"(SELECT max(t.top) FROM meetings m CROSS JOIN LATERAL (SELECT max(r.id) AS top "
+            f"FROM {table} r WHERE r.meeting_id = m.id) t WHERE {' AND '.join(clauses)})")
+
+
+def _search_start(filters: Filters) -> tuple[str, dict[str, Any]]:
+    """The statement a PostgreSQL search starts with, and its parameters."""
+    _, params = _meeting_where(filters)
+    tops = ", ".join(f"{_newest_id(table, filters)} AS {table}" for table in ("items", "lines"))
+    return f"{_SEARCH_SETTINGS}, {tops}", params
+
+
 _COLUMNS = {"time": UTCDateTime, "started_at": UTCDateTime, "ended_at": UTCDateTime}
 # Every stored search document (PostgreSQL, migrations 0013, 0014) holds the token B<n> of
 # the block of 16,384 ids its row is in, and G<n> of its group of 16 blocks. GIN yields
@@ -377,7 +405,8 @@ async def _pg_candidates(conn: Any, query: str, filters: Filters,
     """PostgreSQL: the newest CANDIDATES matches of each branch, with their rank, and
     whether a branch reached that cap. With `plans`, each statement's EXPLAIN (ANALYZE,
     BUFFERS) is appended to it."""
-    start = (await conn.execute(text(_SEARCH_START), {"q": query[:MAX_QUERY]})).one()
+    start_sql, start_params = _search_start(filters)
+    start = (await conn.execute(text(start_sql), {**start_params, "q": query[:MAX_QUERY]})).one()
     if not start.tsquery:  # the empty tsquery: no word to look for
         return [], False
     scope = index_tokens(start.tsquery, filters)

@@ -390,3 +390,36 @@ async def test_postgresql_finds_matches_only_far_back_in_groups_of_blocks(
         assert page.total == 300
     finally:
         await storage.close()
+
+
+@pytest.mark.parametrize("filters", [Filters(series="quiet"), Filters(channel="#QUIET"),
+                                     Filters(series="quiet", person="p0")])
+async def test_postgresql_scoped_search_starts_at_the_scope_newest_rows(
+        postgres_url: str, filters: Filters) -> None:
+    """A series that met long ago, below five million newer ids of another series: a
+    search filtered to it starts its windows at its own newest line and item (migration
+    0015), so its first window holds every match, and finds exactly them."""
+    import psycopg
+
+    from openminutes.storage.search import explain
+
+    storage = await Storage.open(postgres_url)
+    try:
+        start = datetime(2024, 1, 1, 18, tzinfo=UTC)
+        said = [("chair", "#startmeeting")] + [
+            (f"p{i % 3}", f"{'#agreed ' if i % 30 == 0 else ''}fossil {i}") for i in range(300)]
+        await _meeting(storage, "quiet", "#quiet", start, said)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            for table in ("lines", "items"):
+                conn.execute(f"ALTER SEQUENCE {table}_id_seq RESTART WITH 5000000")
+        await _meeting(storage, "busy", "#busy", start + timedelta(days=1), said)
+        await storage.analyze()
+        page = await storage.search("fossil", filters, limit=100)
+        everyone = filters.person is None
+        assert page.total == (300 if everyone else 100)
+        assert {hit.meeting.name for hit in page.hits} == {"quiet"}
+        plans = await explain(storage.engine, "fossil", filters)
+        assert len(plans) == 2  # one window of items, one of lines
+        assert all("'B0'" in plan for plan in plans), plans
+    finally:
+        await storage.close()
