@@ -346,22 +346,22 @@ _SEARCH_SETTINGS = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', t
                     "websearch_to_tsquery('simple', :q)::text AS tsquery")
 
 
-def _newest_id(table: str, filters: Filters) -> str:
-    """SQL of the newest id of `table` that a search may find. With a series or channel
-    filter, that of the newest row of the published meetings in that scope, each
+def _newest_id(table: str, scope: list[str] | None) -> str:
+    """SQL of the newest id of `table` that a search may find. With the `scope` clauses of
+    a series or channel filter, that of the newest row of the meetings they select, each
     meeting's one descent of its index by meeting and id (migration 0015): windows then
     start there, not among newer rows of other series that cannot match."""
-    if not (filters.series or filters.channel):
+    if scope is None:
         return f"(SELECT max(id) FROM {table})"
-    clauses, _ = _meeting_where(filters)
     return (f"(SELECT max(t.top) FROM meetings m CROSS JOIN LATERAL (SELECT max(r.id) AS top "
-            f"FROM {table} r WHERE r.meeting_id = m.id) t WHERE {' AND '.join(clauses)})")
+            f"FROM {table} r WHERE r.meeting_id = m.id) t WHERE {' AND '.join(scope)})")
 
 
 def _search_start(filters: Filters) -> tuple[str, dict[str, Any]]:
     """The statement a PostgreSQL search starts with, and its parameters."""
-    _, params = _meeting_where(filters)
-    tops = ", ".join(f"{_newest_id(table, filters)} AS {table}" for table in ("items", "lines"))
+    clauses, params = _meeting_where(filters)
+    scope = clauses if filters.series or filters.channel else None
+    tops = ", ".join(f"{_newest_id(table, scope)} AS {table}" for table in ("items", "lines"))
     return f"{_SEARCH_SETTINGS}, {tops}", params
 
 
