@@ -114,3 +114,41 @@ class Item:
     def describe(self) -> str:
         return f"{self.kind.label}: {self.text}" if self.text else self.kind.label
 
+
+class Action(StrEnum):
+    """What an amendment does (meetings/amendments.py applies them)."""
+
+    REDACT = "redact"  # the line's text is removed for good; the log says why
+    RETAG = "retag"  # the line makes an item of another kind (or a plain line one)
+    UNTAG = "untag"  # the line makes no item any more
+    OWNERS = "owners"  # the action item of the line is owned by these nicks
+
+
+class AmendmentError(ValueError):
+    """An amendment that cannot apply to this meeting; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    action: Action
+    line: int  # the seq of the log line it is about
+    by: str  # the operator
+    at: datetime
+    reason: str
+    kind: str = ""  # retag: the new kind
+    text: str = ""  # retag: the item's text ("": the line's own words)
+    owners: tuple[str, ...] = ()  # owners: the nicks
+    digest: str = ""  # redact: SHA-256 of the removed text; never published
+    change: str = ""  # what it changed, in words, when it was made (feeds, `amend list`)
+    id: int | None = None  # once stored
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """An amendment as the minutes list it: what changed, in words (never the removed
+    text of a redaction), or why it no longer applies (a later correction of the log
+    took away what it was about)."""
+
+    amendment: Amendment
+    change: str
+    error: str = ""

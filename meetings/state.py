@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
-from openminutes.meetings.model import Item, ItemKind, Line, LineKind
+from openminutes.meetings.model import Applied, Item, ItemKind, Line, LineKind
 from openminutes.meetings.nicks import fold, owners_of
 from openminutes.meetings.votes import Vote, VoteRule
 
@@ -162,6 +162,10 @@ class Meeting:
     shown: dict[int, Line] = field(default_factory=dict)  # seq -> line as corrected
     corrected: list[int] = field(default_factory=list)  # seqs, in the order corrected
     edits: dict[str, list[Line]] = field(default_factory=dict)  # event id -> its edits
+    # Set after replay by meetings.amendments: the amendments made since it ended, and
+    # the owners an amendment gave an action item (by its line).
+    amendments: list[Applied] = field(default_factory=list)
+    owners_set: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -367,8 +371,9 @@ class Meeting:
         result = []
         for item in self.items:
             if item.kind == ItemKind.ACTION:
-                owners = dict.fromkeys(self.aliases[n] for n in owners_of(item.text, known))
-                result.append(ActionItem(item, tuple(owners)))
+                owners = self.owners_set.get(item.line) or tuple(dict.fromkeys(
+                    self.aliases[n] for n in owners_of(item.text, known)))
+                result.append(ActionItem(item, owners))
         return result
 
     def attendees(self) -> list[Attendee]:

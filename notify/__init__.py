@@ -9,6 +9,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from openminutes.meetings.model import Applied
 from openminutes.meetings.state import Meeting
 from openminutes.notify import email, events, webhooks
 from openminutes.notify.config import NotifyConfig
@@ -57,6 +58,13 @@ class Notifier:
             log.exception("could not write the email for meeting %s", meeting_id)
             return
         self._spawn(email.send(self.config.email, msg))
+
+    def amended(self, meeting_id: int, meeting: Meeting, urls: dict[str, str],
+                applied: Applied) -> None:
+        try:
+            self._post(events.amended(meeting_id, meeting, urls, applied))
+        except Exception:
+            log.exception("could not notify the amendment of meeting %s", meeting_id)
 
     async def drain(self, seconds: float = 10.0) -> None:
         """At shutdown: let deliveries under way finish, for a while."""

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 class WebhookConfig:
     url: str
     secret: str = ""  # HMAC-SHA256 key of the X-Openminutes-Signature header
-    events: list[str] = field(default_factory=lambda: ["meeting.started", "meeting.ended"])
+    events: list[str] = field(default_factory=lambda: ["meeting.started", "meeting.ended",
+                                                       "meeting.amended"])
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openminutes.meetings.model import ItemKind
+from openminutes.meetings.model import Applied, ItemKind
 from openminutes.meetings.state import Meeting
 from openminutes.publish.viewmodel import iso
 
@@ -32,3 +32,12 @@ def ended(meeting_id: int | None, meeting: Meeting, urls: dict[str, str]) -> dic
                     for a in meeting.actions()],
         "topics": [i.text for i in meeting.items if i.kind == ItemKind.TOPIC],
     }
+
+
+def amended(meeting_id: int, meeting: Meeting, urls: dict[str, str],
+            applied: Applied) -> dict[str, Any]:
+    """The amendment (never the text a redaction removed) and the meeting as it now is."""
+    a = applied.amendment
+    return {**ended(meeting_id, meeting, urls), "event": "meeting.amended",
+            "amendment": {"id": a.id, "action": str(a.action), "line": a.line, "by": a.by,
+                          "time": iso(a.at), "reason": a.reason, "change": applied.change}}

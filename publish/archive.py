@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from openminutes.publish.files import inside, write_atomic
 from openminutes.publish.render import TEMPLATES, render_page
 from openminutes.publish.viewmodel import iso
-from openminutes.storage import ItemRecord, MeetingRecord
+from openminutes.storage import AmendmentRecord, ItemRecord, MeetingRecord
 from openminutes.storage.protocols import ArchiveStore
 from openminutes.storage.search import DECISION
 
@@ -30,6 +30,12 @@ class FeedEntry:
     url: str
     decisions: list[ItemRecord]
     actions: list[ItemRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentEntry:
+    record: AmendmentRecord
+    url: str  # the amendment in its meeting's minutes
 
 
 class ArchiveWriter:
@@ -66,6 +72,7 @@ class ArchiveWriter:
                 "archive_latest.html.j2", name=name, target=f"../{meetings[0].stem}.html")
             pages[f"{name}/feed.atom"] = await self._feed(
                 f"Meetings: {name}", f"{name}/feed.atom", meetings[:RECENT])
+            pages[f"{name}/amendments.atom"] = await self._amendments_feed(name)
         for year, month in months:
             meetings = await self.storage.published(since=_month_start(year, month),
                                                     until=_month_start(year, month + 1))
@@ -96,6 +103,17 @@ class ArchiveWriter:
                            feed_id=f"urn:openminutes:feed:{path}",
                            self_url=self._absolute(path),
                            updated=iso(updated or datetime(1970, 1, 1, tzinfo=UTC)))
+
+    async def _amendments_feed(self, name: str) -> str:
+        """The series' amendments, newest first: the public audit trail of its record."""
+        path = f"{name}/amendments.atom"
+        records = list(reversed(await self.storage.amendments(name=name, limit=RECENT)))
+        entries = [AmendmentEntry(r, self._absolute(
+            f"{r.meeting.stem}.html#amendment-{r.amendment.id}")) for r in records]
+        updated = records[0].amendment.at if records else datetime(1970, 1, 1, tzinfo=UTC)
+        return render_page("amendments.atom.j2", title=f"Amendments: {name}",
+                           entries=entries, feed_id=f"urn:openminutes:feed:{path}",
+                           self_url=self._absolute(path), updated=iso(updated))
 
     def _write(self, pages: dict[str, str]) -> None:
         """Every page that can be written is, though one fails (its folder taken by a

@@ -74,8 +74,8 @@ def event_text(line: Line) -> str:
             return f"{line.nick} edited a message"
         case LineKind.REDACTION:
             return f"{line.nick} removed a message"
-        case LineKind.REDACTED:
-            return "(message removed)"
+        case LineKind.REDACTED:  # text: the reason an operator gave (openminutes amend)
+            return f"(removed: {line.text})" if line.text else "(message removed)"
         case _:
             return line.text
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from openminutes.meetings.model import Item, ItemKind, Line
+from openminutes.meetings.model import Applied, Item, ItemKind, Line
 from openminutes.meetings.state import ActionItem, Attendee, Meeting
 from openminutes.meetings.votes import Vote
 
@@ -86,6 +86,7 @@ class MinutesView:
     previous: PreviousMeeting | None = None
     earlier: Neighbour | None = None  # the series' previous published meeting
     later: Neighbour | None = None  # and the next one
+    amendments: list[Applied] = field(default_factory=list)  # made after it ended
 
     @property
     def stem(self) -> str:
@@ -128,6 +129,7 @@ class MinutesView:
                 "minutes": self.previous.minutes_url,
                 "actions": [{"text": t, "owners": list(o)} for t, o in self.previous.actions],
             },
+            "amendments": [_amendment_json(a) for a in self.amendments],
             "files": self.files,
             "urls": self.urls,
         }
@@ -136,6 +138,13 @@ class MinutesView:
 def _item_json(item: Item) -> dict[str, Any]:
     return {"kind": item.kind.name, "text": item.text, "nick": item.nick,
             "time": iso(item.time), "line": item.line}
+
+
+def _amendment_json(applied: Applied) -> dict[str, Any]:
+    a = applied.amendment
+    return {"id": a.id, "action": str(a.action), "line": a.line, "by": a.by,
+            "time": iso(a.at), "reason": a.reason, "change": applied.change,
+            "applied": not applied.error}
 
 
 def _vote_json(vote: Vote) -> dict[str, Any]:
@@ -204,4 +213,5 @@ def build(meeting: Meeting, meeting_id: int, files: dict[str, str],
         gaps=list(meeting.gaps),
         files=files,
         urls=urls,
+        amendments=list(meeting.amendments),
     )

@@ -110,9 +110,11 @@ class Services:
     series: list[Series]
 
 
-async def open_services(config: Config, *, durable: bool = True) -> Services:
+async def open_services(config: Config, *, durable: bool = True,
+                        scrub: bool = False) -> Services:
+    """`scrub`: deleted text is zeroed in a SQLite file (see Storage.open)."""
     series = load_schedule(config)
-    storage = await Storage.open(config.storage.url, durable=durable)
+    storage = await Storage.open(config.storage.url, durable=durable, scrub=scrub)
     return Services(
         storage, Engine(registry_of(config)),
         Publisher(storage, Path(config.publish.dir), config.publish.base_url),

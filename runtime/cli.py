@@ -14,8 +14,9 @@ from typing import Any
 
 from openminutes import __version__
 from openminutes.importer.run import Summary
+from openminutes.meetings.model import Action
 from openminutes.publish.publisher import DECISION_KINDS
-from openminutes.runtime import app, database, logs
+from openminutes.runtime import amend, app, database, logs
 from openminutes.runtime.check import run_checks
 from openminutes.runtime.config import Config, ConfigError, load
 from openminutes.schedules.model import ScheduleError
@@ -93,7 +94,61 @@ def _parser() -> argparse.ArgumentParser:
     copy.add_argument("--to", required=True, metavar="URL",
                       help="the target, e.g. postgresql://user:pass@host/openminutes")
     copy.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    _amend_parser(sub, common)
     return parser
+
+
+def _amend_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    amend = sub.add_parser("amend", help="correct an ended meeting's record; every change "
+                           "is listed in its minutes and feeds")
+    actions = amend.add_subparsers(dest="amend_command", required=True)
+    who = argparse.ArgumentParser(add_help=False, parents=[common])
+    who.add_argument("--by", help="who amends, as the record shows it (default: the OS user)")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("meeting_id", type=int, metavar="MEETING_ID")
+    where.add_argument("line", type=int, metavar="LINE", help="the line's number in the log")
+    redact = actions.add_parser("redact", parents=[who, where],
+                                help="remove a line's text everywhere, for good")
+    redact.add_argument("--reason", required=True, help="shown in the log at that line")
+    why = argparse.ArgumentParser(add_help=False)
+    why.add_argument("--reason", default="", help="why, as the record shows it")
+    retag = actions.add_parser("retag", parents=[who, where, why],
+                               help="make the line an item of KIND (or change its item's kind)")
+    retag.add_argument("kind", metavar="KIND", help="an item kind: agreed, action, info ...")
+    retag.add_argument("--text", default="", help="the item's text (default: the line's)")
+    actions.add_parser("untag", parents=[who, where, why], help="remove the item a line made")
+    owners = actions.add_parser("owners", parents=[who, where, why],
+                                help="set the owners of the line's action item")
+    owners.add_argument("nicks", nargs="+", metavar="NICK")
+    listing = actions.add_parser("list", parents=[common], help="print the audit trail")
+    listing.add_argument("meeting_id", type=int, nargs="?", metavar="MEETING_ID")
+    listing.add_argument("--json", action="store_true", help="JSON output")
+
+
+def _amend(args: argparse.Namespace, config: Config) -> int:
+    try:
+        if args.amend_command == "list":
+            records = asyncio.run(amend.trail(config, args.meeting_id))
+            rows = [amend.as_dict(r) for r in records]
+            if args.json:
+                print(json.dumps(rows, indent=1, ensure_ascii=False))
+            for r in rows if not args.json else ():
+                print(f"{r['id']}\t{r['time']}\tmeeting {r['meeting_id']}\tline {r['line']}\t"
+                      f"{r['action']}\t{r['by']}\t{r['change']}\t{r['reason']}")
+            return 0
+        new = amend.new_amendment(
+            Action(args.amend_command), args.line, by=args.by, reason=args.reason,
+            kind=getattr(args, "kind", ""), text=getattr(args, "text", ""),
+            owners=tuple(getattr(args, "nicks", ())))
+        result = asyncio.run(amend.amend(config, args.meeting_id, new))
+    except amend.AmendError as exc:
+        sys.exit(f"openminutes: amend: {exc}")
+    print(f"amended meeting {args.meeting_id} (amendment {result.applied.amendment.id}): "
+          f"{result.applied.change}")
+    for change in result.changes:
+        print(f"  {change}")
+    print(f"published again: {result.minutes}")
+    return 0
 
 
 def _print_summary(summary: Summary) -> None:
@@ -187,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                    config.logging.format, [*config.secrets(), url_password(config.storage.url)])
     if args.command == "db":
         return _db(args, config)
+    if args.command == "amend":
+        return _amend(args, config)
     if args.command == "run":
         if config.console:
             logging.getLogger().setLevel(logging.WARNING)

@@ -216,7 +216,7 @@ def _validate(config: Config) -> None:
         _validate_matrix(key, matrix)
 
 
-EVENTS = ("meeting.started", "meeting.ended")
+EVENTS = ("meeting.started", "meeting.ended", "meeting.amended")
 
 
 def _validate_notify(config: Config) -> None:

@@ -6,15 +6,16 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from openminutes.chat.base import ChatEvent, Checkpoint, Outage
+from openminutes.meetings.amendments import apply_amendments, redacted_lines
 from openminutes.meetings.commands import ParsedCommand, parse_command
 from openminutes.meetings.engine import END_COMMAND, START_COMMAND, Engine
-from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.model import Amendment, Line, LineKind
 from openminutes.meetings.registry import Outcome
 from openminutes.meetings.state import Meeting, MeetingSettings
 from openminutes.publish.publisher import Published, Publisher, derived_of
@@ -551,13 +552,26 @@ class Recorder:
 
 
 async def replay_stored(storage: LineLog, engine: Engine, record: MeetingRecord,
-                        settings: MeetingSettings) -> Meeting:
-    """A meeting's state from its stored lines, read a chunk at a time; the lines that
-    later ones correct are held throughout."""
+                        settings: MeetingSettings,
+                        amendments: Sequence[Amendment] | None = None) -> Meeting:
+    """A meeting's state from its stored lines, read a chunk at a time (the lines that
+    later ones correct are held throughout), with its amendments applied (`amendments`:
+    those to apply instead of the stored ones; a redacted line is replayed blank)."""
+    if amendments is None:
+        amendments = [r.amendment for r in await storage.amendments(record.id)]
     meeting = Meeting(record.network, record.channel, settings, series=record.series,
                       pinned=await storage.corrected_events(record.id))
+    blank = redacted_lines(amendments)
+    wanted = {a.line for a in amendments}
+    amended: dict[int, Line] = {}
     async for lines in storage.iter_lines(record.id):
+        if wanted:
+            if blank:
+                lines = [ln._replace(text="") if ln.seq in blank else ln for ln in lines]
+            amended.update((ln.seq, ln) for ln in lines if ln.seq in wanted)
         engine.replay(meeting, lines)
+    if amendments:
+        apply_amendments(meeting, amendments, amended, engine.registry.kinds())
     return meeting
 
 

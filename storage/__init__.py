@@ -2,6 +2,7 @@
 
 from openminutes.storage.errors import StorageUnavailableError
 from openminutes.storage.records import (
+    AmendmentRecord,
     Derived,
     ItemRecord,
     MeetingRecord,
@@ -9,5 +10,5 @@ from openminutes.storage.records import (
 )
 from openminutes.storage.repository import LINE_CHUNK, Storage
 
-__all__ = ["LINE_CHUNK", "Derived", "ItemRecord", "MeetingRecord", "SeriesRecord", "Storage",
-           "StorageUnavailableError"]
+__all__ = ["LINE_CHUNK", "AmendmentRecord", "Derived", "ItemRecord", "MeetingRecord",
+           "SeriesRecord", "Storage", "StorageUnavailableError"]

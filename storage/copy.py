@@ -16,6 +16,7 @@ from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openminutes.storage.repository import (
+    _AMENDMENTS,
     _ITEMS,
     _LINES,
     _MEETINGS,
@@ -25,7 +26,7 @@ from openminutes.storage.repository import (
 )
 
 # Tables with an integer id, in the order their foreign keys need; copied by id ranges.
-_BY_ID = (_MEETINGS, _LINES, _ITEMS, _SOURCES)
+_BY_ID = (_MEETINGS, _LINES, _ITEMS, _SOURCES, _AMENDMENTS)
 _CHUNK = 5000
 _MARKER = ("openminutes", "db-copy-from")  # (network, key) of the target's chat_state row
 

@@ -121,6 +121,27 @@ class ItemRow(Base):
     who: Mapped[str] = mapped_column(String(16), default="", server_default="")  # person_token
 
 
+class AmendmentRow(Base):
+    """An operator's correction of an ended meeting (meetings.model.Amendment); applied
+    after every replay, so the lines stay as said (a redaction alone blanks one)."""
+
+    __tablename__ = "amendments"
+    __table_args__ = (Index("ix_amendments_meeting", "meeting_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    line: Mapped[int] = mapped_column(Integer)  # the seq of the line it is about
+    kind: Mapped[str] = mapped_column(String(64), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    owners: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    change: Mapped[str] = mapped_column(Text, default="")  # in words, when it was made
+    digest: Mapped[str] = mapped_column(String(64), default="")  # SHA-256, redactions
+
+
 class ChatStateRow(Base):
     """What an adapter must find again after a restart (Matrix: sync token, access token)."""
 

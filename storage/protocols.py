@@ -10,6 +10,7 @@ from typing import Protocol
 
 from openminutes.meetings.model import Line
 from openminutes.storage.records import (
+    AmendmentRecord,
     Derived,
     ItemRecord,
     MeetingRecord,
@@ -21,10 +22,15 @@ from openminutes.storage.search import Filters, SearchPage
 
 
 class LogReader(Protocol):
-    """A meeting's stored lines, a chunk at a time (replay, publishing)."""
+    """A meeting's stored lines, a chunk at a time, and its amendments (replay,
+    publishing)."""
 
     def iter_lines(self, meeting_id: int, *, after: int = 0, upto: int | None = None,
                    chunk: int = ...) -> AsyncIterator[list[Line]]: ...
+
+    async def amendments(self, meeting_id: int | None = None, *, name: str | None = None,
+                         limit: int | None = None) -> list[AmendmentRecord]:
+        """Operators' amendments, applied after every replay (meetings/amendments.py)."""
 
 
 class LineLog(LogReader, Protocol):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from openminutes.meetings.model import Item, Line
+from openminutes.meetings.model import Amendment, Item, Line
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,14 @@ class ItemRecord:
             "meeting_id": self.meeting.id, "kind": self.kind, "text": self.text,
             "nick": self.nick, "owners": list(self.owners), "line": self.line, "url": url,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentRecord:
+    """An amendment with the meeting it amends (`amend list`, the amendments feeds)."""
+
+    meeting: MeetingRecord
+    amendment: Amendment
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,9 +38,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.model import Action, Amendment, Line, LineKind
 from openminutes.storage.errors import retryable
 from openminutes.storage.models import (
+    AmendmentRow,
     ChatStateRow,
     ItemRow,
     LineRow,
@@ -49,6 +50,7 @@ from openminutes.storage.models import (
     UTCDateTime,
 )
 from openminutes.storage.records import (
+    AmendmentRecord,
     Derived,
     ImportedFile,
     ItemRecord,
@@ -66,6 +68,7 @@ _ITEMS = cast(Table, ItemRow.__table__)
 _MEETINGS = cast(Table, MeetingRow.__table__)
 _SOURCES = cast(Table, SourceRow.__table__)
 _STATE = cast(Table, ChatStateRow.__table__)
+_AMENDMENTS = cast(Table, AmendmentRow.__table__)
 # Ended and given its files: what the archive lists.
 _LINE_COLUMNS = (_LINES.c.seq, _LINES.c.time, _LINES.c.kind, _LINES.c.nick, _LINES.c.text,
                  _LINES.c.identity, _LINES.c.own, _LINES.c.event_id, _LINES.c.privileged,
@@ -107,6 +110,11 @@ def _event_parts(event_id: str) -> Any:
     prefix = f"{event_id}|"  # the later lines of a multi-line message
     return (_LINES.c.event_id == event_id) | (
         func.substr(_LINES.c.event_id, 1, len(prefix)) == prefix)
+
+
+def _amendment(row: Any) -> Amendment:
+    return Amendment(Action(row.action), row.line, row.by, row.at, row.reason, row.kind,
+                     row.text, tuple(json.loads(row.owners)), row.digest, row.change, row.id)
 
 
 def _line(row: Any) -> Line:
@@ -154,15 +162,17 @@ def _line_row(meeting_id: int | None, line: Line, scope: str) -> dict[str, Any]:
             "who": person_token(line.nick)}
 
 
-def _sqlite_pragmas(durable: bool) -> Any:
+def _sqlite_pragmas(durable: bool, scrub: bool) -> Any:
     def apply(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
-        _set_sqlite_pragmas(dbapi_conn, durable)
+        _set_sqlite_pragmas(dbapi_conn, durable, scrub)
 
     return apply
 
 
-def _set_sqlite_pragmas(dbapi_conn: Any, durable: bool) -> None:
+def _set_sqlite_pragmas(dbapi_conn: Any, durable: bool, scrub: bool = False) -> None:
     cursor = dbapi_conn.cursor()
+    if scrub:  # what is deleted or overwritten is zeroed in the file, not left behind
+        cursor.execute("PRAGMA secure_delete=ON")
     # WAL lets readers (the web archive, `meetings`) run beside the recorder; FULL makes
     # each commit durable before the bot acts on the line. NORMAL (bulk imports, which
     # are idempotent and re-runnable) is safe against a crash of the process, not of
@@ -223,12 +233,13 @@ class Storage:
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    async def open(cls, url: str, *, durable: bool = True) -> Storage:
-        """Connect and bring the schema up to date."""
+    async def open(cls, url: str, *, durable: bool = True, scrub: bool = False) -> Storage:
+        """Connect and bring the schema up to date. `scrub`: on SQLite, deleted and
+        overwritten text is zeroed in the file (for redactions; see `purge`)."""
         # pre_ping: after a PostgreSQL restart, pooled connections are dead; test first.
         engine = create_async_engine(async_url(url), pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(durable))
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(durable, scrub))
         try:
             async with _migration_lock(engine), engine.begin() as conn:
                 await conn.run_sync(_upgrade)
@@ -753,3 +764,60 @@ class Storage:
                 for f, file_ids in zip(files, per_file, strict=True)
             ])
         return per_file
+
+    async def amendments(self, meeting_id: int | None = None, *, name: str | None = None,
+                         limit: int | None = None) -> list[AmendmentRecord]:
+        """Amendments in the order they were made (of one meeting, of a series, or all);
+        with `limit`, the newest that many."""
+        query = (select(_AMENDMENTS, MeetingRow)
+                 .join(MeetingRow, MeetingRow.id == _AMENDMENTS.c.meeting_id)
+                 .order_by(_AMENDMENTS.c.id.desc()).limit(limit))
+        if meeting_id is not None:
+            query = query.where(_AMENDMENTS.c.meeting_id == meeting_id)
+        if name is not None:
+            query = query.where(MeetingRow.name == name)
+        async with self._session() as session:
+            rows = (await session.execute(query)).all()
+        return [AmendmentRecord(_record(row.MeetingRow), _amendment(row))
+                for row in reversed(rows)]
+
+    @retryable
+    async def add_amendment(self, meeting_id: int, amendment: Amendment) -> int:
+        """Store an amendment; a redaction blanks its line and the line's edits in the
+        same transaction. Returns its id."""
+        async with self.engine.begin() as conn:
+            if amendment.action is Action.REDACT:
+                event_id = (await conn.execute(select(_LINES.c.event_id).where(
+                    _LINES.c.meeting_id == meeting_id, _LINES.c.seq == amendment.line)
+                )).scalar_one_or_none()
+                edits = (_LINES.c.relates_to == event_id.split("|", 1)[0]) \
+                    if event_id else literal(False)
+                await conn.execute(update(_LINES).where(
+                    _LINES.c.meeting_id == meeting_id,
+                    (_LINES.c.seq == amendment.line) | edits).values(text=""))
+            result = await conn.execute(insert(_AMENDMENTS).returning(_AMENDMENTS.c.id), {
+                "meeting_id": meeting_id, "action": str(amendment.action),
+                "line": amendment.line, "kind": amendment.kind, "text": amendment.text,
+                "owners": json.dumps(list(amendment.owners), ensure_ascii=False),
+                "by": amendment.by, "at": amendment.at, "reason": amendment.reason,
+                "digest": amendment.digest, "change": amendment.change})
+            return int(result.scalar_one())
+
+    async def purge(self) -> None:
+        """After a redaction: no copy of removed text stays anywhere in the database.
+        SQLite: the full-text indexes are merged (a deleted row's words stay in older
+        segments until then) with secure_delete on, and the WAL is checkpointed and
+        emptied. PostgreSQL: VACUUM drops the old row versions and their index entries
+        (the bytes of dead rows stay in free space until reused; `VACUUM FULL` rewrites
+        the tables)."""
+        if self.engine.dialect.name == "postgresql":
+            async with self.engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.exec_driver_sql("VACUUM lines, items, amendments")
+            return
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA secure_delete=ON")
+            for table in ("lines_fts", "items_fts"):
+                await conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES('optimize')")
+            await conn.commit()
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
