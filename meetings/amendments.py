@@ -98,7 +98,7 @@ def _retag(meeting: Meeting, amendment: Amendment, line: Line,
     kept = [i for i in meeting.items if i.line != amendment.line]
     at = next((n for n, i in enumerate(kept) if i.line > amendment.line), len(kept))
     meeting.items = [*kept[:at], item, *kept[at:]]
-    return f"{_shown(before)} -> {item.describe()}"
+    return f"{_shown(before)} → {item.describe()}"
 
 
 def _words(line: Line, prefixes: tuple[str, ...]) -> str:
@@ -113,7 +113,7 @@ def _untag(meeting: Meeting, amendment: Amendment, line: Line,
     if not before:
         raise AmendmentError(f"line {amendment.line} made no item")
     _without(meeting, amendment.line)
-    return f"{_shown(before)} -> a plain line"
+    return f"{_shown(before)} → a plain line"
 
 
 def _owners(meeting: Meeting, amendment: Amendment, line: Line,
@@ -125,7 +125,7 @@ def _owners(meeting: Meeting, amendment: Amendment, line: Line,
         raise AmendmentError("name at least one owner")
     meeting.owners_set[amendment.line] = tuple(dict.fromkeys(amendment.owners))
     before = ", ".join(found.owners) or "unassigned"
-    return f"owners of ACTION: {found.item.text}: {before} -> {', '.join(amendment.owners)}"
+    return f"owners of ACTION: {found.item.text}: {before} → {', '.join(amendment.owners)}"
 
 
 _APPLY = {Action.REDACT: _redact, Action.RETAG: _retag, Action.UNTAG: _untag,

@@ -45,7 +45,7 @@ def test_retag_makes_a_plain_line_a_decision_in_its_place() -> None:
     assert _described(run)[:3] == ["TOPIC: Schedule", "AGREED: we ship on Friday then",
                                    "ACTION: bob writes the notes"]
     assert run.meeting.amendments[0].change == \
-        "line 3: a plain line -> AGREED: we ship on Friday then"
+        "line 3: a plain line → AGREED: we ship on Friday then"
     assert not run.meeting.amendments[0].error
 
 
@@ -63,9 +63,9 @@ def test_untag_removes_the_item_and_a_vote_result_takes_its_vote() -> None:
     assert not run.meeting.actions()
     assert not run.meeting.votes
     assert [a.change for a in run.meeting.amendments] == [
-        "line 4: ACTION: bob writes the notes -> a plain line",
+        "line 4: ACTION: bob writes the notes → a plain line",
         "line 9: VOTE: Ship it? yes wins: yes 1, no 0 (simple majority, plurality) "
-        "-> a plain line"]
+        "→ a plain line"]
 
 
 def test_owners_replace_the_owners_named_in_the_text() -> None:
