@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -91,6 +92,45 @@ async def hooks() -> AsyncIterator[tuple[str, list[dict[str, object]], list[byte
     await runner.cleanup()
 
 
+def _read(path: Path) -> str:
+    return path.read_text()
+
+
+def _check_outputs(stem: Path, case: Case) -> dict[str, Any]:
+    """Every output format, as published again after the last amendment; the JSON."""
+    minutes: dict[str, Any] = json.loads(Path(f"{stem}.json").read_text())
+    assert [a["action"] for a in minutes["amendments"]] == ["redact", "retag", "owners",
+                                                            "untag"]
+    assert minutes["amendments"][0]["by"] == "Ops Person"
+    assert minutes["amendments"][0]["reason"] == "a password was pasted"
+    assert all(a["applied"] for a in minutes["amendments"])
+    removed = next(e for e in minutes["log"] if e["line"] == case.secret_line)
+    assert (removed["kind"], removed["text"]) == ("redacted", "a password was pasted")
+    assert {"kind": "agreed", "text": "ship it <b>on Friday</b>"}.items() <= next(
+        i for i in minutes["items"] if i["line"] == case.plain_line).items()
+    assert next(a for a in minutes["actions"] if a["line"] == case.action_line)[
+        "owners"] == ["carol", "dave"]
+    assert not any(i["line"] == case.item_line for i in minutes["items"])
+    html = Path(f"{stem}.html").read_text()
+    assert '<h2 id="amendments">Amendments</h2>' in html
+    assert "ship it &lt;b&gt;on Friday&lt;/b&gt;" in html
+    assert "<b>on Friday" not in html
+    assert "by Ops Person" in html
+    assert "Reason: a password was pasted" in html
+    assert f"line {case.secret_line}: removed" in html
+    for suffix in (".txt", ".md"):
+        text = " ".join(Path(f"{stem}{suffix}").read_text().split())  # unwrapped
+        assert "Amendments" in text
+        assert "a password was pasted" in text
+        assert ("ship it &lt;b&gt;on Friday&lt;/b&gt;" if suffix == ".md"
+                else "ship it <b>on Friday</b>") in text
+    log_txt = Path(f"{stem}.log.txt").read_text().splitlines()
+    assert log_txt[case.secret_line - 1].endswith("*** (removed: a password was pasted)")
+    assert "(removed: a password was pasted)" in Path(f"{stem}.log.html").read_text()
+
+    return minutes
+
+
 async def _bot(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "bot.py"), *args, stdout=subprocess.PIPE,
@@ -104,6 +144,10 @@ async def _ok(*args: str) -> str:
     code, out, err = await _bot(*args)
     assert code == 0, f"{args}: {out}{err}"
     return out
+
+
+def _pg_dump(url: str) -> bytes:
+    return subprocess.run(["pg_dump", url], capture_output=True, check=True).stdout
 
 
 def _files_holding(root: Path, needle: bytes) -> list[str]:
@@ -137,46 +181,22 @@ async def test_each_amendment_reaches_every_output_and_a_redaction_leaves_no_tra
     await _ok("amend", "owners", *c, mid, str(case.action_line), "carol", "dave")
     await _ok("amend", "untag", *c, mid, str(case.item_line), "--reason", "not an item")
 
-    # Every output format, as published again after the last amendment.
-    minutes = json.loads(Path(f"{stem}.json").read_text())
-    assert [a["action"] for a in minutes["amendments"]] == ["redact", "retag", "owners",
-                                                            "untag"]
-    assert minutes["amendments"][0]["by"] == "Ops Person"
-    assert minutes["amendments"][0]["reason"] == "a password was pasted"
-    assert all(a["applied"] for a in minutes["amendments"])
-    removed = next(e for e in minutes["log"] if e["line"] == case.secret_line)
-    assert (removed["kind"], removed["text"]) == ("redacted", "a password was pasted")
-    assert {"kind": "agreed", "text": "ship it <b>on Friday</b>"}.items() <= next(
-        i for i in minutes["items"] if i["line"] == case.plain_line).items()
-    assert next(a for a in minutes["actions"] if a["line"] == case.action_line)[
-        "owners"] == ["carol", "dave"]
-    assert not any(i["line"] == case.item_line for i in minutes["items"])
-    html = Path(f"{stem}.html").read_text()
-    assert '<h2 id="amendments">Amendments</h2>' in html
-    assert "ship it &lt;b&gt;on Friday&lt;/b&gt;" in html and "<b>on Friday" not in html
-    assert "by Ops Person" in html and "Reason: a password was pasted" in html
-    assert f"line {case.secret_line}: removed" in html
-    for suffix in (".txt", ".md"):
-        text = " ".join(Path(f"{stem}{suffix}").read_text().split())  # unwrapped
-        assert "Amendments" in text and "a password was pasted" in text
-        assert ("ship it &lt;b&gt;on Friday&lt;/b&gt;" if suffix == ".md"
-                else "ship it <b>on Friday</b>") in text
-    log_txt = Path(f"{stem}.log.txt").read_text().splitlines()
-    assert log_txt[case.secret_line - 1].endswith("*** (removed: a password was pasted)")
-    assert "(removed: a password was pasted)" in Path(f"{stem}.log.html").read_text()
+    minutes = _check_outputs(stem, case)
 
     # The register, the feeds and search.
     series = stem.parent.parent
     register = json.loads((series / "decisions.json").read_text())
     assert "ship it <b>on Friday</b>" in [d["text"] for d in register]
     feed = (series / "amendments.atom").read_text()
-    assert feed.count("<entry>") == 4 and "a password was pasted" in feed
+    assert feed.count("<entry>") == 4
+    assert "a password was pasted" in feed
     assert "ship it &lt;b&gt;on Friday&lt;/b&gt;" in (series / "feed.atom").read_text()
     hits = json.loads(await _ok("search", *c, "ship Friday", "--kind", "decision", "--json"))
     assert any(h["line"] == case.plain_line for h in hits["hits"])
     listed = json.loads(await _ok("amend", "list", *c, mid, "--json"))
     assert [a["action"] for a in listed] == ["redact", "retag", "owners", "untag"]
-    assert len(listed[0]["sha256"]) == 64 and listed[3]["by"]
+    assert len(listed[0]["sha256"]) == 64
+    assert listed[3]["by"]
 
     # The webhooks: one event per amendment, the secret in none.
     for _ in range(100):
@@ -189,7 +209,7 @@ async def test_each_amendment_reaches_every_output_and_a_redaction_leaves_no_tra
 
     # A rebuild keeps every amendment, and the secret stays gone.
     await _ok("render", *c, "--all")
-    assert json.loads(Path(f"{stem}.json").read_text())["amendments"] == \
+    assert json.loads(_read(Path(f"{stem}.json")))["amendments"] == \
         minutes["amendments"]
     await _assert_gone(case, database_url, publish, tmp_path, c, bodies)
 
@@ -201,8 +221,7 @@ async def _assert_gone(case: Case, database_url: str, publish: Path, tmp: Path,
     await _ok("db", "copy", *c, "--to", f"sqlite:///{copy}", "-q")
     dump = b""
     if database_url.startswith("postgresql"):
-        dump = subprocess.run(["pg_dump", database_url], capture_output=True,
-                              check=True).stdout
+        dump = _pg_dump(database_url)
         assert b"CREATE TABLE public.amendments" in dump
     for needle in (n.encode() for n in case.needles):
         assert _files_holding(publish, needle) == []
@@ -230,9 +249,10 @@ async def test_amend_refuses_what_it_cannot_do_and_stores_nothing(
         (("untag", "7", "3"), "no meeting 7"),
     ]:
         code, out, err = await _bot("amend", *args[:1], *c, *args[1:])
-        assert code == 1 and error in err, (args, out, err)
+        assert (code, error in err) == (1, True), (args, out, err)
     code, _, err = await _bot("amend", "redact", *c, "1", "5")
-    assert code == 2 and "--reason" in err
+    assert code == 2
+    assert "--reason" in err
     assert json.loads(await _ok("amend", "list", *c, "--json")) == []
     assert SECRET in Path(tmp_path / "minutes").joinpath(
         json.loads(await _ok("meetings", *c, "--json"))[0]["files"] + ".log.txt").read_text()
@@ -250,5 +270,6 @@ async def test_an_open_meeting_is_not_amended(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "om.db") as db:
         db.execute("UPDATE meetings SET ended_at = NULL")
     code, _, err = await _bot("amend", "untag", *c, "1", "2")
-    assert code == 1 and "meeting 1 is still open" in err
+    assert code == 1
+    assert "meeting 1 is still open" in err
 
