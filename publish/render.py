@@ -153,7 +153,8 @@ def preload() -> None:
     env = environment()
     for name in (*PAGES, "fragments.html.j2", "fragments.md.j2", "decisions.html.j2",
                  "archive_index.html.j2", "archive_series.html.j2", "archive_year.html.j2",
-                 "archive_latest.html.j2", "feed.atom.j2", "search.html.j2"):
+                 "archive_latest.html.j2", "feed.atom.j2", "amendments.atom.j2",
+                 "search.html.j2"):
         env.get_template(name)
     _css()
 
