@@ -112,6 +112,12 @@ def _event_parts(event_id: str) -> Any:
         func.substr(_LINES.c.event_id, 1, len(prefix)) == prefix)
 
 
+async def _merge_fts(conn: AsyncConnection) -> None:
+    """Merge each SQLite full-text index into one segment (dropping deleted rows' words)."""
+    for table in ("lines_fts", "items_fts"):
+        await conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES('optimize')")
+
+
 def _amendment(row: Any) -> Amendment:
     return Amendment(Action(row.action), row.line, row.by, row.at, row.reason, row.kind,
                      row.text, tuple(json.loads(row.owners)), row.digest, row.change, row.id)
@@ -267,15 +273,17 @@ class Storage:
         VACUUM, which also merges the GIN indexes' pending lists into them and marks the
         pages all-visible (bench/RESULTS.md: searches 30 times slower without it)."""
         if self.engine.dialect.name == "postgresql":
-            async with self.engine.connect() as conn:
-                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await auto.exec_driver_sql("VACUUM (ANALYZE)")
+            await self._vacuum("VACUUM (ANALYZE)")
             return
         async with self.engine.begin() as conn:
             await conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-            for table in ("lines_fts", "items_fts"):
-                await conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES('optimize')")
+            await _merge_fts(conn)
             await conn.exec_driver_sql("ANALYZE")
+
+    async def _vacuum(self, statement: str) -> None:
+        async with self.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.exec_driver_sql(statement)
 
     @retryable
     async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]],
@@ -811,13 +819,10 @@ class Storage:
         (the bytes of dead rows stay in free space until reused; `VACUUM FULL` rewrites
         the tables)."""
         if self.engine.dialect.name == "postgresql":
-            async with self.engine.connect() as conn:
-                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await auto.exec_driver_sql("VACUUM lines, items, amendments")
+            await self._vacuum("VACUUM lines, items, amendments")
             return
         async with self.engine.connect() as conn:
             await conn.exec_driver_sql("PRAGMA secure_delete=ON")
-            for table in ("lines_fts", "items_fts"):
-                await conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES('optimize')")
+            await _merge_fts(conn)
             await conn.commit()
             await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
