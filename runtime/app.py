@@ -40,6 +40,7 @@ from openminutes.storage import MeetingRecord, Storage
 from openminutes.storage.search import Filters, SearchPage
 from openminutes.web.app import ArchiveRunner, create_app
 from openminutes.web.health import HealthCheck, health_app
+from openminutes.web.live import LiveMeetings
 from openminutes.web.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -318,7 +319,9 @@ async def start_web(config: Config, services: Services, *,
     limiter = RateLimiter(config.web.search_rate, config.web.search_burst)
     runner = ArchiveRunner(create_app(services.storage, services.publisher, limiter,
                                       services.engine.registry, health=health,
-                                      metrics=metrics),
+                                      metrics=metrics,
+                                      live=LiveMeetings(services.storage, services.engine,
+                                                        services.settings)),
                            idle_timeout=config.web.idle_timeout)
     await _listen(runner, config.web.listen)
     log.info("archive served on http://%s/", config.web.listen)

@@ -88,6 +88,7 @@ class Listings(Protocol):
         until: datetime | None = None,
         limit: int | None = None,
         offset: int = 0,
+        with_open: bool = False,
     ) -> list[MeetingRecord]: ...
 
 
@@ -125,7 +126,8 @@ class SearchIndex(Listings, Protocol):
     async def search(self, query: str, filters: Filters | None = None, *, limit: int = 20,
                      offset: int = 0) -> SearchPage: ...
 
-    async def count_published(self, name: str | None = None) -> int: ...
+    async def count_published(self, name: str | None = None, *,
+                              with_open: bool = False) -> int: ...
 
     async def count_items(self, kinds: Iterable[str], *, channel: str | None = None,
                           name: str | None = None, since: datetime | None = None,

@@ -17,6 +17,7 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Table,
+    and_,
     delete,
     event,
     exists,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     union_all,
     update,
@@ -39,6 +41,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from openminutes.meetings.model import Action, Amendment, Line, LineKind
+from openminutes.storage.changes import CHANNEL, changes
 from openminutes.storage.errors import retryable
 from openminutes.storage.models import (
     AmendmentRow,
@@ -96,6 +99,12 @@ def _record(row: MeetingRow) -> MeetingRecord:
         row.id, row.network, row.channel, row.name, row.title, row.founder,
         row.started_at, row.ended_at, row.stem, row.series,
     )
+
+
+def _published(with_open: bool) -> Any:
+    """Condition: a published meeting (or one open now)."""
+    published = and_(*_PUBLISHED)
+    return or_(published, _MEETINGS.c.ended_at.is_(None)) if with_open else published
 
 
 def _kinds_condition(kinds: Iterable[str]) -> Any:
@@ -261,6 +270,10 @@ class Storage:
                     await conn.exec_driver_sql("PRAGMA optimize")
         await self.engine.dispose()
 
+    def changes(self) -> AsyncIterator[int | None]:
+        """Yields whenever lines were stored, by any process (storage/changes.py)."""
+        return changes(self.engine.url.render_as_string(hide_password=False))
+
     async def ping(self) -> None:
         """Raises when the database cannot be reached (for /healthz)."""
         async with self.engine.connect() as conn:
@@ -322,6 +335,9 @@ class Storage:
                 rows.append(_line_row(ref.id, line, scope_of(ref.name, ref.channel)))
             if rows:
                 await conn.execute(insert(_LINES), rows)
+                if conn.dialect.name == "postgresql":  # delivered at commit (changes.py)
+                    for meeting_id in sorted({r["meeting_id"] for r in rows}):
+                        await conn.execute(select(func.pg_notify(CHANNEL, str(meeting_id))))
             for ref, line in batch:
                 if line.kind is LineKind.REDACTION and line.relates_to:
                     await self._blank(conn, ref.id, line.relates_to)
@@ -454,9 +470,11 @@ class Storage:
         until: datetime | None = None,
         limit: int | None = None,
         offset: int = 0,
+        with_open: bool = False,
     ) -> list[MeetingRecord]:
-        """Ended, published meetings, newest first: of a series, a period, or the latest."""
-        query = (select(_MEETINGS).where(*_PUBLISHED)
+        """Ended, published meetings, newest first: of a series, a period, or the latest
+        (`with_open`: and the meetings open now)."""
+        query = (select(_MEETINGS).where(_published(with_open))
                  .order_by(_MEETINGS.c.started_at.desc(), _MEETINGS.c.id.desc()))
         if name is not None:
             query = query.where(_MEETINGS.c.name == name)
@@ -502,8 +520,9 @@ class Storage:
         async with self.engine.connect() as conn:
             return [(int(m), int(n)) for m, n in (await conn.execute(query)).all()]
 
-    async def count_published(self, name: str | None = None) -> int:
-        query = select(func.count()).select_from(_MEETINGS).where(*_PUBLISHED)
+    async def count_published(self, name: str | None = None, *,
+                              with_open: bool = False) -> int:
+        query = select(func.count()).select_from(_MEETINGS).where(_published(with_open))
         if name is not None:
             query = query.where(_MEETINGS.c.name == name)
         async with self.engine.connect() as conn:

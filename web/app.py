@@ -28,6 +28,8 @@ from openminutes.storage.protocols import SearchIndex
 from openminutes.storage.search import Filters, Hit, SearchPage, kind_choices
 from openminutes.web.health import HealthCheck, database_problems
 from openminutes.web.health import add_routes as add_health_routes
+from openminutes.web.live import LiveMeetings
+from openminutes.web.live import add_routes as add_live_routes
 from openminutes.web.openapi import spec
 from openminutes.web.ratelimit import RateLimiter
 
@@ -163,8 +165,8 @@ async def api_meetings(request: web.Request) -> web.Response:
     storage = request.app[STORAGE]
     series = _text(request, "series")
     limit, offset = _int(request, "limit", 20, 1, 100), _int(request, "offset", 0, 0, 10**7)
-    found = await storage.published(name=series, limit=limit, offset=offset)
-    total = await storage.count_published(series)
+    found = await storage.published(name=series, limit=limit, offset=offset, with_open=True)
+    total = await storage.count_published(series, with_open=True)
     return _json({"total": total, "items": [_meeting_dict(m) for m in found]})
 
 
@@ -342,7 +344,8 @@ async def _timed_search(request: web.Request, query: str, filters: Filters, *, l
 
 def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
                registry: Registry | None = None, *, health: HealthCheck | None = None,
-               metrics: CollectorRegistry | None = None) -> web.Application:
+               metrics: CollectorRegistry | None = None,
+               live: LiveMeetings | None = None) -> web.Application:
     """The archive server; `registry`: the plugins whose item kinds search offers;
     `health` and `metrics`: what /healthz and /metrics report (default: the database is
     reachable; search durations)."""
@@ -368,6 +371,8 @@ def create_app(storage: SearchIndex, publisher: Publisher, limiter: RateLimiter,
     app.router.add_get("/api/decisions", api_decisions)
     app.router.add_get("/api/actions", api_actions)
     app.router.add_get("/search", search_page)
+    if live is not None:
+        add_live_routes(app, live, app[HEADERS])
     app.router.add_get("/favicon.ico", no_icon)
     app.router.add_get("/{path:.*}", archive_file)
     return app
