@@ -124,6 +124,9 @@ class LiveMeetings:
         if record is None:
             return None
         followed = self._followed.pop(meeting_id, None)
+        if followed is None and record.ended_at is not None:
+            # Over: its minutes say it all; not replayed again for each request.
+            return Followed(record, Meeting(record.network, record.channel, self.settings))
         if followed is None:
             pinned = await self.storage.corrected_events(meeting_id)
             followed = Followed(record, Meeting(record.network, record.channel,
@@ -182,14 +185,19 @@ async def live_index(request: web.Request) -> web.Response:
 async def live_page(request: web.Request) -> web.Response:
     live = request.app[LIVE]
     followed = await live.get(_meeting_id(request))
-    if followed is None or not followed.meeting.started:
+    if followed is None or not (followed.meeting.started or followed.record.ended_at):
         raise web.HTTPNotFound(text="No such meeting.")
+    if followed.record.ended_at is not None:
+        html = render_page("live_ended.html.j2", root="/", feed="/feed.atom",
+                           record=followed.record, minutes_url=_minutes_url(followed.record))
+        return web.Response(text=html, content_type="text/html",
+                            headers={"Cache-Control": "no-store"})
     meeting = followed.meeting
     shown = [meeting.as_shown(ln) for ln in await live.storage.lines(followed.record.id)]
     rows = environment().get_template("fragments.html.j2").module.log_rows  # type: ignore[attr-defined]
     html = render_page("live_meeting.html.j2", root="/", feed="/feed.atom",
                        record=followed.record, m=meeting, minutes=live.minutes_of(followed),
-                       log=rows(shown), minutes_url=_minutes_url(followed.record),
+                       log=rows(shown),
                        running=_running(followed.record.started_at))
     return web.Response(text=html, content_type="text/html",
                         headers={"Cache-Control": "no-store"})
@@ -245,7 +253,8 @@ async def _stream(request: web.Request, live: LiveMeetings, meeting_id: int,
         followed = await live.get(meeting_id)  # read after: it holds at least those lines
         if followed is None:
             break
-        minutes = live.minutes_of(followed)
+        # An ended meeting is not replayed: its lines go out as stored, then `ended`.
+        minutes = live.minutes_of(followed) if followed.meeting.started else sent_minutes
         for n, line in enumerate(lines):
             shown = followed.meeting.as_shown(line)
             data: dict[str, Any] = {"line": line.seq, "nick": shown.nick,
