@@ -139,7 +139,16 @@ def _line(row: Any) -> Line:
     )
 
 
+async def _notify(conn: AsyncConnection, meeting_ids: Iterable[int]) -> None:
+    """PostgreSQL: tell `serve` processes these meetings changed (delivered at commit;
+    storage/changes.py). SQLite needs nothing: readers see the file's counter move."""
+    if conn.dialect.name == "postgresql":
+        for meeting_id in sorted(meeting_ids):
+            await conn.execute(select(func.pg_notify(CHANNEL, str(meeting_id))))
+
+
 async def _write_derived(conn: AsyncConnection, meeting_id: int, derived: Derived) -> None:
+    await _notify(conn, (meeting_id,))  # ended, renamed, published: live pages follow
     channel = (await conn.execute(
         select(_MEETINGS.c.channel).where(_MEETINGS.c.id == meeting_id))).scalar_one()
     await conn.execute(
@@ -335,9 +344,7 @@ class Storage:
                 rows.append(_line_row(ref.id, line, scope_of(ref.name, ref.channel)))
             if rows:
                 await conn.execute(insert(_LINES), rows)
-                if conn.dialect.name == "postgresql":  # delivered at commit (changes.py)
-                    for meeting_id in sorted({r["meeting_id"] for r in rows}):
-                        await conn.execute(select(func.pg_notify(CHANNEL, str(meeting_id))))
+                await _notify(conn, {r["meeting_id"] for r in rows})
             for ref, line in batch:
                 if line.kind is LineKind.REDACTION and line.relates_to:
                     await self._blank(conn, ref.id, line.relates_to)

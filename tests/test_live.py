@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import async_playwright
 
 from openminutes.chat.base import ChatEvent
 from openminutes.meetings.model import LineKind
@@ -27,7 +28,7 @@ from openminutes.publish.publisher import Publisher
 from openminutes.runtime.recorder import Recorder
 from openminutes.storage import Storage
 from tests.helpers import recording
-from tests.servers import free_port, wait_for_port
+from tests.servers import IrcClient, NgIrcd, free_port, wait_for_port
 from tests.test_browser import ARGS, CHROMIUM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,29 +180,75 @@ async def test_streams_are_bounded_per_client(live: Live) -> None:
         assert (await http.get(f"{live.url}/live/x/events")).status == 404
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_chromium_follows_a_meeting_without_reloading(live: Live) -> None:
-    from playwright.async_api import async_playwright
+async def _spawn(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "bot.py"), *args, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
 
-    live.say("alice", "#startmeeting Browser test")
-    meeting_id = await _meeting_id(live)
+
+async def test_chromium_follows_a_meeting_held_over_irc(
+        database_url: str, ngircd: NgIrcd, tmp_path: Path) -> None:
+    """`run` on ngIRCd and `serve` in two processes on one database; people talk on IRC
+    while the page is open in Chromium."""
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[storage]\nurl = "{database_url}"\n[publish]\ndir = "{tmp_path / "minutes"}"\n'
+        f'[web]\nlisten = "127.0.0.1:{port}"\n'
+        f'[[irc]]\nname = "test"\nhost = "127.0.0.1"\nport = {ngircd.port}\n'
+        'nick = "livebot"\nchannels = ["#live"]\n')
+    await (await Storage.open(database_url)).close()  # migrated once, before both start
+    bot, serve = await _spawn("run", "-c", str(config)), await _spawn("serve", "-c",
+                                                                        str(config))
+    alice, bob = IrcClient("alice"), IrcClient("bob")
     errors: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = await browser.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        await page.goto(f"{live.url}/live/{meeting_id}")
-        live.say("bob", "<script>alert('live')</script>")
-        await page.locator("#live-log").get_by_text("<script>alert('live')</script>").wait_for(
-            timeout=2000)
-        live.say("alice", "#startvote Ship it? yes, no")
-        live.say("bob", "#vote yes")
-        await page.locator("#vote-open .tally").get_by_text("yes 1").wait_for(timeout=2000)
-        live.say("alice", "#endvote")
-        live.say("alice", "#endmeeting")
-        link = page.locator("#live-status a")
-        await link.wait_for(timeout=5000)
-        assert (await link.get_attribute("href") or "").endswith(".html")
-        await browser.close()
+    try:
+        await asyncio.to_thread(wait_for_port, port, "serve", 20)
+        for person in (alice, bob):
+            await person.connect(ngircd.port)
+            await person.join("#live")
+        await alice.wait_joined("livebot")
+        alice.say("#live", "#startmeeting Browser test")
+        await alice.wait_for("Meeting started")
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = await browser.new_page()
+            page.on("console",
+                    lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(f"http://127.0.0.1:{port}/live")
+            await page.get_by_role("link", name="Browser test").click()
+            log = page.locator("#live-log")
+            await log.get_by_text("Meeting started").first.wait_for(timeout=2000)
+            for who, text in [(bob, "<script>alert('live')</script>"),
+                              (alice, "#agreed adopt the charter")]:
+                said = time.monotonic()
+                who.say("#live", text)
+                await log.get_by_text(text).wait_for(timeout=1000)
+                assert time.monotonic() - said < 1.0
+            await page.locator("#live-minutes").get_by_text("adopt the charter").wait_for(
+                timeout=1000)
+            alice.say("#live", "#startvote Ship it? yes, no")
+            bob.say("#live", "#vote yes")
+            tally = page.locator("#vote-open .tally")
+            await tally.get_by_text("yes 1, no 0").wait_for(timeout=2000)
+            alice.say("#live", "#vote no")
+            await tally.get_by_text("yes 1, no 1").wait_for(timeout=1000)
+            alice.say("#live", "#endvote")
+            alice.say("#live", "#endmeeting")
+            link = page.locator("#live-status a")
+            await link.wait_for(timeout=3000)
+            href = await link.get_attribute("href") or ""
+            await link.click()
+            await page.wait_for_url(f"**{href}")
+            assert await page.locator("h1").count() == 1
+            await browser.close()
+    finally:
+        for person in (alice, bob):
+            await person.close()
+        for proc in (bot, serve):
+            proc.send_signal(signal.SIGTERM)
+        for proc in (bot, serve):
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
+    assert href.endswith(".html")
     assert errors == []
