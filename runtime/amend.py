@@ -87,6 +87,8 @@ async def amend(config: Config, meeting_id: int, amendment: Amendment) -> AmendR
 
 async def _amend(services: Services, config: Config, meeting_id: int,
                  amendment: Amendment) -> AmendResult:
+    if amendment.action is Action.REDACT and not amendment.reason:
+        raise AmendError("a redaction needs --reason: the log shows it at that line")
     record = await _ended(services, meeting_id)
     line = await _line(services, meeting_id, amendment.line)
     if amendment.action is Action.REDACT:
@@ -108,9 +110,11 @@ async def _amend(services: Services, config: Config, meeting_id: int,
     amendment = replace(amendment, change=applied.change)
     amendment = replace(amendment, id=await storage.add_amendment(meeting_id, amendment))
     meeting = await replay_stored(storage, engine, record, settings)
-    published = await services.publisher.publish(meeting_id, meeting)
-    if amendment.action is Action.REDACT:
-        await storage.purge()
+    try:  # stored: a publish that fails here is done by the next `render`
+        published = await services.publisher.publish(meeting_id, meeting)
+    finally:
+        if amendment.action is Action.REDACT:
+            await storage.purge()
     stored = meeting.amendments[-1]
     notify = config.notify
     if notify.webhook:

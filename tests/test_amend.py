@@ -247,6 +247,7 @@ async def test_amend_refuses_what_it_cannot_do_and_stores_nothing(
         (("retag", "1", "3", "nonsense"), "no item kind 'nonsense'"),
         (("owners", "1", "7", "bob"), "line 7 made no action item"),
         (("untag", "7", "3"), "no meeting 7"),
+        (("redact", "1", "5", "--reason", " "), "a redaction needs --reason"),
     ]:
         code, out, err = await _bot("amend", *args[:1], *c, *args[1:])
         assert (code, error in err) == (1, True), (args, out, err)
