@@ -66,6 +66,7 @@ async def follow(http: aiohttp.ClientSession, url: str, arrived: dict[str, list[
 
 async def one(store: str, streams: int, count: int, rate: float, tmp: Path) -> dict[str, float]:
     irc_port, web_port = free_port(), free_port()
+    (tmp / "ircd").mkdir()
     ircd = NgIrcd(tmp / "ircd", irc_port, flood_limits=False)
     ircd.start()
     url = stores.fresh_url(store, tmp)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # a comment line on an idle stream, so proxies keep it open
 FOLLOWED = 100  # open meetings held at once (the least recently asked for go first)
 BATCH = 200  # lines read and sent at a time
+EVENTS = 2000  # events of a followed meeting kept for streams to send (and resume from)
 CLIENT_CHECK_SECONDS = 1.0  # how often an idle stream checks that its client is there
 
 
@@ -50,11 +51,23 @@ class LiveStore(Protocol):
 
 @dataclass
 class Followed:
+    """An open meeting as `serve` follows it: its state, and the events of its newest
+    lines, each encoded once for every stream."""
+
     record: MeetingRecord
     meeting: Meeting
+    following: bool = True  # False: ended, not replayed (its lines go out as stored)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    events: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=EVENTS))
     minutes: str = ""  # the minutes so far, rendered once per change
     minutes_seq: int = -1  # the last line `minutes` was rendered at
+    sent_minutes: str = ""  # as the newest event that carried them
+    seen: asyncio.Event | None = None  # the wake-up it was last brought up to date at
+
+    @property
+    def floor(self) -> int:
+        """`events` hold every line after this one."""
+        return self.events[0][0] - 1 if self.events else self.meeting.last_seq
 
 
 class Wakeup:
@@ -118,29 +131,58 @@ class LiveMeetings:
     def open_streams(self) -> int:
         return sum(self.streams.values())
 
-    async def get(self, meeting_id: int) -> Followed | None:
-        """The meeting as it stands now (its lines applied up to the newest stored)."""
+    async def get(self, meeting_id: int, woken: asyncio.Event | None = None
+                  ) -> Followed | None:
+        """The meeting as it stands now (its lines applied up to the newest stored).
+        `woken`: the wake-up the caller took; when the meeting was brought up to date at
+        it already, nothing is read again (one stream reads for all)."""
+        followed = self._followed.get(meeting_id)
+        if followed is not None:
+            self._followed.move_to_end(meeting_id)
+            async with followed.lock:  # the first stream reads; the others find it done
+                if woken is None or followed.seen is not woken:
+                    record = await self.storage.meeting(meeting_id)
+                    if record is None:
+                        return None
+                    await self._catch_up(followed, encode=True)
+                    followed.record, followed.seen = record, woken
+            if followed.record.ended_at is not None:
+                self._followed.pop(meeting_id, None)
+            return followed
         record = await self.storage.meeting(meeting_id)
         if record is None:
             return None
-        followed = self._followed.pop(meeting_id, None)
-        if followed is None and record.ended_at is not None:
+        meeting = Meeting(record.network, record.channel, self.settings)
+        if record.ended_at is not None:
             # Over: its minutes say it all; not replayed again for each request.
-            return Followed(record, Meeting(record.network, record.channel, self.settings))
-        if followed is None:
-            pinned = await self.storage.corrected_events(meeting_id)
-            followed = Followed(record, Meeting(record.network, record.channel,
-                                                self.settings, pinned=pinned))
+            return Followed(record, meeting, following=False)
+        meeting.pinned = await self.storage.corrected_events(meeting_id)
+        followed = Followed(record, meeting)
         async with followed.lock:
-            while lines := await self.storage.lines(
-                    meeting_id, after=followed.meeting.last_seq, limit=BATCH * 10):
-                self.engine.replay(followed.meeting, lines)
-            followed.record = record
-        if record.ended_at is None:
-            self._followed[meeting_id] = followed
-            while len(self._followed) > FOLLOWED:
-                self._followed.popitem(last=False)
+            await self._catch_up(followed, encode=False)  # replayed whole: no history
+            followed.seen = woken
+        self._followed[meeting_id] = followed
+        while len(self._followed) > FOLLOWED:
+            self._followed.popitem(last=False)
         return followed
+
+    async def _catch_up(self, followed: Followed, *, encode: bool) -> None:
+        meeting = followed.meeting
+        while lines := await self.storage.lines(followed.record.id, after=meeting.last_seq,
+                                                limit=BATCH * 10):
+            self.engine.replay(meeting, lines)
+            if encode:
+                self._encode(followed, lines)
+
+    def _encode(self, followed: Followed, lines: list[Line]) -> None:
+        """The events of new lines, once for every stream; the last carries the
+        minutes when they changed."""
+        minutes = self.minutes_of(followed)
+        for n, line in enumerate(lines):
+            data = _line_data(followed.meeting.as_shown(line))
+            if n == len(lines) - 1 and minutes != followed.sent_minutes:
+                data["minutes"] = followed.sent_minutes = minutes
+            followed.events.append((line.seq, _event("line", data, line.seq)))
 
     def minutes_of(self, followed: Followed) -> str:
         if followed.minutes_seq != followed.meeting.last_seq:
@@ -194,7 +236,7 @@ async def live_page(request: web.Request) -> web.Response:
                             headers={"Cache-Control": "no-store"})
     meeting = followed.meeting
     shown = [meeting.as_shown(ln) for ln in await live.storage.lines(followed.record.id)]
-    rows = environment().get_template("fragments.html.j2").module.log_rows  # type: ignore[attr-defined]
+    rows = _log_rows()
     html = render_page("live_meeting.html.j2", root="/", feed="/feed.atom",
                        record=followed.record, m=meeting, minutes=live.minutes_of(followed),
                        log=rows(shown),
@@ -244,28 +286,29 @@ async def _stream(request: web.Request, live: LiveMeetings, meeting_id: int,
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no", **live.headers})  # the middleware's come too late
     await response.prepare(request)
-    rows = environment().get_template("fragments.html.j2").module.log_rows  # type: ignore[attr-defined]
     sent_minutes: str | None = None
     await response.write(b"retry: 2000\n\n")
     while not live.wakeup.stopping:
         woken = live.wakeup.current()  # taken before reading: nothing slips between
-        lines = await live.storage.lines(meeting_id, after=after, limit=BATCH)
-        followed = await live.get(meeting_id)  # read after: it holds at least those lines
+        followed = await live.get(meeting_id, woken)
         if followed is None:
             break
-        # An ended meeting is not replayed: its lines go out as stored, then `ended`.
-        minutes = live.minutes_of(followed) if followed.meeting.started else sent_minutes
-        for n, line in enumerate(lines):
-            shown = followed.meeting.as_shown(line)
-            data: dict[str, Any] = {"line": line.seq, "nick": shown.nick,
-                                    "kind": shown.kind.value, "text": shown.text,
-                                    "row": str(rows([shown]))}
-            if n == len(lines) - 1 and minutes != sent_minutes:
-                data["minutes"] = sent_minutes = minutes
-            await response.write(_event("line", data, line.seq))
-            after = line.seq
-        if len(lines) == BATCH:
-            continue
+        if followed.following and after >= followed.floor:
+            for seq, event in list(followed.events):  # encoded once, for every stream
+                if seq > after:
+                    await response.write(event)
+                    after = seq
+        else:  # further back than the events kept, or ended: read, as stored
+            lines = await live.storage.lines(meeting_id, after=after, limit=BATCH)
+            minutes = live.minutes_of(followed) if followed.following else sent_minutes
+            for n, line in enumerate(lines):
+                data = _line_data(followed.meeting.as_shown(line))
+                if n == len(lines) - 1 and minutes != sent_minutes:
+                    data["minutes"] = sent_minutes = minutes
+                await response.write(_event("line", data, line.seq))
+                after = line.seq
+            if lines:
+                continue
         record = followed.record
         if record.ended_at is not None and record.stem:
             await response.write(_event("ended", {"minutes": _minutes_url(record)}))
@@ -288,6 +331,15 @@ async def _woken(request: web.Request, woken: asyncio.Event, seconds: float) -> 
         if request.transport is None or request.transport.is_closing():
             raise ConnectionResetError("the client went away")
     return False
+
+
+def _line_data(shown: Line) -> dict[str, Any]:
+    return {"line": shown.seq, "nick": shown.nick, "kind": shown.kind.value,
+            "text": shown.text, "row": str(_log_rows()([shown]))}
+
+
+def _log_rows() -> Any:
+    return environment().get_template("fragments.html.j2").module.log_rows  # type: ignore[attr-defined]
 
 
 def _event(name: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
