@@ -58,7 +58,8 @@ _SPEC: dict[str, Any] = {
              "description": "Meetings, decisions, action items and full-text search."},
     "paths": {
         "/api/meetings": {"get": {
-            "summary": "Published meetings, newest first",
+            "summary": "Published meetings and those open now (ended_at null, no files "
+                       "yet; their live page is /live/{id}), newest first",
             "parameters": [_param("series", "meeting name", _TEXT), *_PAGE],
             "responses": {"200": _list(_MEETING), "400": _ERROR}}},
         "/api/meetings/{id}": {"get": {
