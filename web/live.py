@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # a comment line on an idle stream, so proxies keep it open
 FOLLOWED = 100  # open meetings held at once (the least recently asked for go first)
 BATCH = 200  # lines read and sent at a time
-EVENTS = 2000  # events of a followed meeting kept for streams to send (and resume from)
+EVENTS = 500  # events of a followed meeting kept for streams to send (and resume from)
 CLIENT_CHECK_SECONDS = 1.0  # how often an idle stream checks that its client is there
 
 
@@ -126,6 +126,7 @@ class LiveMeetings:
         self.headers: dict[str, str] = {}  # the security headers every response carries
         self.wakeup = Wakeup(storage.changes)
         self._followed: OrderedDict[int, Followed] = OrderedDict()
+        self._starting = asyncio.Lock()  # a meeting first asked for is replayed once
 
     @property
     def open_streams(self) -> int:
@@ -136,6 +137,10 @@ class LiveMeetings:
         """The meeting as it stands now (its lines applied up to the newest stored).
         `woken`: the wake-up the caller took; when the meeting was brought up to date at
         it already, nothing is read again (one stream reads for all)."""
+        if meeting_id not in self._followed:
+            async with self._starting:
+                if meeting_id not in self._followed:
+                    return await self._start(meeting_id, woken)
         followed = self._followed.get(meeting_id)
         if followed is not None:
             self._followed.move_to_end(meeting_id)
@@ -149,6 +154,9 @@ class LiveMeetings:
             if followed.record.ended_at is not None:
                 self._followed.pop(meeting_id, None)
             return followed
+        return await self.get(meeting_id, woken)  # dropped meanwhile (the cap)
+
+    async def _start(self, meeting_id: int, woken: asyncio.Event | None) -> Followed | None:
         record = await self.storage.meeting(meeting_id)
         if record is None:
             return None
