@@ -118,23 +118,25 @@ async def test_each_line_is_an_event_within_a_second_and_a_reconnect_resumes(
             assert (name, event_id) == ("line", str(data["line"]))
             seen.append(data["line"])
         latencies = []
-        minutes = ""  # as the latest event that carried them has them
+        sections: dict[str, str] = {}  # the minutes, as the latest events carried them
         for n, text in enumerate(["#topic Budget", "#agreed <b>spend</b> less",
                                   "#startvote Ship it? yes, no", "#vote yes"]):
             said = time.monotonic()
             live.say("alice", text)
             while True:
                 _, name, data = await _next(stream)
-                minutes = data.get("minutes", minutes)
+                sections.update(data.get("sections", {}))
                 if data["text"] == text:
                     break
             latencies.append(time.monotonic() - said)
             if n == 1:
-                assert "AGREED:" in minutes
-                assert "&lt;b&gt;spend&lt;/b&gt;" in minutes
+                assert "AGREED:" in sections["summary"]
+                assert "&lt;b&gt;spend&lt;/b&gt;" in sections["summary"]
                 assert "&lt;b&gt;spend&lt;/b&gt;" in data["row"]
+            if n == 2:
+                assert set(data.get("sections", {})) <= {"votes"}  # only what changed
             if n == 3:
-                assert "yes 1, no 0" in minutes
+                assert "yes 1, no 0" in sections["votes"]
         assert max(latencies) < 1.0, latencies
         last = data["line"]
         response.close()
@@ -226,7 +228,7 @@ async def test_chromium_follows_a_meeting_held_over_irc(
                 who.say("#live", text)
                 await log.get_by_text(text).wait_for(timeout=1000)
                 assert time.monotonic() - said < 1.0
-            await page.locator("#live-minutes").get_by_text("adopt the charter").wait_for(
+            await page.locator("#live-summary").get_by_text("adopt the charter").wait_for(
                 timeout=1000)
             alice.say("#live", "#startvote Ship it? yes, no")
             bob.say("#live", "#vote yes")

@@ -1,6 +1,7 @@
 """The live meeting pages of `serve`: `/live` (the meetings open now), `/live/{id}` (the
 minutes so far and the log, readable without JavaScript) and `/live/{id}/events`
-(Server-Sent Events: each stored line is an event, with the minutes when they changed).
+(Server-Sent Events: each stored line is an event, with the sections of the minutes that
+changed).
 
 The recorder may run in another process or on another host: `serve` learns that lines
 were stored from the database (storage/changes.py), one listener per process, and reads
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
+from markupsafe import Markup
 
 from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import Line
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # a comment line on an idle stream, so proxies keep it open
 FOLLOWED = 100  # open meetings held at once (the least recently asked for go first)
 BATCH = 200  # lines read and sent at a time
+SECTIONS = ("summary", "votes", "actions")  # of the minutes, each sent when it changed
 EVENTS = 500  # events of a followed meeting kept for streams to send (and resume from)
 CLIENT_CHECK_SECONDS = 1.0  # how often an idle stream checks that its client is there
 
@@ -59,9 +62,9 @@ class Followed:
     following: bool = True  # False: ended, not replayed (its lines go out as stored)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     events: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=EVENTS))
-    minutes: str = ""  # the minutes so far, rendered once per change
-    minutes_seq: int = -1  # the last line `minutes` was rendered at
-    sent_minutes: str = ""  # as the newest event that carried them
+    sections: dict[str, Markup] = field(default_factory=dict)  # the minutes so far
+    sections_seq: int = -1  # the last line `sections` were rendered at
+    sent: dict[str, Markup] = field(default_factory=dict)  # as the events carried them
     seen: asyncio.Event | None = None  # the wake-up it was last brought up to date at
 
     @property
@@ -184,20 +187,32 @@ class LiveMeetings:
 
     def _encode(self, followed: Followed, lines: list[Line]) -> None:
         """The events of new lines, once for every stream; the last carries the
-        minutes when they changed."""
-        minutes = self.minutes_of(followed)
+        sections of the minutes that changed."""
+        sections = self.sections_of(followed)
         for n, line in enumerate(lines):
             data = _line_data(followed.meeting.as_shown(line))
-            if n == len(lines) - 1 and minutes != followed.sent_minutes:
-                data["minutes"] = followed.sent_minutes = minutes
+            if n == len(lines) - 1:
+                _add_changed(data, sections, followed.sent)
             followed.events.append((line.seq, _event("line", data, line.seq)))
 
-    def minutes_of(self, followed: Followed) -> str:
-        if followed.minutes_seq != followed.meeting.last_seq:
-            followed.minutes = render_page("live_minutes.html.j2", m=followed.meeting,
-                                           log_name="")
-            followed.minutes_seq = followed.meeting.last_seq
-        return followed.minutes
+    def sections_of(self, followed: Followed) -> dict[str, Markup]:
+        """The minutes so far, by section (templates/live_minutes.html.j2)."""
+        if followed.sections_seq != followed.meeting.last_seq:
+            module = environment().get_template("live_minutes.html.j2").module
+            followed.sections = {name: getattr(module, name)(followed.meeting)
+                                 for name in SECTIONS}
+            followed.sections_seq = followed.meeting.last_seq
+        return followed.sections
+
+
+def _add_changed(data: dict[str, Any], sections: dict[str, Markup],
+                 sent: dict[str, Markup]) -> None:
+    """Put into an event's data the sections that differ from those sent (and note
+    them sent)."""
+    changed = {name: str(html) for name, html in sections.items() if sent.get(name) != html}
+    if changed:
+        data["sections"] = changed
+        sent.update(sections)
 
 
 LIVE = web.AppKey("live", LiveMeetings)
@@ -246,7 +261,7 @@ async def live_page(request: web.Request) -> web.Response:
     shown = [meeting.as_shown(ln) for ln in await live.storage.lines(followed.record.id)]
     rows = _log_rows()
     html = render_page("live_meeting.html.j2", root="/", feed="/feed.atom",
-                       record=followed.record, m=meeting, minutes=live.minutes_of(followed),
+                       record=followed.record, m=meeting, sections=live.sections_of(followed),
                        log=rows(shown),
                        running=_running(followed.record.started_at))
     return web.Response(text=html, content_type="text/html",
@@ -294,7 +309,7 @@ async def _stream(request: web.Request, live: LiveMeetings, meeting_id: int,
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no", **live.headers})  # the middleware's come too late
     await response.prepare(request)
-    sent_minutes: str | None = None
+    sent: dict[str, Markup] = {}  # the sections this stream sent itself (read as stored)
     await response.write(b"retry: 2000\n\n")
     while not live.wakeup.stopping:
         woken = live.wakeup.current()  # taken before reading: nothing slips between
@@ -308,11 +323,11 @@ async def _stream(request: web.Request, live: LiveMeetings, meeting_id: int,
                     after = seq
         else:  # further back than the events kept, or ended: read, as stored
             lines = await live.storage.lines(meeting_id, after=after, limit=BATCH)
-            minutes = live.minutes_of(followed) if followed.following else sent_minutes
+            sections = live.sections_of(followed) if followed.following else {}
             for n, line in enumerate(lines):
                 data = _line_data(followed.meeting.as_shown(line))
-                if n == len(lines) - 1 and minutes != sent_minutes:
-                    data["minutes"] = sent_minutes = minutes
+                if n == len(lines) - 1:
+                    _add_changed(data, sections, sent)
                 await response.write(_event("line", data, line.seq))
                 after = line.seq
             if lines:

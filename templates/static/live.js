@@ -1,5 +1,5 @@
 // Follows a live meeting page (/live/ID): each stored line arrives as a Server-Sent
-// Event and is added to the log; the minutes are replaced when they changed. The page
+// Event and is added to the log; the sections of the minutes that changed are replaced. The page
 // reads the same without this script (a reload shows the current state).
 (function () {
   "use strict";
@@ -14,9 +14,11 @@
     if (!document.getElementById("l-" + data.line)) {
       log.insertAdjacentHTML("beforeend", data.row);
     }
-    if (typeof data.minutes === "string") {
-      document.getElementById("live-minutes").innerHTML = data.minutes;
-    }
+    var sections = data.sections || {};
+    Object.keys(sections).forEach(function (name) {
+      var section = document.getElementById("live-" + name);
+      if (section) { section.innerHTML = sections[name]; }
+    });
   });
   source.addEventListener("ended", function (event) {
     var data = JSON.parse(event.data);
