@@ -320,8 +320,11 @@ async def start_web(config: Config, services: Services, *,
     runner = ArchiveRunner(create_app(services.storage, services.publisher, limiter,
                                       services.engine.registry, health=health,
                                       metrics=metrics,
-                                      live=LiveMeetings(services.storage, services.engine,
-                                                        services.settings)),
+                                      live=LiveMeetings(
+                                          services.storage, services.engine,
+                                          services.settings,
+                                          max_streams=config.web.live_streams,
+                                          per_client=config.web.live_streams_per_client)),
                            idle_timeout=config.web.idle_timeout)
     await _listen(runner, config.web.listen)
     log.info("archive served on http://%s/", config.web.listen)

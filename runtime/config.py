@@ -67,6 +67,9 @@ class WebConfig:
     # Seconds a connection may stay without a complete request (idle between requests,
     # or sending its headers slowly) before it is closed.
     idle_timeout: float = 15.0
+    # Open live-page event streams (/live/{id}/events): per process, and per client address.
+    live_streams: int = 500
+    live_streams_per_client: int = 6
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,9 @@ def _validate(config: Config) -> None:
         raise ConfigError("web.search_rate and web.search_burst must be positive")
     if config.web.idle_timeout <= 0:
         raise ConfigError("web.idle_timeout must be positive")
+    for key in ("live_streams", "live_streams_per_client"):
+        if getattr(config.web, key) < 1:
+            raise ConfigError(f"web.{key} must be at least 1")
     if config.logging.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("logging.level must be debug, info, warning or error, not "
                           f"{config.logging.level!r}")

@@ -53,6 +53,8 @@ def test_no_config_file_means_console_mode(tmp_path: Path, monkeypatch: pytest.M
     ("[meetings]\nmax_length_minutes = true\n", "meetings.max_length_minutes must be an integer"),
     ("[meetings]\nmax_length_minutes = 0\n", "meetings.max_length_minutes must be positive"),
     ("[meetings]\ncommand_prefix = ' '\n", "meetings.command_prefix must not be empty"),
+    ("[web]\nlive_streams = 0\n", "web.live_streams must be at least 1"),
+    ("[web]\nlive_streams_per_client = -1\n", "web.live_streams_per_client must be at least 1"),
     ('[[irc]]\nname = "n"\nnick = "b"\nchannels = []\n', "irc[0].host is required"),
     (IRC + "port = 99999\n", "irc[0].port must be between 1 and 65535"),
     (IRC.replace('["#c"]', '"#c"'), "irc[0].channels must be a list"),
