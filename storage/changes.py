@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -28,7 +29,7 @@ async def changes(url: str) -> AsyncIterator[int | None]:
                 yield int(note.payload) if note.payload.isdigit() else None
         return
     path = parsed.database or ":memory:"
-    db = await asyncio.to_thread(sqlite3.connect, f"file:{path}?mode=ro", uri=True,
+    db = await asyncio.to_thread(sqlite3.connect, f"file:{quote(path)}?mode=ro", uri=True,
                                  check_same_thread=False)
     try:
         seen = await asyncio.to_thread(_data_version, db)
