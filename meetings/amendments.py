@@ -22,9 +22,11 @@ from openminutes.meetings.model import (
 from openminutes.meetings.state import Meeting
 
 
-def redacted_lines(amendments: Iterable[Amendment]) -> frozenset[int]:
-    """The seqs whose text replay must not see (blanked in storage once stored)."""
-    return frozenset(a.line for a in amendments if a.action is Action.REDACT)
+def redacted_lines(amendments: Iterable[Amendment]) -> dict[int, str]:
+    """The lines whose text replay must not see, by seq, with what is left of each (as
+    stored once the redaction is: "", or the command word that started or ended the
+    meeting)."""
+    return {a.line: a.text for a in amendments if a.action is Action.REDACT}
 
 
 def apply_amendments(meeting: Meeting, amendments: Iterable[Amendment],

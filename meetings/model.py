@@ -136,7 +136,8 @@ class Amendment:
     at: datetime
     reason: str
     kind: str = ""  # retag: the new kind
-    text: str = ""  # retag: the item's text ("": the line's own words)
+    text: str = ""  # retag: the item's text ("": the line's own words); redact: what is
+    # kept of the line (the command word of the line that started or ended the meeting)
     owners: tuple[str, ...] = ()  # owners: the nicks
     digest: str = ""  # redact: SHA-256 of the removed text; never published
     change: str = ""  # what it changed, in words, when it was made (feeds, `amend list`)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from openminutes.meetings.commands import parse_command
+from openminutes.meetings.engine import END_COMMAND, START_COMMAND
 from openminutes.meetings.model import Action, Amendment, Applied, Line
 from openminutes.meetings.state import Meeting
 from openminutes.notify import Notifier
@@ -76,6 +78,17 @@ async def _line(services: Services, meeting_id: int, seq: int) -> Line:
     return found[0]
 
 
+def _kept(services: Services, record: MeetingRecord, line: Line) -> str:
+    """What a redaction keeps of a line: the command word of a #startmeeting or
+    #endmeeting (so the meeting still starts and ends, and its title goes), else
+    nothing."""
+    parsed = parse_command(line.text, services.settings.prefixes_for(record.network))
+    command = services.engine.registry.lookup(parsed.name) if parsed is not None else None
+    if command is None or command.name not in (START_COMMAND, END_COMMAND):
+        return ""
+    return line.text.split()[0]
+
+
 async def amend(config: Config, meeting_id: int, amendment: Amendment) -> AmendResult:
     """Check, store and publish one amendment. Raises AmendError (nothing stored)."""
     services = await open_services(config, scrub=amendment.action is Action.REDACT)
@@ -92,7 +105,8 @@ async def _amend(services: Services, config: Config, meeting_id: int,
     record = await _ended(services, meeting_id)
     line = await _line(services, meeting_id, amendment.line)
     if amendment.action is Action.REDACT:
-        amendment = replace(amendment, digest=hashlib.sha256(line.text.encode()).hexdigest())
+        amendment = replace(amendment, digest=hashlib.sha256(line.text.encode()).hexdigest(),
+                            text=_kept(services, record, line))
     earlier = [r.amendment for r in await services.storage.amendments(meeting_id)]
     storage, engine, settings = services.storage, services.engine, services.settings
     before = await replay_stored(storage, engine, record, settings, earlier)

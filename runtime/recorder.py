@@ -567,7 +567,8 @@ async def replay_stored(storage: LineLog, engine: Engine, record: MeetingRecord,
     async for lines in storage.iter_lines(record.id):
         if wanted:
             if blank:
-                lines = [ln._replace(text="") if ln.seq in blank else ln for ln in lines]
+                lines = [ln._replace(text=blank[ln.seq]) if ln.seq in blank else ln
+                         for ln in lines]
             amended.update((ln.seq, ln) for ln in lines if ln.seq in wanted)
         engine.replay(meeting, lines)
     if amendments:

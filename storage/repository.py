@@ -817,8 +817,9 @@ class Storage:
 
     @retryable
     async def add_amendment(self, meeting_id: int, amendment: Amendment) -> int:
-        """Store an amendment; a redaction blanks its line and the line's edits in the
-        same transaction. Returns its id."""
+        """Store an amendment; a redaction blanks its line (to `amendment.text`: the
+        command word of a line that started or ended the meeting) and the line's edits in
+        the same transaction. Returns its id."""
         async with self.engine.begin() as conn:
             if amendment.action is Action.REDACT:
                 event_id = (await conn.execute(select(_LINES.c.event_id).where(
@@ -827,8 +828,10 @@ class Storage:
                 edits = (_LINES.c.relates_to == event_id.split("|", 1)[0]) \
                     if event_id else literal(False)
                 await conn.execute(update(_LINES).where(
-                    _LINES.c.meeting_id == meeting_id,
-                    (_LINES.c.seq == amendment.line) | edits).values(text=""))
+                    _LINES.c.meeting_id == meeting_id, edits).values(text=""))
+                await conn.execute(update(_LINES).where(  # all but the command it kept
+                    _LINES.c.meeting_id == meeting_id, _LINES.c.seq == amendment.line
+                ).values(text=amendment.text))
             result = await conn.execute(insert(_AMENDMENTS).returning(_AMENDMENTS.c.id), {
                 "meeting_id": meeting_id, "action": str(amendment.action),
                 "line": amendment.line, "kind": amendment.kind, "text": amendment.text,

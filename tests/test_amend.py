@@ -240,8 +240,6 @@ async def test_amend_refuses_what_it_cannot_do_and_stores_nothing(
     c = ("-c", str(config))
     await _ok("import", *c, "--channel", case.channel, str(case.log))
     for args, error in [
-        (("redact", "1", "1", "--reason", "x"), "line 1 started the meeting"),
-        (("redact", "1", "8", "--reason", "x"), "line 8 ended the meeting"),
         (("redact", "1", "99", "--reason", "x"), "meeting 1 has no line 99"),
         (("untag", "1", "3"), "line 3 made no item"),
         (("retag", "1", "3", "nonsense"), "no item kind 'nonsense'"),
@@ -274,3 +272,27 @@ async def test_an_open_meeting_is_not_amended(tmp_path: Path) -> None:
     assert code == 1
     assert "meeting 1 is still open" in err
 
+
+
+async def test_redacting_the_start_line_keeps_the_meeting_and_drops_its_title(
+        tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "sec.2026-11-30-10.00.log.txt"
+    log.parent.mkdir()
+    log.write_text(f"10:00:00 <alice> #startmeeting board {SECRET}\n"
+                   "10:00:05 <alice> #agreed keep going\n"
+                   f"10:00:10 <alice> #endmeeting {SECRET}\n")
+    config = tmp_path / "config.toml"
+    publish = tmp_path / "minutes"
+    config.write_text(f'[storage]\nurl = "sqlite:///{tmp_path}/om.db"\n[publish]\n'
+                      f'dir = "{publish}"\n')
+    c = ("-c", str(config))
+    await _ok("import", *c, "--channel", "#sec", str(log))
+    for line in ("1", "3"):
+        await _ok("amend", "redact", *c, "1", line, "--reason", "a secret in the title")
+    minutes = json.loads(_read(next(publish.rglob("sec.*.json"))))
+    assert minutes["ended_at"]
+    assert minutes["title"] == "#sec Meeting"
+    assert [i["text"] for i in minutes["items"]] == ["keep going"]
+    assert [e["kind"] for e in minutes["log"]] == ["redacted", "message", "redacted"]
+    await _assert_gone(Case(log, "#sec", SECRET, (SECRET, TOKEN), 1, 0, 0, 0),
+                       "sqlite", publish, tmp_path, c, [])

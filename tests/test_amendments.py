@@ -119,7 +119,9 @@ def test_a_join_is_not_something_said() -> None:
 
 
 def test_redacted_lines_are_the_redactions_only() -> None:
-    assert redacted_lines([_a(Action.REDACT, 3), _a(Action.UNTAG, 4)]) == {3}
+    assert redacted_lines([_a(Action.REDACT, 3), _a(Action.UNTAG, 4),
+                           _a(Action.REDACT, 1, text="#startmeeting")]) == {
+        3: "", 1: "#startmeeting"}
 
 
 def test_retag_to_a_topic_regroups_the_minutes() -> None:
