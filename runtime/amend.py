@@ -50,8 +50,8 @@ def operator(given: str | None) -> str:
 
 def _items(meeting: Meeting) -> list[str]:
     owners = {a.item.line: a.owners for a in meeting.actions()}
-    return [f"{item.describe()}" + (f" ({', '.join(owners[item.line])})"
-                                    if owners.get(item.line) else "")
+    return [item.describe() + (f" ({', '.join(owners[item.line])})"
+                               if owners.get(item.line) else "")
             for item in meeting.items]
 
 

@@ -132,7 +132,8 @@ def _amend(args: argparse.Namespace, config: Config) -> int:
             rows = [amend.as_dict(r) for r in records]
             if args.json:
                 print(json.dumps(rows, indent=1, ensure_ascii=False))
-            for r in rows if not args.json else ():
+                return 0
+            for r in rows:
                 print(f"{r['id']}\t{r['time']}\tmeeting {r['meeting_id']}\tline {r['line']}\t"
                       f"{r['action']}\t{r['by']}\t{r['change']}\t{r['reason']}")
             return 0

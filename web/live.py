@@ -188,12 +188,8 @@ class LiveMeetings:
     def _encode(self, followed: Followed, lines: list[Line]) -> None:
         """The events of new lines, once for every stream; the last carries the
         sections of the minutes that changed."""
-        sections = self.sections_of(followed)
-        for n, line in enumerate(lines):
-            data = _line_data(followed.meeting.as_shown(line))
-            if n == len(lines) - 1:
-                _add_changed(data, sections, followed.sent)
-            followed.events.append((line.seq, _event("line", data, line.seq)))
+        followed.events.extend(_line_events(followed.meeting, lines,
+                                            self.sections_of(followed), followed.sent))
 
     def sections_of(self, followed: Followed) -> dict[str, Markup]:
         """The minutes so far, by section (templates/live_minutes.html.j2)."""
@@ -242,9 +238,7 @@ async def live_index(request: web.Request) -> web.Response:
         if followed is None or not followed.meeting.started:
             continue
         rows.append((followed, _running(record.started_at)))
-    html = render_page("live_index.html.j2", root="/", feed="/feed.atom", rows=rows)
-    return web.Response(text=html, content_type="text/html",
-                        headers={"Cache-Control": "no-store"})
+    return _page(render_page("live_index.html.j2", root="/", feed="/feed.atom", rows=rows))
 
 
 async def live_page(request: web.Request) -> web.Response:
@@ -253,17 +247,19 @@ async def live_page(request: web.Request) -> web.Response:
     if followed is None or not (followed.meeting.started or followed.record.ended_at):
         raise web.HTTPNotFound(text="No such meeting.")
     if followed.record.ended_at is not None:
-        html = render_page("live_ended.html.j2", root="/", feed="/feed.atom",
-                           record=followed.record, minutes_url=_minutes_url(followed.record))
-        return web.Response(text=html, content_type="text/html",
-                            headers={"Cache-Control": "no-store"})
+        return _page(render_page("live_ended.html.j2", root="/", feed="/feed.atom",
+                                 record=followed.record,
+                                 minutes_url=_minutes_url(followed.record)))
     meeting = followed.meeting
     shown = [meeting.as_shown(ln) for ln in await live.storage.lines(followed.record.id)]
-    rows = _log_rows()
-    html = render_page("live_meeting.html.j2", root="/", feed="/feed.atom",
-                       record=followed.record, m=meeting, sections=live.sections_of(followed),
-                       log=rows(shown),
-                       running=_running(followed.record.started_at))
+    return _page(render_page("live_meeting.html.j2", root="/", feed="/feed.atom",
+                             record=followed.record, m=meeting,
+                             sections=live.sections_of(followed), log=_log_rows()(shown),
+                             running=_running(followed.record.started_at)))
+
+
+def _page(html: str) -> web.Response:
+    """A live page: the state of this moment, never cached."""
     return web.Response(text=html, content_type="text/html",
                         headers={"Cache-Control": "no-store"})
 
@@ -284,7 +280,8 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     live = request.app[LIVE]
     meeting_id = _meeting_id(request)
     client = request.remote or "unknown"
-    if await live.get(meeting_id) is None:
+    # At the wake-up the stream then starts from: it finds the meeting read already.
+    if await live.get(meeting_id, live.wakeup.current()) is None:
         raise web.HTTPNotFound(text="No such meeting.")
     if live.open_streams >= live.max_streams:
         raise web.HTTPServiceUnavailable(text="Too many live streams; reload later.",
@@ -324,12 +321,9 @@ async def _stream(request: web.Request, live: LiveMeetings, meeting_id: int,
         else:  # further back than the events kept, or ended: read, as stored
             lines = await live.storage.lines(meeting_id, after=after, limit=BATCH)
             sections = live.sections_of(followed) if followed.following else {}
-            for n, line in enumerate(lines):
-                data = _line_data(followed.meeting.as_shown(line))
-                if n == len(lines) - 1:
-                    _add_changed(data, sections, sent)
-                await response.write(_event("line", data, line.seq))
-                after = line.seq
+            for seq, event in _line_events(followed.meeting, lines, sections, sent):
+                await response.write(event)
+                after = seq
             if lines:
                 continue
         record = followed.record
@@ -356,9 +350,21 @@ async def _woken(request: web.Request, woken: asyncio.Event, seconds: float) -> 
     return False
 
 
-def _line_data(shown: Line) -> dict[str, Any]:
-    return {"line": shown.seq, "nick": shown.nick, "kind": shown.kind.value,
-            "text": shown.text, "row": str(_log_rows()([shown]))}
+def _line_events(meeting: Meeting, lines: list[Line], sections: dict[str, Markup],
+                 sent: dict[str, Markup]) -> list[tuple[int, bytes]]:
+    """The `line` events of these lines, by seq; the last carries the sections of the
+    minutes that differ from `sent` (which it updates)."""
+    rows = _log_rows()
+    events = []
+    for n, line in enumerate(lines):
+        shown = meeting.as_shown(line)
+        data: dict[str, Any] = {"line": shown.seq, "nick": shown.nick,
+                                "kind": shown.kind.value, "text": shown.text,
+                                "row": str(rows([shown]))}
+        if n == len(lines) - 1:
+            _add_changed(data, sections, sent)
+        events.append((line.seq, _event("line", data, line.seq)))
+    return events
 
 
 def _log_rows() -> Any:
