@@ -9,6 +9,7 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
 from irc.client import Event, ServerConnection
@@ -29,6 +30,7 @@ from openminutes.chat.config import IrcConfig
 from openminutes.chat.irc_session import IrcSession
 from openminutes.chat.irclines import privmsg_lines
 from openminutes.chat.outbox import Outbox
+from openminutes.meetings.nicks import fold
 
 log = logging.getLogger(__name__)
 # Besides what the session handles: the connection's end, and what shows it is alive.
@@ -66,6 +68,10 @@ class IrcAdapter:
         self.connect_error = ""  # why the last connection attempt failed
         self.reconnects = 0  # connections made after the first (for /metrics)
         self.delayed = 0  # lines that waited for the flood limit (for /metrics)
+        # Whether the bot may speak in a room now (a recorder group: only the room's
+        # recorder, while its lease lasts); asked as each line leaves, not as it is queued.
+        self.speaks: Callable[[str], bool] = lambda _room: True
+        self.silenced = 0  # lines not sent: the room's lease was not (or no longer) held
         self._connected_once = False
 
     @property
@@ -121,6 +127,12 @@ class IrcAdapter:
             attempt += 1
             self.log.info("%s: reconnecting in %.1fs", self.name, delay)
             await asyncio.sleep(delay)
+
+    def joined(self, channel: str) -> bool:
+        """In the channel now (a recorder group takes and keeps only rooms it is in)."""
+        session = self._session
+        return session.registered and fold(session.nick) in session.members.get(
+            fold(channel), ())
 
     @property
     def connected(self) -> bool:
@@ -258,8 +270,11 @@ class IrcAdapter:
             popped = self._outbox.pop()
             if popped is None:
                 continue
-            self._tokens -= 1
             room, line = popped
+            if not self.speaks(room):
+                self.silenced += 1
+                continue
+            self._tokens -= 1
             try:
                 self._send_raw(line)
             except Exception:

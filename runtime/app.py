@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ from openminutes.publish.files import inside, write_atomic
 from openminutes.publish.publisher import Publisher
 from openminutes.publish.render import preload
 from openminutes.runtime.config import Config, ConfigError
+from openminutes.runtime.group import RecorderGroup, Timing
 from openminutes.runtime.metrics import bot_health, bot_registry
 from openminutes.runtime.recorder import Recorder, Sender, replay_stored
 from openminutes.runtime.timekeeper import Targets, Timekeeper
@@ -123,18 +126,41 @@ async def open_services(config: Config, *, durable: bool = True,
     )
 
 
-def _targets(config: Config, adapters: dict[str, Any]) -> Targets:
-    """Where a schedule's room is: the networks that have joined it."""
+def _join_group(config: Config, storage: Storage, recorder: Recorder,
+                adapters: Sequence[Any]) -> RecorderGroup | None:
+    """On PostgreSQL, the IRC networks' rooms are shared with the other `run` processes
+    on the database: this one records those whose lease it holds."""
+    irc = [a for a in adapters if isinstance(a, IrcAdapter)]
+    if storage.group is None or not irc:
+        return None
+    rooms = {(a.name, channel.lower()): channel for a in irc for channel in a.config.channels}
+    by_name = {a.name: a for a in irc}
+    settings = config.recorders
+    group = RecorderGroup(
+        storage.group,
+        Timing(settings.lease_seconds, settings.renew_seconds,
+               timedelta(minutes=settings.buffer_minutes)),
+        by_name,
+        rooms=lambda: {key: by_name[key[0]].joined(name) for key, name in rooms.items()},
+        nicks=lambda: {a.name: a.nick for a in irc})
+    recorder.join_group(group, rooms)
+    for adapter in irc:
+        adapter.speaks = functools.partial(group.may_speak, adapter.name)
+    return group
+
+
+def _targets(config: Config, adapters: dict[str, Any],
+             speaks: Callable[[str, str], bool] | None = None) -> Targets:
+    """Where a schedule's room is: the networks that have joined it (in a recorder
+    group, only where this process records the room)."""
     def find(room: str) -> list[tuple[Sender, str]]:
-        found: list[tuple[Sender, str]] = []
-        for irc in config.irc:
-            if any(fold(c) == fold(room) for c in irc.channels) and irc.name in adapters:
-                found.append((adapters[irc.name], room))
-        for matrix in config.matrix:
-            if any(r.lower() == room.lower() for r in matrix.rooms) \
-                    and matrix.name in adapters:
-                found.append((adapters[matrix.name], room))
-        return found
+        networks = [irc.name for irc in config.irc
+                    if any(fold(c) == fold(room) for c in irc.channels)]
+        networks += [m.name for m in config.matrix
+                     if any(r.lower() == room.lower() for r in m.rooms)]
+        return [(adapters[name], room) for name in networks if name in adapters
+                and (speaks is None or name not in speaking or speaks(name, room))]
+    speaking = {irc.name for irc in config.irc}  # the networks a group shares
     return find
 
 
@@ -158,8 +184,12 @@ async def run_bot(config: Config) -> None:
                     "nothing to do")
     for adapter in adapters:
         recorder.senders[adapter.name] = adapter
-    # After the senders: resuming announces itself (queued until each network is joined).
-    await recorder.resume()
+    group = _join_group(config, services.storage, recorder, adapters)
+    lock = services.storage.hold_single_recorder()  # InUseError: another run has the file
+    if group is None:
+        # After the senders: resuming announces itself (queued until each network is
+        # joined). In a group, each room is resumed when its lease is taken.
+        await recorder.resume()
     networks = [a for a in adapters if not isinstance(a, ConsoleAdapter)]
     registry = bot_registry(recorder, networks)
     health = bot_health(services.storage, networks)
@@ -173,9 +203,11 @@ async def run_bot(config: Config) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     recording = asyncio.create_task(recorder.run())
+    renewing = asyncio.create_task(group.run()) if group is not None else None
     timekeeper = Timekeeper(
         recorder, services.series, services.storage,
-        _targets(config, {a.name: a for a in adapters}),
+        _targets(config, {a.name: a for a in adapters},
+                 group.may_speak if group is not None else None),
         reminder_minutes=config.schedule.reminder_minutes, auto_end=config.meetings.auto_end)
     timekeeper.start()
     running = [asyncio.create_task(
@@ -188,11 +220,17 @@ async def run_bot(config: Config) -> None:
     await recorder.drained()
     if notifier is not None:
         await notifier.drain()
+    if renewing is not None:
+        renewing.cancel()
     for adapter in adapters:
-        await adapter.close()
+        await adapter.close()  # says what is queued first, while the leases last
+    if group is not None:
+        await group.release()  # the standbys take the rooms at their next renewal
     for task in (*running, stopper, recording):
         task.cancel()
     await asyncio.gather(*running, stopper, recording, return_exceptions=True)
+    if lock is not None:
+        lock.close()
     for started in (runner, probes):
         if started is not None:
             await started.cleanup()

@@ -19,8 +19,10 @@ from openminutes.publish.publisher import DECISION_KINDS
 from openminutes.runtime import amend, app, database, logs
 from openminutes.runtime.check import run_checks
 from openminutes.runtime.config import Config, ConfigError, load
+from openminutes.runtime.status import group_status, render_status
 from openminutes.schedules.model import ScheduleError
 from openminutes.storage import MeetingRecord
+from openminutes.storage.errors import InUseError
 from openminutes.storage.schema import safe_url, url_password
 from openminutes.storage.search import Filters, kind_choices
 
@@ -45,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", parents=[common], help="run the bot (console chat without a config)")
     sub.add_parser("serve", parents=[common], help="serve the archive, its search and API")
+    status = sub.add_parser("status", parents=[common],
+                            help="the recorder group: processes, rooms, leases, buffers")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
     render = sub.add_parser("render", parents=[common], help="re-render minutes from storage")
     which = render.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every meeting")
@@ -248,7 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if config.console:
             logging.getLogger().setLevel(logging.WARNING)
-        asyncio.run(app.run_bot(config))
+        try:
+            asyncio.run(app.run_bot(config))
+        except InUseError as exc:
+            sys.exit(f"openminutes: {safe_url(config.storage.url)} is already being recorded "
+                     f"into by another `openminutes run` ({exc.holder}). SQLite keeps one "
+                     "recorder; to run more than one, use PostgreSQL (README: \"Running "
+                     "more than one recorder\").")
+        return 0
+    if args.command == "status":
+        group = asyncio.run(group_status(config))
+        print(json.dumps(group, indent=1) if args.json else render_status(group))
         return 0
     if args.command == "serve":
         asyncio.run(app.serve(config))

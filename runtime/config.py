@@ -30,6 +30,16 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class RecordersConfig:
+    """Several `run` processes on one PostgreSQL database (README: "Running more than one
+    recorder"): one records each room, the others stand by (runtime/group.py)."""
+
+    lease_seconds: float = 4.0  # a room's recorder is replaced this long after it stops
+    renew_seconds: float = 1.0  # how often leases are renewed, and free ones looked for
+    buffer_minutes: float = 10.0  # how much a standby keeps of what it hears
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "info"  # debug, info, warning, error
     format: str = "text"  # "json": one object per line, for a log collector
@@ -105,6 +115,7 @@ class PluginsConfig:
 @dataclass(frozen=True)
 class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
+    recorders: RecordersConfig = field(default_factory=RecordersConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
     meetings: MeetingsConfig = field(default_factory=MeetingsConfig)
     votes: VotesConfig = field(default_factory=VotesConfig)
@@ -175,6 +186,14 @@ def _validate(config: Config) -> None:
         raise ConfigError("meetings.command_prefix must not be empty")
     if config.storage.max_pending_lines < 100:
         raise ConfigError("storage.max_pending_lines must be at least 100")
+    recorders = config.recorders
+    if recorders.renew_seconds <= 0:
+        raise ConfigError("recorders.renew_seconds must be positive")
+    if recorders.lease_seconds < 2 * recorders.renew_seconds:
+        raise ConfigError("recorders.lease_seconds must be at least twice "
+                          "recorders.renew_seconds (a lease must survive a late renewal)")
+    if recorders.buffer_minutes <= 0:
+        raise ConfigError("recorders.buffer_minutes must be positive")
     if config.meetings.max_length_minutes <= 0:
         raise ConfigError("meetings.max_length_minutes must be positive")
     _check_listen("web.listen", config.web.listen)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from openminutes.chat.base import ChatEvent, Checkpoint, Outage
 from openminutes.meetings.amendments import apply_amendments, redacted_lines
@@ -19,7 +19,11 @@ from openminutes.meetings.model import Amendment, Line, LineKind
 from openminutes.meetings.registry import Outcome
 from openminutes.meetings.state import Meeting, MeetingSettings
 from openminutes.publish.publisher import Published, Publisher, derived_of
+from openminutes.runtime.group import RecorderGroup
+from openminutes.runtime.merge import SKEW, unstored
 from openminutes.storage import MeetingRecord, StorageUnavailableError
+from openminutes.storage.errors import FencedError
+from openminutes.storage.group import Fence, RoomKey
 from openminutes.storage.protocols import LineLog
 from openminutes.storage.records import MeetingRef, Written
 
@@ -71,9 +75,17 @@ class OpenMeeting:
         return MeetingRef(m.network, m.channel, self.opened_at, self.id, m.name)
 
 
+class TakeOver(NamedTuple):
+    """This process has just been given a room's lease (runtime/group.py): it records
+    the room from here, after storing what it heard that was never stored."""
+
+    network: str
+    room: str  # as configured
+
+
 @dataclass(frozen=True, slots=True)
 class _Queued:
-    event: ChatEvent | Checkpoint | Outage
+    event: ChatEvent | Checkpoint | Outage | TakeOver
     own: bool = False
     parsed: ParsedCommand | None = None  # the command a ChatEvent's text starts with
 
@@ -115,6 +127,26 @@ class Recorder:
         self.recorded = 0  # lines committed
         self.refused = 0  # lines not recorded: the queue was full
         self.on_published: Callable[[float], None] = lambda _seconds: None
+        # In a recorder group (PostgreSQL, several processes): the rooms this one records;
+        # None: it records every room (SQLite, or tests of the recorder alone).
+        self.group: RecorderGroup | None = None
+
+    def join_group(self, group: RecorderGroup, rooms: dict[RoomKey, str]) -> None:
+        """Record only the rooms whose lease `group` holds; `rooms`: each group room's
+        key and its name as the config spells it."""
+        self.group = group
+        group.on_acquired = lambda key, _previous: self._enqueue(
+            TakeOver(key[0], rooms.get(key, key[1])))
+        group.on_lost = self._lost
+
+    def _enqueue(self, event: ChatEvent | Checkpoint | Outage | TakeOver) -> None:
+        self._idle.clear()
+        self._queue.put_nowait(_Queued(event))
+
+    def _lost(self, key: RoomKey) -> None:
+        """Another process of the group records the room now: forget its meeting here
+        (a later takeover replays it from storage)."""
+        self.open.pop(key, None)
 
     async def resume(self) -> None:
         """Replay every meeting left open by a previous run, so it carries on where it was;
@@ -131,8 +163,14 @@ class Recorder:
             log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
                      rec.network, meeting.line_count, extra=_where(om.ref))
             await self._record_gap(om, meeting.last_time or rec.started_at)
+        await self._publish_pending()
+
+    async def _publish_pending(self, room: RoomKey | None = None) -> None:
+        """Publish and announce the meetings (of `room`) that ended and were never
+        published: the bot, or the group's recorder of the room, stopped in between."""
         for rec in await self.storage.pending_publish():
-            if rec.id in self._publishing:
+            if rec.id in self._publishing or (
+                    room is not None and (rec.network, rec.channel.lower()) != room):
                 continue
             meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
             ref = MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, meeting.name)
@@ -140,6 +178,44 @@ class Recorder:
                 self._retry_publishing(ref, meeting)
             else:
                 log.info("published meeting %s, which ended while the bot was away", rec.id)
+
+    async def _take_over(self, take: TakeOver) -> None:
+        """Record a room from now on: carry on its open meeting from storage, store the
+        lines heard meanwhile that its last recorder never stored (in the order said,
+        with their own times), mark as a gap only what this process did not hear, and
+        say once that it took over."""
+        assert self.group is not None
+        key = (take.network, take.room.lower())
+        heard = self.group.take_heard(key)  # from here, the room's lines are queued
+        events = list(heard.events)
+        om: OpenMeeting | None = None
+        for rec in await self.storage.open_meetings(take.network):
+            if rec.channel.lower() != key[1]:
+                continue
+            meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
+            found = OpenMeeting(meeting, rec.started_at, rec.id, next_seq=meeting.last_seq + 1)
+            if meeting.ended:  # its end is stored; its last recorder stopped before the rest
+                await self._end(found)
+                continue
+            self.open[key] = om = found
+        since = min([heard.since, *(e.time for e in events)]) - SKEW
+        fresh = unstored(await self.storage.room_tail(take.network, take.room, since), events)
+        said = ""
+        if om is not None and om.meeting.started:
+            started = om.meeting.started_at or om.opened_at
+            last = om.meeting.last_time or om.opened_at
+            if heard.since > last + SKEW:  # nobody here heard what came in between
+                gap = await self._write_gap(om, "recorder offline", last, heard.since)
+                said = f"Resumed recording the meeting started at {started:%H:%M} UTC ({gap})."
+            else:
+                said = (f"Took over recording the meeting started at {started:%H:%M} UTC "
+                        "from another recorder of this room; nothing said was missed.")
+        log.info("%s on %s: took over; %d of %d lines heard were not stored yet", take.room,
+                 take.network, len(fresh), len(events))
+        await self._process([self._queued(event) for event in fresh])
+        await self._publish_pending(key)
+        if said and key in self.open:
+            self._say(self.open[key].ref, said, record=True)
 
     async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""
@@ -179,6 +255,16 @@ class Recorder:
 
     def submit(self, event: ChatEvent | Checkpoint | Outage) -> None:
         """Called by adapters for every event; cheap, never blocks."""
+        group = self.group
+        if group is not None and event.network in group.networks:
+            if isinstance(event, ChatEvent):
+                if group.is_peer(event.network, event.nick):
+                    return  # another recorder of the group: not a participant
+                if not group.records(event.network, event.room):
+                    group.hear(event)
+                    return
+            elif isinstance(event, Outage):
+                group.deaf(event)
         if self._queue.qsize() >= self.max_pending and isinstance(event, ChatEvent):
             self._drop(event)
             return
@@ -261,6 +347,11 @@ class Recorder:
         segment: list[_Queued] = []
         for queued in batch:
             ev = queued.event
+            if isinstance(ev, TakeOver):
+                await self._commit_and_apply(segment)
+                segment = []
+                await self._take_over(ev)
+                continue
             if isinstance(ev, Outage):
                 await self._commit_and_apply(segment)
                 segment = []
@@ -388,11 +479,48 @@ class Recorder:
 
     async def _write(self, rows: list[tuple[MeetingRef, Line]],
                      state: list[tuple[str, str, str]] | None = None) -> Written:
-        """Commit; lines arriving while the database is away wait in the bounded queue."""
-        inserted = await self._until_stored(self.storage.write_lines, rows, state or ())
+        """Commit; lines arriving while the database is away wait in the bounded queue.
+        In a group, the lines of rooms another process has taken over are not written
+        (False), and this process stands by in those rooms again."""
+        kept = list(range(len(rows)))
+        while True:
+            batch = [rows[i] for i in kept]
+            if not batch and not state:
+                written = Written([], {})
+                break
+            try:
+                written = await self._until_stored(self._write_fenced, batch, state or [])
+                break
+            except FencedError as fenced:
+                lost = [i for i in kept if _key(rows[i][0]) in fenced.rooms]
+                self._give_back(fenced.rooms, [rows[i][1] for i in lost])
+                kept = [i for i in kept if i not in set(lost)]
         if self._dropped:
             self._database_back()
-        return inserted
+        inserted = [False] * len(rows)
+        for i, fresh in zip(kept, written, strict=True):
+            inserted[i] = fresh
+        return Written(inserted, written.created)
+
+    async def _write_fenced(self, rows: list[tuple[MeetingRef, Line]],
+                            state: list[tuple[str, str, str]]) -> Written:
+        # The fence is read at each attempt: a retry may follow a renewal.
+        fence: Fence | None = self.group.fence() if self.group is not None else None
+        if fence is not None and not rows:
+            fence = None
+        return await self.storage.write_lines(rows, state, fence)
+
+    def _give_back(self, rooms: frozenset[RoomKey], lines: list[Line]) -> None:
+        assert self.group is not None
+        for key in rooms:
+            log.warning("%s on %s: another process of the group records it now; %d lines "
+                        "left to it", key[1], key[0], len(lines))
+            om = self.open.pop(key, None)
+            channel = om.meeting.channel if om is not None else key[1]
+            self.group.give_back(key, [
+                ChatEvent(key[0], channel, ln.nick, ln.text, ln.kind, ln.time, ln.identity,
+                          ln.event_id, ln.privileged, ln.relates_to)
+                for ln in lines if not ln.own])
 
     def _database_back(self) -> None:
         for (network, room), count in self._dropped.items():
@@ -574,6 +702,10 @@ async def replay_stored(storage: LineLog, engine: Engine, record: MeetingRecord,
     if amendments:
         apply_amendments(meeting, amendments, amended, engine.registry.kinds())
     return meeting
+
+
+def _key(ref: MeetingRef) -> RoomKey:
+    return ref.network, ref.channel.lower()
 
 
 def _where(ref: MeetingRef) -> dict[str, object]:

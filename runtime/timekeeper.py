@@ -99,12 +99,13 @@ class Timekeeper:
                         upcoming = remind_at if upcoming is None else min(upcoming, remind_at)
                         break
                     key = f"reminded:{series.meeting_id}:{when:%Y-%m-%dT%H:%MZ}"
-                    if key not in sent:
-                        await self._remind(series, entry.rooms, when)
+                    # Marked sent only where said: in a recorder group, by the process
+                    # that records the room (the others have no target).
+                    if key not in sent and self._remind(series, entry.rooms, when):
                         await self.store.put_state(STATE_NETWORK, key, now.isoformat())
         return upcoming
 
-    async def _remind(self, series: Series, rooms: tuple[str, ...], when: datetime) -> None:
+    def _remind(self, series: Series, rooms: tuple[str, ...], when: datetime) -> bool:
         minutes = round(self.lead.total_seconds() / 60)
         text = f"Reminder: {series.project} ({series.meeting_id}) starts at {when:%H:%M} UTC"
         text += f", in {minutes} minute{'' if minutes == 1 else 's'}."
@@ -112,10 +113,12 @@ class Timekeeper:
             text += f" Agenda: {series.agenda_url}"
         if series.chair:
             text += f" Chair: {series.chair}"
-        for room in rooms:
-            for sender, target in self.targets(room):
-                sender.say(target, text)
-        log.info("reminded %s of %s at %s", rooms, series.meeting_id, when)
+        targets = [target for room in rooms for target in self.targets(room)]
+        for sender, target in targets:
+            sender.say(target, text)
+        if targets:
+            log.info("reminded %s of %s at %s", rooms, series.meeting_id, when)
+        return bool(targets)
 
     def _end_overrunning(self, now: datetime) -> None:
         for om in list(self.recorder.open.values()):

@@ -30,3 +30,21 @@ def retryable(method: Callable[P, Coroutine[Any, Any, T]]
                                           type(exc).__name__) from exc
 
     return wrapper
+
+
+class FencedError(Exception):
+    """A write of lines for rooms whose lease this process no longer holds (another
+    process of its group took them over): nothing was written."""
+
+    def __init__(self, rooms: frozenset[tuple[str, str]]) -> None:
+        super().__init__("no longer the recorder of " +
+                         ", ".join(f"{room} on {network}" for network, room in sorted(rooms)))
+        self.rooms = rooms
+
+
+class InUseError(Exception):
+    """Another `openminutes run` records into this SQLite file (the message: which)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder

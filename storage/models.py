@@ -161,3 +161,31 @@ class SourceRow(Base):
     path: Mapped[str] = mapped_column(String(1000), unique=True)
     digest: Mapped[str] = mapped_column(String(64))  # sha256 of the file's bytes
     meeting_ids: Mapped[str] = mapped_column(Text)  # JSON list
+
+
+class LeaseRow(Base):
+    """Which process of a group records a room (runtime/group.py): a lease its holder
+    renews, and an epoch every takeover raises and every write of lines checks."""
+
+    __tablename__ = "recorder_leases"
+
+    network: Mapped[str] = mapped_column(String(100), primary_key=True)
+    room: Mapped[str] = mapped_column(String(200), primary_key=True)  # folded
+    holder: Mapped[str] = mapped_column(String(200))
+    epoch: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the database's clock
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RecorderRow(Base):
+    """A process of a group, as it last reported itself (`openminutes status`)."""
+
+    __tablename__ = "recorders"
+
+    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    nicks: Mapped[str] = mapped_column(Text, default="{}")  # JSON: network -> nick
+    buffers: Mapped[str] = mapped_column(Text, default="{}")  # JSON: room -> [since, lines]
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from openminutes.meetings.model import Line
+from openminutes.storage.group import Fence
 from openminutes.storage.records import (
     AmendmentRecord,
     Derived,
@@ -37,7 +38,10 @@ class LineLog(LogReader, Protocol):
     """The meeting log the recorder appends to and replays from."""
 
     async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]],
-                          state: Sequence[tuple[str, str, str]] = ()) -> Written: ...
+                          state: Sequence[tuple[str, str, str]] = (),
+                          fence: Fence | None = None) -> Written: ...
+
+    async def room_tail(self, network: str, channel: str, since: datetime) -> list[Line]: ...
 
     async def open_meetings(self, network: str | None = None) -> list[MeetingRecord]: ...
 

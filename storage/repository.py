@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -42,7 +43,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from openminutes.meetings.model import Action, Amendment, Line, LineKind
 from openminutes.storage.changes import CHANNEL, changes
-from openminutes.storage.errors import retryable
+from openminutes.storage.errors import InUseError, retryable
+from openminutes.storage.group import Fence, GroupStore, check_fence
 from openminutes.storage.models import (
     AmendmentRow,
     ChatStateRow,
@@ -232,6 +234,23 @@ def _lock_file(path: Path) -> BinaryIO:
     return handle
 
 
+def _try_lock(path: Path) -> BinaryIO:
+    """An exclusive lock on `path` held by this process (its pid inside), or InUseError
+    naming the process that holds it."""
+    handle = path.open("a+b")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().decode(errors="replace").strip() or "another process"
+        handle.close()
+        raise InUseError(holder) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}".encode())
+    handle.flush()
+    return handle
+
+
 def alembic_config() -> Config:
     """Alembic's view of the migrations this version ships."""
     cfg = Config()
@@ -255,6 +274,8 @@ class Storage:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._session = async_sessionmaker(engine, expire_on_commit=False)
+        # Leases of a recorder group; PostgreSQL only (SQLite keeps one recorder).
+        self.group = GroupStore(engine) if engine.dialect.name == "postgresql" else None
 
     @classmethod
     async def open(cls, url: str, *, durable: bool = True, scrub: bool = False) -> Storage:
@@ -278,6 +299,15 @@ class Storage:
                 async with self.engine.begin() as conn:
                     await conn.exec_driver_sql("PRAGMA optimize")
         await self.engine.dispose()
+
+    def hold_single_recorder(self) -> BinaryIO | None:
+        """SQLite keeps one recorder: a lock on a file beside the database, held while the
+        returned handle is open; InUseError when another `run` holds it. None on
+        PostgreSQL, where recorders form a group (runtime/group.py)."""
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return None
+        return _try_lock(Path(f"{database}.run-lock"))
 
     def changes(self) -> AsyncIterator[int | None]:
         """Yields whenever lines were stored, by any process (storage/changes.py)."""
@@ -309,7 +339,8 @@ class Storage:
 
     @retryable
     async def write_lines(self, batch: Sequence[tuple[MeetingRef, Line]],
-                          state: Sequence[tuple[str, str, str]] = ()) -> Written:
+                          state: Sequence[tuple[str, str, str]] = (),
+                          fence: Fence | None = None) -> Written:
         """Commit lines in one transaction, creating meetings on their first line (a ref
         without an id; lines under equal refs go to the one meeting created for them).
 
@@ -318,8 +349,13 @@ class Storage:
         value) is committed in the same transaction: a Matrix sync token never gets ahead
         of the lines it covers. A redaction blanks the removed line and its edits here.
         This is the hot path of the bot, so it uses a Core connection, not an ORM session.
+        `fence`: in a recorder group, the leases the rooms' lines need (FencedError when
+        another process has taken one over; nothing is written).
         """
         async with self.engine.begin() as conn:
+            if fence is not None:
+                await check_fence(conn, fence, {(ref.network, ref.channel.lower())
+                                                for ref, _ in batch})
             created: dict[MeetingRef, int] = {}
             for ref, _ in batch:
                 if ref.id is None and ref not in created:
@@ -448,6 +484,18 @@ class Storage:
                 return
             yield lines
             after = lines[-1].seq
+
+    async def room_tail(self, network: str, channel: str, since: datetime) -> list[Line]:
+        """The lines stored in a room since a time, across its meetings, in order: what
+        a recorder taking the room over aligns what it heard with."""
+        query = (select(*_LINE_COLUMNS)
+                 .join(_MEETINGS, _MEETINGS.c.id == _LINES.c.meeting_id)
+                 .where(_MEETINGS.c.network == network,
+                        func.lower(_MEETINGS.c.channel) == channel.lower(),
+                        or_(_MEETINGS.c.ended_at.is_(None), _MEETINGS.c.ended_at >= since),
+                        _LINES.c.time >= since)
+                 .order_by(_LINES.c.meeting_id, _LINES.c.seq))
+        return await self._fetch_lines(query)
 
     async def last_line(self, meeting_id: int) -> Line | None:
         found = await self._fetch_lines(

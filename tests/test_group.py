@@ -1,0 +1,414 @@
+"""Redundant recorders on PostgreSQL: two `openminutes run` processes on one database
+and one ngIRCd record each line once, whichever of them dies (SIGKILL, its database
+link, its IRC link), and speak with one voice; SQLite refuses a second `run`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from openminutes.chat.base import ChatEvent
+from openminutes.meetings.model import Line, LineKind
+from openminutes.runtime.merge import unstored
+from openminutes.storage import Storage
+from openminutes.storage.errors import FencedError
+from openminutes.storage.group import Fence, Report
+from openminutes.storage.records import MeetingRef
+from tests.servers import IrcClient, NgIrcd, TcpProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+CHANNEL = "#ha"
+T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+# -- which heard lines were never stored (pure) ------------------------------------------
+
+def _line(seq: int, nick: str, text: str, second: float, *, own: bool = False,
+          event_id: str | None = None) -> Line:
+    return Line(seq, T0 + timedelta(seconds=second), LineKind.MESSAGE, nick, text,
+                own=own, event_id=event_id)
+
+
+def _heard(nick: str, text: str, second: float, event_id: str | None = None) -> ChatEvent:
+    return ChatEvent("test", CHANNEL, nick, text, LineKind.MESSAGE,
+                     T0 + timedelta(seconds=second), event_id=event_id)
+
+
+def test_unstored_is_what_follows_the_last_line_the_tail_holds() -> None:
+    tail = [_line(1, "alice", "one", 0.0), _line(2, "minutebot1", "reply", 0.1, own=True),
+            _line(3, "bob", "+1", 1.0), _line(4, "alice", "+1", 1.5)]
+    heard = [_heard("alice", "one", 0.02), _heard("bob", "+1", 1.01),
+             _heard("alice", "+1", 1.52), _heard("alice", "+1", 1.9), _heard("bob", "two", 2.0)]
+    assert unstored(tail, heard) == heard[3:]  # the second "+1" of alice is new
+
+
+def test_unstored_matches_by_event_id_where_the_server_gives_one() -> None:
+    tail = [_line(1, "alice", "same", 0.0, event_id="m1")]
+    heard = [_heard("alice", "same", 0.0, "m1"), _heard("alice", "same", 0.0, "m2")]
+    assert unstored(tail, heard) == heard[1:]
+
+
+def test_unstored_does_not_match_a_line_said_long_before() -> None:
+    tail = [_line(1, "alice", "+1", 0.0)]
+    heard = [_heard("alice", "+1", 60.0)]
+    assert unstored(tail, heard) == heard
+    assert unstored([], heard) == heard
+    assert unstored(tail, []) == []
+
+
+# -- leases and fencing in PostgreSQL ------------------------------------------------------
+
+def _report(holder: str) -> Report:
+    return Report(holder, "host", 1, T0, {"test": holder}, {})
+
+
+async def test_one_holder_per_room_and_a_stale_epoch_cannot_write(postgres_url: str) -> None:
+    storage = await Storage.open(postgres_url)
+    assert storage.group is not None
+    room = ("test", CHANNEL)
+    try:
+        first = await storage.group.renew(_report("a"), [], [room], lease=0.5)
+        second = await storage.group.renew(_report("b"), [], [room], lease=0.5)
+        assert first.acquired == {room}
+        assert first.held == {room: 1}
+        assert second.acquired == set()
+        assert second.held == {}
+        assert second.peers == {"test": {"a"}}
+        ref = MeetingRef("test", CHANNEL, T0, None, "")
+        line = _line(1, "alice", "#startmeeting", 0.0)
+        await storage.write_lines([(ref, line)], fence=Fence("a", first.held))
+        await asyncio.sleep(0.6)  # a's lease lapses without a renewal
+        taken = await storage.group.renew(_report("b"), [], [room], lease=5)
+        assert taken.acquired == {room}
+        assert taken.held == {room: 2}
+        assert taken.previous == {room: "a"}
+        with pytest.raises(FencedError) as fenced:
+            await storage.write_lines([(ref, line._replace(seq=2))],
+                                      fence=Fence("a", first.held))
+        assert fenced.value.rooms == {room}
+        # a renewal by the old holder keeps nothing and tells it so
+        again = await storage.group.renew(_report("a"), [room], [room], lease=5)
+        assert again.held == {}
+        assert again.renewed == set()
+        (record,) = await storage.open_meetings()
+        assert [ln.text for ln in await storage.lines(record.id)] == ["#startmeeting"]
+        await storage.group.release("b")
+        freed = await storage.group.renew(_report("a"), [], [room], lease=5)
+        assert freed.acquired == {room}
+        assert freed.held == {room: 3}
+    finally:
+        await storage.close()
+
+
+async def test_a_takeover_waits_for_the_write_in_flight(postgres_url: str) -> None:
+    """The takeover must lock the lease row that a write holds shared: it comes after
+    the write's commit, so the new recorder reads every line the old one wrote."""
+    storage = await Storage.open(postgres_url)
+    assert storage.group is not None
+    room = ("test", CHANNEL)
+    try:
+        held = (await storage.group.renew(_report("a"), [], [room], lease=0.3)).held
+        await asyncio.sleep(0.4)
+        with psycopg.connect(postgres_url, autocommit=False) as writer:
+            writer.execute("SELECT 1 FROM recorder_leases WHERE holder = 'a' FOR SHARE")
+            started = time.monotonic()
+            taking = asyncio.create_task(
+                storage.group.renew(_report("b"), [], [room], lease=5))
+            await asyncio.sleep(0.5)
+            assert not taking.done()
+            writer.commit()
+        taken = await taking
+        assert time.monotonic() - started >= 0.5
+        assert taken.acquired == {room}
+        assert held == {room: 1}
+        assert taken.held == {room: 2}
+    finally:
+        await storage.close()
+
+
+# -- two processes on ngIRCd --------------------------------------------------------------
+
+def _config(tmp: Path, nick: str, irc_port: int, db_url: str, publish: Path) -> Path:
+    path = tmp / f"{nick}.toml"
+    path.write_text(
+        f'[storage]\nurl = "{db_url}"\n'
+        f'[publish]\ndir = "{publish}"\nbase_url = "https://minutes.example.org"\n'
+        "[recorders]\nlease_seconds = 3.0\nrenew_seconds = 0.5\n"
+        f'[[irc]]\nname = "test"\nhost = "127.0.0.1"\nport = {irc_port}\nnick = "{nick}"\n'
+        f'channels = ["{CHANNEL}"]\nsend_rate = 50.0\nsend_burst = 50\n'
+    )
+    return path
+
+
+@dataclass
+class Bot:
+    nick: str
+    config: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "bot.py"), "run", "-c", str(self.config)],
+                cwd=self.config.parent, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@dataclass
+class Group:
+    db_url: str
+    publish: Path
+    bots: dict[str, Bot]
+    alice: IrcClient
+    bob: IrcClient
+    observer: IrcClient
+    proxies: dict[str, TcpProxy] = field(default_factory=dict)
+
+    def recorder(self) -> str:
+        """The nick whose process holds the room's lease now."""
+        with psycopg.connect(self.db_url) as conn:
+            row = conn.execute(
+                "SELECT r.nicks FROM recorder_leases l JOIN recorders r USING (holder) "
+                "WHERE l.expires_at > timezone('UTC', clock_timestamp())").fetchone()
+        return "" if row is None else str(json.loads(row[0])["test"])
+
+    async def wait_recorder(self, other_than: str = "", seconds: float = 20) -> str:
+        async with asyncio.timeout(seconds):
+            while True:
+                nick = await asyncio.to_thread(self.recorder)
+                if nick and nick != other_than:
+                    return nick
+                await asyncio.sleep(0.05)
+
+    def acquired_at(self) -> datetime:
+        """When the room's lease was last taken (the database's clock, this machine's)."""
+        with psycopg.connect(self.db_url) as conn:
+            row = conn.execute("SELECT acquired_at FROM recorder_leases").fetchone()
+        return row[0].replace(tzinfo=UTC)
+
+    def said(self, fragment: str) -> list[str]:
+        """What the group's bots said in the channel that contains `fragment`."""
+        return [m for nick in self.bots for m in self.alice.messages_from(nick)
+                if fragment in m]
+
+    def stored(self) -> list[tuple[str, str]]:
+        with psycopg.connect(self.db_url) as conn:
+            return [(nick, text) for nick, text in conn.execute(
+                "SELECT nick, text FROM lines WHERE NOT own AND kind = 'message' "
+                "ORDER BY meeting_id, seq")]
+
+    def meetings(self) -> int:
+        with psycopg.connect(self.db_url) as conn:
+            return int(conn.execute("SELECT count(*) FROM meetings").fetchone()[0])
+
+
+@pytest.fixture
+async def group(ngircd: NgIrcd, postgres_url: str, tmp_path: Path,
+                request: pytest.FixtureRequest) -> AsyncIterator[Group]:
+    """minutebot1 (the first recorder) and minutebot2 (standing by) on one database;
+    `proxied` routes minutebot1's IRC or database link through a TcpProxy."""
+    proxied: str = getattr(request, "param", "")
+    publish = tmp_path / "minutes"
+    proxies: dict[str, TcpProxy] = {}
+    if proxied == "irc":
+        proxies["irc"] = TcpProxy(ngircd.port)
+    if proxied == "db":
+        proxies["db"] = TcpProxy(5432)
+    for proxy in proxies.values():
+        await proxy.start()
+    bots = {}
+    for nick in ("minutebot1", "minutebot2"):
+        irc_port = proxies["irc"].port if "irc" in proxies and nick == "minutebot1" \
+            else ngircd.port
+        db_url = postgres_url.replace(":5432/", f":{proxies['db'].port}/") \
+            if "db" in proxies and nick == "minutebot1" else postgres_url
+        bots[nick] = Bot(nick, _config(tmp_path, nick, irc_port, db_url, publish),
+                         tmp_path / f"{nick}.log")
+    alice, bob, observer = IrcClient("alice"), IrcClient("bob"), IrcClient("observer")
+    for client in (alice, bob, observer):
+        await client.connect(ngircd.port)
+        await client.join(CHANNEL)
+    found = Group(postgres_url, publish, bots, alice, bob, observer, proxies)
+    try:
+        bots["minutebot1"].start()
+        await alice.wait_joined("minutebot1")
+        assert await found.wait_recorder() == "minutebot1"
+        bots["minutebot2"].start()
+        await alice.wait_joined("minutebot2")
+        yield found
+    finally:
+        for bot in bots.values():
+            bot.stop()
+        for client in (alice, bob, observer):
+            await client.close()
+        for proxy in proxies.values():
+            await proxy.stop()
+        for bot in bots.values():
+            print(f"--- {bot.nick}\n{bot.log.read_text(errors='replace')[-6000:]}")
+
+
+async def _talk(group: Group, lines: int, per_second: float, *,
+                during: tuple[float, object] | None = None) -> list[tuple[str, str]]:
+    """alice and bob take turns at `per_second` lines a second; `during`: (after how many
+    seconds, a callable) to do a fault meanwhile. Returns what was said, in order."""
+    said: list[tuple[str, str]] = []
+    started = time.monotonic()
+    fault_done = during is None
+    faulting: asyncio.Task[object] | None = None
+    for n in range(lines):
+        client = group.alice if n % 2 == 0 else group.bob
+        text = f"line {n} from {client.nick}"
+        client.say(CHANNEL, text)
+        said.append((client.nick, text))
+        if not fault_done and during is not None and time.monotonic() - started >= during[0]:
+            fault_done = True  # done beside the talk, which goes on meanwhile
+            faulting = asyncio.create_task(asyncio.to_thread(during[1]))  # type: ignore[arg-type]
+        await asyncio.sleep(max(0.0, started + (n + 1) / per_second - time.monotonic()))
+    if faulting is not None:
+        await faulting
+    await asyncio.sleep(0.5)
+    # The channel's order is the server's: two people's lines sent close together may be
+    # relayed in either order. The observer sees them as everyone in the channel does.
+    heard = [(ln.split("!", 1)[0][1:], ln.split(" :", 1)[1]) for ln in group.observer.lines
+             if f" PRIVMSG {CHANNEL} :line " in ln]
+    assert sorted(heard) == sorted(said)
+    return heard
+
+
+async def _meeting(group: Group, fault: object, *, at: float = 3.0,
+                   lines: int = 200) -> tuple[list[tuple[str, str]], str, float]:
+    """A meeting with a fault to the recorder in the middle of 10 s of talk at 20 lines/s;
+    returns what was said, the new recorder and when it took over (s after the fault)."""
+    alice = group.alice
+    alice.say(CHANNEL, "#startmeeting HA test")
+    await alice.wait_for("Meeting started")
+    await asyncio.sleep(0.3)
+    faulted = [T0]
+
+    def do_fault() -> None:
+        faulted[0] = datetime.now(UTC)
+        fault()  # type: ignore[operator]
+
+    said = await _talk(group, lines, 20.0, during=(at, do_fault))
+    new = await group.wait_recorder(other_than="minutebot1", seconds=20)
+    took = (await asyncio.to_thread(group.acquired_at) - faulted[0]).total_seconds()
+    await alice.wait_for("Took over recording", seconds=20)
+    alice.say(CHANNEL, "#endmeeting")
+    await alice.wait_for("Minutes:", seconds=20)
+    await asyncio.sleep(1.0)  # anything said twice would have arrived by now
+    return said, new, took
+
+
+def _check_one_voice(group: Group, said: list[tuple[str, str]]) -> None:
+    stored = group.stored()
+    assert stored == [("alice", "#startmeeting HA test"), *said, ("alice", "#endmeeting")]
+    assert group.meetings() == 1
+    assert len(group.said("Meeting started")) == 1
+    assert len(group.said("Minutes:")) == 1
+    assert len(group.said("Took over recording")) == 1
+    minutes = [p.name for p in group.publish.rglob("ha_test.*.html") if ".log." not in p.name]
+    assert len(minutes) == 1, minutes  # one set of minutes, not one per process
+
+
+async def test_sigkill_of_the_recorder_mid_meeting_loses_no_line(group: Group) -> None:
+    said, new, took = await _meeting(group, group.bots["minutebot1"].kill)
+    assert new == "minutebot2"
+    print(f"takeover {took:.2f} s after SIGKILL")
+    assert took < 5.0
+    _check_one_voice(group, said)
+
+
+async def test_a_clean_stop_hands_the_room_over_at_once(group: Group) -> None:
+    said, new, _took = await _meeting(group, group.bots["minutebot1"].stop)
+    assert new == "minutebot2"
+    _check_one_voice(group, said)
+
+
+@pytest.mark.parametrize("group", ["db"], indirect=True)
+async def test_a_recorder_cut_off_its_database_falls_silent_and_is_replaced(
+        group: Group) -> None:
+    proxy = group.proxies["db"]
+    said, new, _ = await _meeting(group, proxy.stall)
+    assert new == "minutebot2"
+    proxy.heal()
+    await asyncio.sleep(4.0)  # minutebot1 finds its writes fenced and stands by
+    group.alice.say(CHANNEL, "#startmeeting after the fault")
+    await group.alice.wait_for("Meeting started", count=2)
+    await asyncio.sleep(1.0)
+    assert len(group.said("Meeting started")) == 2  # one voice: only minutebot2's
+    assert group.alice.messages_from("minutebot1")[-1:] != ["Meeting started"]
+    stored = group.stored()
+    assert stored[:len(said) + 2] == [("alice", "#startmeeting HA test"), *said,
+                                      ("alice", "#endmeeting")]
+
+
+@pytest.mark.parametrize("group", ["irc"], indirect=True)
+async def test_a_recorder_whose_irc_link_dies_is_replaced(group: Group) -> None:
+    said, new, _ = await _meeting(group, group.proxies["irc"].cut)
+    assert new == "minutebot2"
+    # what minutebot1 heard before its link went is stored; what it missed, minutebot2
+    # heard: every line is there once
+    _check_one_voice(group, said)
+
+
+async def test_status_lists_the_group(group: Group) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, str(ROOT / "bot.py"), "status", "-c",
+                         str(group.bots["minutebot2"].config)],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "processes (2):" in done.stdout
+    assert f"{CHANNEL} on test  recorded by" in done.stdout
+    assert "(minutebot1)" in done.stdout
+    assert "standby" in done.stdout
+    assert f"hears {CHANNEL} on test since" in done.stdout
+
+
+async def test_a_second_run_on_one_sqlite_file_is_refused(ngircd: NgIrcd,
+                                                          tmp_path: Path) -> None:
+    config = _config(tmp_path, "minutebot1", ngircd.port, f"sqlite:///{tmp_path}/bot.db",
+                     tmp_path / "minutes")
+    first = Bot("minutebot1", config, tmp_path / "first.log")
+    first.start()
+    watcher = IrcClient("watcher")
+    await watcher.connect(ngircd.port)
+    await watcher.join(CHANNEL)
+    try:
+        await watcher.wait_joined("minutebot1")
+        second = await asyncio.to_thread(
+            subprocess.run, [sys.executable, str(ROOT / "bot.py"), "run", "-c", str(config)],
+            capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        assert "already being recorded into by another `openminutes run` (pid " \
+            in second.stderr
+        assert "use PostgreSQL" in second.stderr
+        assert first.process is not None
+        assert first.process.poll() is None
+    finally:
+        first.stop()
+        await watcher.close()
