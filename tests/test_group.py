@@ -209,7 +209,9 @@ class Group:
         """When the room's lease was last taken (the database's clock, this machine's)."""
         with psycopg.connect(self.db_url) as conn:
             row = conn.execute("SELECT acquired_at FROM recorder_leases").fetchone()
-        return row[0].replace(tzinfo=UTC)
+        assert row is not None
+        acquired: datetime = row[0]
+        return acquired.replace(tzinfo=UTC)
 
     def said(self, fragment: str) -> list[str]:
         """What the group's bots said in the channel that contains `fragment`."""
@@ -224,7 +226,9 @@ class Group:
 
     def meetings(self) -> int:
         with psycopg.connect(self.db_url) as conn:
-            return int(conn.execute("SELECT count(*) FROM meetings").fetchone()[0])
+            row = conn.execute("SELECT count(*) FROM meetings").fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 @pytest.fixture
