@@ -71,6 +71,14 @@ class Outage(NamedTuple):
     until: datetime
 
 
+class History(NamedTuple):
+    """What a server kept of a room's lines (IRCv3 draft/chathistory): `complete` when
+    it handed over everything since the time asked for."""
+
+    events: list[ChatEvent]
+    complete: bool
+
+
 EventSink = Callable[[ChatEvent | Checkpoint | Outage], None]
 
 

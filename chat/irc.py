@@ -10,6 +10,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from irc.client import Event, ServerConnection
@@ -20,6 +21,7 @@ from openminutes.chat.base import (
     ChatEvent,
     Checkpoint,
     EventSink,
+    History,
     Outage,
     ProbeError,
     StateStore,
@@ -55,6 +57,7 @@ class IrcAdapter:
         self._conn: AioConnection | None = None
         self._registered = asyncio.Event()
         self._lost: asyncio.Event = asyncio.Event()
+        self._joined_some = asyncio.Event()  # a JOIN came (the bot's, or anyone's)
         self._closing = False
         self._outbox = Outbox()
         self._out_ready = asyncio.Event()
@@ -133,6 +136,29 @@ class IrcAdapter:
         session = self._session
         return session.registered and fold(session.nick) in session.members.get(
             fold(channel), ())
+
+    async def history(self, room: str, since: datetime,
+                      seconds: float = 15.0) -> History | None:
+        """What the server kept of `room` after `since` (IRCv3 draft/chathistory), once the
+        bot is in the room; None where the server keeps no history or does not answer."""
+        try:
+            async with asyncio.timeout(seconds):
+                while not self.joined(room):
+                    self._joined_some.clear()
+                    await self._joined_some.wait()
+                answer: asyncio.Future[History] = asyncio.get_running_loop().create_future()
+
+                def done(events: list[ChatEvent], complete: bool) -> None:
+                    if not answer.done():
+                        answer.set_result(History(events, complete))
+
+                if not self._session.fetch_history(room, since, done):
+                    return None
+                return await answer
+        except TimeoutError:
+            self.log.warning("%s: no history of %s from the server within %.0f s", self.name,
+                             room, seconds)
+            return None
 
     @property
     def connected(self) -> bool:
@@ -243,6 +269,8 @@ class IrcAdapter:
             self._lost.set()
             return
         self._session.handle(event)
+        if event.type == "join":
+            self._joined_some.set()
         if self._session.registered and not self._registered.is_set():
             self._registered.set()
 

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from irc.client import Event
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 
 # Capabilities we use when the server offers them.
 WANTED_CAPS = ("server-time", "account-tag", "extended-join", "account-notify",
-               "message-tags", "multi-prefix")
+               "message-tags", "multi-prefix", "batch", "draft/chathistory")
+HISTORY_PAGE = 100  # lines asked for per CHATHISTORY request, unless the server says less
 WHOX_QUERY_ID = "147"  # marks the replies to our own WHOX queries
 # Channel ranks that may set the topic of a +t channel (owner, admin, op, halfop).
 _TOPIC_RANKS = frozenset("~&@%")
@@ -68,6 +70,24 @@ def _server_time(event: Event, now: datetime) -> datetime:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _history_stamp(when: datetime) -> str:
+    when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class HistoryFetch:
+    """A channel's history being fetched (IRCv3 draft/chathistory), a page at a time;
+    `done(events, complete)` gets what the server kept (complete: all of it, the last
+    page was not full)."""
+
+    channel: str
+    done: Callable[[list[ChatEvent], bool], None]
+    events: list[ChatEvent] = field(default_factory=list)
+    page: int = 0  # lines in the batch being received
+    after: str = ""  # the reference of its last line: where the next page starts
 
 
 class IrcSession:
@@ -107,6 +127,9 @@ class IrcSession:
         # Since when the connection is down, once it has been up: lines said meanwhile
         # may be missing, and the recorder is told when it is back (an Outage).
         self.down_since: datetime | None = None
+        self.history_page = HISTORY_PAGE  # ISUPPORT CHATHISTORY= lowers it
+        self._fetches: dict[str, HistoryFetch] = {}  # folded channel -> fetch
+        self._batches: dict[str, str] = {}  # chathistory batch ref -> folded channel
 
     def connection_made(self) -> str:
         """A new connection: its state reset; returns the first line to send, so that
@@ -124,6 +147,58 @@ class IrcSession:
         if self.registered and self.down_since is None and not closing:
             self.down_since = self.last_heard
         self.registered = False
+        for fetch in self._fetches.values():
+            fetch.done(fetch.events, False)
+        self._fetches.clear()
+        self._batches.clear()
+
+    # -- history (IRCv3 draft/chathistory) -------------------------------------------------
+
+    @property
+    def keeps_history(self) -> bool:
+        """The server hands over what was said in a channel before (Ergo and others)."""
+        return {"draft/chathistory", "batch", "server-time"} <= self.caps
+
+    def fetch_history(self, channel: str, since: datetime,
+                      done: Callable[[list[ChatEvent], bool], None]) -> bool:
+        """Ask for what was said in `channel` after `since`, a page at a time; False when
+        the server keeps no history (`done` is then never called)."""
+        if not self.keeps_history or not self.registered:
+            return False
+        previous = self._fetches.pop(fold(channel), None)
+        if previous is not None:
+            previous.done(previous.events, False)
+        self._fetches[fold(channel)] = HistoryFetch(channel, done)
+        self._send(f"CHATHISTORY AFTER {channel} timestamp={_history_stamp(since)} "
+                   f"{self.history_page}")
+        return True
+
+    def _on_batch(self, event: Event) -> None:
+        ref = event.target or ""
+        if ref.startswith("+") and len(event.arguments) >= 2 \
+                and event.arguments[0] == "chathistory" \
+                and fold(event.arguments[1]) in self._fetches:
+            self._batches[ref[1:]] = fold(event.arguments[1])
+            self._fetches[fold(event.arguments[1])].page = 0
+        elif ref.startswith("-") and ref[1:] in self._batches:
+            fetch = self._fetches.get(self._batches.pop(ref[1:]))
+            if fetch is None:
+                return
+            if fetch.page >= self.history_page and fetch.after:
+                # A full page: there may be more after its last line.
+                self._send(f"CHATHISTORY AFTER {fetch.channel} {fetch.after} "
+                           f"{self.history_page}")
+                return
+            del self._fetches[fold(fetch.channel)]
+            fetch.done(fetch.events, True)
+
+    def _on_fail(self, event: Event) -> None:
+        # FAIL CHATHISTORY <code> <context...> :description: the fetch ends with what it has.
+        if event.target == "CHATHISTORY":
+            for fetch in list(self._fetches.values()):
+                fetch.done(fetch.events, False)
+            self._fetches.clear()
+            self._batches.clear()
 
     @classmethod
     def events(cls) -> tuple[str, ...]:
@@ -133,6 +208,13 @@ class IrcSession:
     def handle(self, event: Event) -> None:
         """One event the server's lines made (irc.client's parse of them)."""
         self.last_heard = self._now()
+        batch = _tag(event, "batch")
+        if batch is not None and batch in self._batches:
+            fetch = self._fetches.get(self._batches[batch])
+            if fetch is not None:  # every line of a page counts, the bot's own too
+                fetch.page += 1
+                fetch.after = (f"msgid={_tag(event, 'msgid')}" if _tag(event, "msgid") else
+                               f"timestamp={_history_stamp(_server_time(event, self._now()))}")
         handler = getattr(self, f"_on_{event.type}", None)
         if handler is not None:
             handler(event)
@@ -233,16 +315,25 @@ class IrcSession:
               nick: str | None = None, identity: str | None = None) -> None:
         who = nick or event.source.nick
         tagged = identity or _tag(event, "account")
-        if tagged:
-            self._set_account(who, tagged)
-        account = self.accounts.get(fold(who))
         cleaned = clean_text(text)
-        self._emit_event(ChatEvent(
+        batch = _tag(event, "batch")
+        fetch = self._fetches.get(self._batches[batch]) \
+            if batch is not None and batch in self._batches else None
+        if fetch is None and tagged:
+            self._set_account(who, tagged)
+        line = ChatEvent(
             network=self.config.name, room=room, nick=who, text=cleaned, kind=kind,
             time=_server_time(event, self.last_heard),
-            identity=account,
+            # A line from history carries the account it had then, if the server says.
+            identity=tagged if fetch is not None else self.accounts.get(fold(who)),
             event_id=_tag(event, "msgid") or _stamped_id(event, room, who, kind, cleaned),
-        ))
+            # Said before the bot was there to answer: recorded, not answered.
+            catch_up=fetch is not None,
+        )
+        if fetch is not None:
+            fetch.events.append(line)
+            return
+        self._emit_event(line)
 
     def _own(self, event: Event) -> bool:
         """Our own messages echoed back (a bouncer's playback, echo-message): the recorder
@@ -432,5 +523,7 @@ class IrcSession:
         if any(arg == "WHOX" or arg.startswith("WHOX=") for arg in event.arguments):
             self.whox = True
         for arg in event.arguments:
+            if arg.startswith("CHATHISTORY=") and arg[12:].isdigit() and int(arg[12:]) > 0:
+                self.history_page = min(HISTORY_PAGE, int(arg[12:]))
             if arg.startswith("TOPICLEN=") and arg[9:].isdigit() and int(arg[9:]) > 0:
                 self.topic_len = int(arg[9:])

@@ -8,10 +8,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
-from openminutes.chat.base import ChatEvent, Checkpoint, Outage
+from openminutes.chat.base import ChatEvent, Checkpoint, History, Outage
 from openminutes.meetings.amendments import apply_amendments, redacted_lines
 from openminutes.meetings.commands import ParsedCommand, parse_command
 from openminutes.meetings.engine import END_COMMAND, START_COMMAND, Engine
@@ -55,6 +55,13 @@ class Sender(Protocol):
     def set_topic(self, room: str, text: str) -> None: ...
 
     def restore_topic(self, room: str) -> None: ...
+
+
+@runtime_checkable
+class HistorySource(Protocol):
+    """A network whose server may keep the rooms' history (IRC with chathistory)."""
+
+    async def history(self, room: str, since: datetime) -> History | None: ...
 
 
 @dataclass
@@ -198,13 +205,23 @@ class Recorder:
                 await self._end(found)
                 continue
             self.open[key] = om = found
+        kept = None
+        if om is not None and om.meeting.started:
+            # What nobody of the group heard, from the server where it keeps history.
+            kept = await self._history(take.network, take.room,
+                                       om.meeting.last_time or om.opened_at)
+            if kept is not None:
+                events = _union(kept.events, events)
         since = min([heard.since, *(e.time for e in events)]) - SKEW
         fresh = unstored(await self.storage.room_tail(take.network, take.room, since), events)
         said = ""
         if om is not None and om.meeting.started:
             started = om.meeting.started_at or om.opened_at
             last = om.meeting.last_time or om.opened_at
-            if heard.since > last + SKEW:  # nobody here heard what came in between
+            if kept is not None and kept.complete:
+                said = (f"Resumed recording the meeting started at {started:%H:%M} UTC; "
+                        "lines said meanwhile are recorded from the server's history.")
+            elif heard.since > last + SKEW:  # nobody here heard what came in between
                 gap = await self._write_gap(om, "recorder offline", last, heard.since)
                 said = f"Resumed recording the meeting started at {started:%H:%M} UTC ({gap})."
             else:
@@ -216,6 +233,20 @@ class Recorder:
         await self._publish_pending(key)
         if said and key in self.open:
             self._say(self.open[key].ref, said, record=True)
+
+    async def _history(self, network: str, room: str, since: datetime) -> History | None:
+        """What the network's server kept of a room since a time, if it keeps any."""
+        sender = self.senders.get(network)
+        if not isinstance(sender, HistorySource):
+            return None
+        # A second back: lines stamped in the same instant as the last one stored (those
+        # already stored are recognised by their message ids).
+        kept = await sender.history(room, since - timedelta(seconds=1))
+        if kept is not None:
+            log.info("%s on %s: the server kept %d lines since %s%s", room, network,
+                     len(kept.events), f"{since:%H:%M:%S}",
+                     "" if kept.complete else " (not all of them)")
+        return kept
 
     async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""
@@ -248,6 +279,13 @@ class Recorder:
         gets a gap line, and each room is told once."""
         for om in [om for om in self.open.values() if om.meeting.network == outage.network]:
             if om.id is None or not om.meeting.started:
+                continue
+            kept = await self._history(outage.network, om.meeting.channel, outage.since)
+            if kept is not None:
+                await self._process([self._queued(event) for event in kept.events])
+            if kept is not None and kept.complete:
+                self._say(om.ref, "Reconnected; lines said meanwhile are recorded from the "
+                                  "server's history.", record=False)
                 continue
             text = await self._write_gap(om, "connection to the server lost", outage.since,
                                          outage.until)
@@ -702,6 +740,14 @@ async def replay_stored(storage: LineLog, engine: Engine, record: MeetingRecord,
     if amendments:
         apply_amendments(meeting, amendments, amended, engine.registry.kinds())
     return meeting
+
+
+def _union(kept: list[ChatEvent], heard: list[ChatEvent]) -> list[ChatEvent]:
+    """The server's history and what this process heard, each line once (by its message
+    id), in the order said."""
+    ids = {e.event_id for e in heard if e.event_id}
+    merged = [e for e in kept if not e.event_id or e.event_id not in ids] + heard
+    return sorted(merged, key=lambda e: e.time)
 
 
 def _key(ref: MeetingRef) -> RoomKey:
