@@ -109,6 +109,10 @@ class RecorderGroup:
                 heard.events.clear()
                 heard.since = outage.until
 
+    def _heard_since(self, key: RoomKey) -> datetime:
+        heard = self.heard.get(key)
+        return heard.since if heard is not None else datetime.now(UTC)
+
     def take_heard(self, key: RoomKey) -> Heard:
         """The room is this process's now: what it heard, and from here on its lines go
         to the recorder. Called by the recorder in the order of its queue."""
@@ -137,8 +141,17 @@ class RecorderGroup:
     async def renew_once(self) -> Renewal | None:
         began = self.clock()
         joined = self.rooms()
+        for key, present in joined.items():
+            if not present:
+                self.heard.pop(key, None)  # not in the room: it hears nothing there
+            elif key not in self.active:
+                self.heard.setdefault(key, Heard(datetime.now(UTC)))
         keep = {key for key in self.held if joined.get(key)}
-        want = {key for key, present in joined.items() if present}
+        # A standby that began hearing a room only lately may lack lines its recorder
+        # never stored: it lets one that has heard longer take the room first.
+        lately = datetime.now(UTC) - timedelta(seconds=self.timing.lease)
+        want = {key: self.timing.lease if self._heard_since(key) > lately else 0.0
+                for key, present in joined.items() if present}
         try:
             # A database that stopped answering (a black-holed link) must not hold the
             # loop past the lease: the next renewal tries again on a new connection.

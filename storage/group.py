@@ -110,11 +110,13 @@ class GroupStore:
         self.engine = engine
 
     @retryable
-    async def renew(self, me: Report, keep: Iterable[RoomKey], want: Iterable[RoomKey],
+    async def renew(self, me: Report, keep: Iterable[RoomKey],
+                    want: Iterable[RoomKey] | Mapping[RoomKey, float],
                     lease: float) -> Renewal:
         """One renewal, in one transaction: report this process, renew the leases of
-        `keep` it holds, take those of `want` that are free or lapsed, and read the
-        group's other processes."""
+        `keep` it holds, take those of `want` that are free or lapsed (a mapping: lapsed
+        for at least so many seconds), and read the group's other processes."""
+        graces = dict(want) if isinstance(want, Mapping) else dict.fromkeys(want, 0.0)
         length = timedelta(seconds=lease)
         keep = list(set(keep))
         async with self.engine.begin() as conn:
@@ -133,7 +135,7 @@ class GroupStore:
                 .where(_LEASES.c.holder == me.holder))}
             acquired: set[RoomKey] = set()
             previous: dict[RoomKey, str] = {}
-            for network, room in sorted(set(want) - set(held)):
+            for network, room in sorted(set(graces) - set(held)):
                 before = (await conn.execute(
                     select(_LEASES.c.holder).where(_LEASES.c.network == network,
                                                    _LEASES.c.room == room))).scalar()
@@ -144,7 +146,8 @@ class GroupStore:
                     index_elements=[_LEASES.c.network, _LEASES.c.room],
                     set_={"holder": me.holder, "epoch": _LEASES.c.epoch + 1,
                           "expires_at": _now() + length, "acquired_at": _now()},
-                    where=_LEASES.c.expires_at < _now(),
+                    where=_LEASES.c.expires_at
+                    < _now() - timedelta(seconds=graces[(network, room)]),
                 ).returning(_LEASES.c.epoch))).scalar()
                 if epoch is not None:
                     held[(network, room)] = int(epoch)

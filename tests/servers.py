@@ -78,10 +78,13 @@ class InspIrcd(_Process):
     limits as a network would have them."""
 
     def __init__(self, folder: Path, port: int, *, services_port: int | None = None,
-                 sasl: bool = False) -> None:
+                 sasl: bool = False, msgid: bool = False, limits: bool = True) -> None:
         self.folder = folder
         self.port = port
         self.sasl = sasl  # with services: clients may log in with SASL PLAIN
+        # msgid: every message carries IRCv3 msgid and server-time tags
+        self.msgid = msgid
+        self.limits = limits  # False: no fakelag (test clients talking at 20 lines/s)
         # With a port: accounts exist, set by a services server (FakeServices) linking
         # there; the server offers WHOX but neither account-tag nor extended-join.
         self.services_port = services_port
@@ -105,10 +108,17 @@ class InspIrcd(_Process):
             '<server name="irc.insp.test" description="test" network="Test" id="1IR">\n'
             '<admin name="t" nick="t" email="t@example.org">\n'
             f'<bind address="127.0.0.1" port="{self.port}" type="clients">\n'
-            '<connect allow="*" resolvehostnames="no" useident="no">\n'
+            '<connect allow="*" resolvehostnames="no" useident="no"'
+            + ('' if self.limits else ' fakelag="no" commandrate="100000" threshold="1000"'
+               ' recvq="65536" sendq="1048576" localmax="100" globalmax="100"')
+            + '>\n'
             '<performance nouserdns="yes">\n'
             f'<pid file="{self.folder}/inspircd.pid">\n'
-            '<options>\n' + services
+            '<options>\n' + services + (
+                ('' if self.sasl else '<module name="cap">\n') +
+                '<module name="ircv3">\n<module name="ircv3_ctctags">\n'
+                '<module name="ircv3_msgid">\n<module name="ircv3_servertime">\n'
+                if self.msgid else "")
         )
         command = [binary, "--nofork", "--config", str(conf)]
         if os.geteuid() == 0:
