@@ -74,8 +74,9 @@ def meeting_lines(count: int) -> list[str]:
     return lines
 
 
-def spawn(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
-    log = (cwd / "bot-output.log").open("wb")
+def spawn(argv: list[str], cwd: Path, log_name: str = "bot-output.log"
+          ) -> subprocess.Popen[bytes]:
+    log = (cwd / log_name).open("wb")
     return subprocess.Popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -188,21 +189,41 @@ class Counter:
 
 
 async def run_openminutes(port: int, lines: list[str], tmp: Path, rate: float,
-                          store: str) -> Result:
+                          store: str, standbys: int = 0) -> Result:
+    """`standbys`: more processes on the same PostgreSQL database, standing by (they
+    hear every line too; the recorder's writes are fenced by its lease)."""
     out = tmp / "minutes"
     url = stores.fresh_url(store, tmp)
-    config = tmp / "config.toml"
-    config.write_text(
-        f'[storage]\nurl = "{url}"\n[publish]\ndir = "{out}"\n'
-        f'[[irc]]\nname = "bench"\nhost = "127.0.0.1"\nport = {port}\nnick = "omb"\n'
-        f'channels = ["{CHANNEL}"]\nsend_rate = 1000.0\nsend_burst = 100\n'
-    )
+
+    def config_of(nick: str) -> Path:
+        path = tmp / f"{nick}.toml"
+        path.write_text(
+            f'[storage]\nurl = "{url}"\n[publish]\ndir = "{out}"\n'
+            f'[[irc]]\nname = "bench"\nhost = "127.0.0.1"\nport = {port}\nnick = "{nick}"\n'
+            f'channels = ["{CHANNEL}"]\nsend_rate = 1000.0\nsend_burst = 100\n'
+        )
+        return path
+
+    config = config_of("omb")
     # Migrated before the bot starts (as `openminutes db upgrade` would), so that the
     # counter's connection and the bot never both migrate it.
     await (await Storage.open(url)).close()
     profile = os.environ.get("BENCH_PROFILE")  # a file to write cProfile stats of the bot to
     wrapper = ["-m", "cProfile", "-o", profile] if profile else []
     proc = spawn([sys.executable, *wrapper, str(ROOT / "bot.py"), "run", "-c", str(config)], tmp)
+    others = []
+    if standbys:
+        watcher = IrcClient("watcher")
+        await watcher.connect(port)
+        await watcher.join(CHANNEL)
+        await watcher.wait_joined("omb", seconds=60)
+        await asyncio.sleep(2.0)  # omb holds the room's lease before the others start
+        for n in range(standbys):
+            nick = f"omb{n + 2}"
+            others.append(spawn([sys.executable, str(ROOT / "bot.py"), "run", "-c",
+                                 str(config_of(nick))], tmp, f"{nick}-output.log"))
+            await watcher.wait_joined(nick, seconds=60)
+        await watcher.close()
     counter = Counter(url)
     await counter.start()
     try:
@@ -211,8 +232,10 @@ async def run_openminutes(port: int, lines: list[str], tmp: Path, rate: float,
         result.peak_rss_kib = peak_rss_kib(proc.pid)
     finally:
         await counter.stop()
-        proc.terminate()
-        proc.wait(timeout=20)
+        for process in [proc, *others]:
+            process.terminate()
+        for process in [proc, *others]:
+            process.wait(timeout=20)
     return result
 
 
@@ -272,14 +295,15 @@ async def run_reference(port: int, lines: list[str], tmp: Path, rate: float) -> 
 
 
 async def one_run(which: str, lines: list[str], rate: float,
-                  store: str = stores.SQLITE) -> Result:
+                  store: str = stores.SQLITE, standbys: int = 0) -> Result:
     with tempfile.TemporaryDirectory(prefix=f"bench-{which}-") as name:
         tmp = Path(name)
         server = NgIrcd(tmp, free_port(), flood_limits=False)
         server.start()
         try:
             if which == "openminutes":
-                return await run_openminutes(server.port, lines, tmp, rate, store)
+                return await run_openminutes(server.port, lines, tmp, rate, store,
+                                             standbys)
             return await run_reference(server.port, lines, tmp, rate)
         finally:
             server.stop()
