@@ -282,7 +282,12 @@ class Storage:
         """Connect and bring the schema up to date. `scrub`: on SQLite, deleted and
         overwritten text is zeroed in the file (for redactions; see `purge`)."""
         # pre_ping: after a PostgreSQL restart, pooled connections are dead; test first.
-        engine = create_async_engine(async_url(url), pool_pre_ping=True)
+        # On PostgreSQL each process names its sessions (pg_stat_activity), so an operator
+        # sees which recorder holds which connection.
+        connect_args = {"application_name": f"openminutes[{os.getpid()}]"} \
+            if make_url(url).get_backend_name() == "postgresql" else {}
+        engine = create_async_engine(async_url(url), pool_pre_ping=True,
+                                     connect_args=connect_args)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas(durable, scrub))
         try:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from openminutes.storage import Storage
 from openminutes.storage.errors import FencedError
 from openminutes.storage.group import Fence, Report
 from openminutes.storage.records import MeetingRef
+from tests.conftest import PG_ADMIN
 from tests.servers import InspIrcd, IrcClient, NgIrcd, TcpProxy, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,6 +192,7 @@ class Group:
     bob: IrcClient
     observer: IrcClient
     proxies: dict[str, TcpProxy] = field(default_factory=dict)
+    role: str = ""  # the database role minutebot1 logs in as, when it has its own
 
     def recorder(self) -> str:
         """The nick whose process holds the room's lease now."""
@@ -255,6 +258,11 @@ async def group(ngircd: NgIrcd, postgres_url: str, tmp_path: Path,
         insp.start()
         port = insp.port
     proxies: dict[str, TcpProxy] = {}
+    role = ""
+    if proxied == "role":  # minutebot1 logs in as its own role, which can be locked out
+        role = f"bot1_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE ROLE "{role}" LOGIN SUPERUSER')
     if proxied == "irc":
         proxies["irc"] = TcpProxy(ngircd.port)
     if proxied == "db":
@@ -267,13 +275,15 @@ async def group(ngircd: NgIrcd, postgres_url: str, tmp_path: Path,
             else port
         db_url = postgres_url.replace(":5432/", f":{proxies['db'].port}/") \
             if "db" in proxies and nick == "minutebot1" else postgres_url
+        if role and nick == "minutebot1":
+            db_url = db_url.replace("postgres@", f"{role}@")
         bots[nick] = Bot(nick, _config(tmp_path, nick, irc_port, db_url, publish),
                          tmp_path / f"{nick}.log")
     alice, bob, observer = IrcClient("alice"), IrcClient("bob"), IrcClient("observer")
     for client in (alice, bob, observer):
         await client.connect(port)
         await client.join(CHANNEL)
-    found = Group(postgres_url, publish, bots, alice, bob, observer, proxies)
+    found = Group(postgres_url, publish, bots, alice, bob, observer, proxies, role)
     try:
         bots["minutebot1"].start()
         await alice.wait_joined("minutebot1")
@@ -290,6 +300,11 @@ async def group(ngircd: NgIrcd, postgres_url: str, tmp_path: Path,
             await proxy.stop()
         if insp is not None:
             insp.stop()
+        if role:
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                conn.execute(f'REASSIGN OWNED BY "{role}" TO postgres')
+                conn.execute(f'DROP OWNED BY "{role}"')
+                conn.execute(f'DROP ROLE "{role}"')
         for bot in bots.values():
             print(f"--- {bot.nick}\n{bot.log.read_text(errors='replace')[-6000:]}")
 
@@ -386,14 +401,44 @@ async def test_a_recorder_cut_off_its_database_falls_silent_and_is_replaced(
     assert new == "minutebot2"
     proxy.heal()
     await asyncio.sleep(4.0)  # minutebot1 finds its writes fenced and stands by
+    _check_one_voice(group, said)
     group.alice.say(CHANNEL, "#startmeeting after the fault")
     await group.alice.wait_for("Meeting started", count=2)
     await asyncio.sleep(1.0)
-    assert len(group.said("Meeting started")) == 2  # one voice: only minutebot2's
-    assert group.alice.messages_from("minutebot1")[-1:] != ["Meeting started"]
-    stored = group.stored()
-    assert stored[:len(said) + 2] == [("alice", "#startmeeting HA test"), *said,
-                                      ("alice", "#endmeeting")]
+    for nick in ("minutebot1", "minutebot2"):  # the second meeting is minutebot2's alone
+        assert len([m for m in group.alice.messages_from(nick) if "Meeting started" in m]) == 1
+
+
+@pytest.mark.parametrize("group", ["role"], indirect=True)
+async def test_a_recorder_whose_database_sessions_are_terminated_is_replaced(
+        group: Group) -> None:
+    """minutebot1's role may no longer log in and pg_terminate_backend ends its sessions:
+    it cannot renew its lease, falls silent, and minutebot2 takes over; once it may log
+    in again, its writes are refused (fenced) and nothing is written twice."""
+    bot = group.bots["minutebot1"].process
+    assert bot is not None
+    name = f"openminutes[{bot.pid}]"  # how the bot names its sessions
+    terminated: list[int] = []
+
+    def cut() -> None:
+        with psycopg.connect(group.db_url, autocommit=True) as conn:
+            conn.execute(f'ALTER ROLE "{group.role}" NOLOGIN')
+            terminated.extend(row[0] for row in conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s", (name,)))
+
+    said, new, _ = await _meeting(group, cut)
+    assert new == "minutebot2"
+    assert terminated
+    with psycopg.connect(group.db_url, autocommit=True) as conn:
+        conn.execute(f'ALTER ROLE "{group.role}" LOGIN')
+    await asyncio.sleep(3.0)  # minutebot1 is back on its database, and stands by
+    _check_one_voice(group, said)
+    group.alice.say(CHANNEL, "#startmeeting after the cut")
+    await group.alice.wait_for("Meeting started", count=2)
+    await asyncio.sleep(1.0)
+    for nick in ("minutebot1", "minutebot2"):  # the second meeting is minutebot2's alone
+        assert len([m for m in group.alice.messages_from(nick) if "Meeting started" in m]) == 1
 
 
 @pytest.mark.parametrize("group", ["irc"], indirect=True)
