@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -92,6 +93,9 @@ class MatrixAdapter:
         self.reconnects = 0  # syncs that succeeded after failing (for /metrics)
         self.delayed = 0  # sends the homeserver rate-limited (HTTP 429) (for /metrics)
         self._topic_tasks: set[asyncio.Task[None]] = set()
+        # Whether the bot may speak in a room now (a recorder group: only while this
+        # process holds the network's lease); asked as each message leaves.
+        self.speaks: Callable[[str], bool] = lambda _room: True
 
     @property
     def nick(self) -> str:
@@ -442,6 +446,11 @@ class MatrixAdapter:
                 continue
             room, text = popped
             room_id = self._ids.get(room.lower(), room)
+            if not self.speaks(room):
+                self._pending -= 1
+                if self._pending == 0:
+                    self._sent.set()
+                continue
             try:
                 await self._send(room_id, {"msgtype": "m.notice", "body": text})
             except Exception:

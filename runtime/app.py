@@ -40,6 +40,7 @@ from openminutes.schedules.ical import calendar
 from openminutes.schedules.model import Series, load_dir
 from openminutes.schedules.recurrence import SeriesSchedule, check_overlaps
 from openminutes.storage import MeetingRecord, Storage
+from openminutes.storage.group import WHOLE_NETWORK
 from openminutes.storage.search import Filters, SearchPage
 from openminutes.web.app import ArchiveRunner, create_app
 from openminutes.web.health import HealthCheck, health_app
@@ -128,24 +129,31 @@ async def open_services(config: Config, *, durable: bool = True,
 
 def _join_group(config: Config, storage: Storage, recorder: Recorder,
                 adapters: Sequence[Any]) -> RecorderGroup | None:
-    """On PostgreSQL, the IRC networks' rooms are shared with the other `run` processes
-    on the database: this one records those whose lease it holds."""
+    """On PostgreSQL, the networks are shared with the other `run` processes on the
+    database: this one records the IRC channels whose lease it holds, and syncs a Matrix
+    network (all its rooms: one sync stream) while it holds that network's lease."""
     irc = [a for a in adapters if isinstance(a, IrcAdapter)]
-    if storage.group is None or not irc:
+    matrix = [a for a in adapters if isinstance(a, MatrixAdapter)]
+    if storage.group is None or not irc + matrix:
         return None
     rooms = {(a.name, channel.lower()): channel for a in irc for channel in a.config.channels}
+    rooms.update({(a.name, WHOLE_NETWORK): WHOLE_NETWORK for a in matrix})
     by_name = {a.name: a for a in irc}
     settings = config.recorders
     group = RecorderGroup(
         storage.group,
         Timing(settings.lease_seconds, settings.renew_seconds,
                timedelta(minutes=settings.buffer_minutes)),
-        by_name,
-        rooms=lambda: {key: by_name[key[0]].joined(name) for key, name in rooms.items()},
-        nicks=lambda: {a.name: a.nick for a in irc})
+        [*by_name, *(a.name for a in matrix)],
+        rooms=lambda: {key: key[1] == WHOLE_NETWORK or by_name[key[0]].joined(name)
+                       for key, name in rooms.items()},
+        nicks=lambda: {**{a.name: a.nick for a in irc},
+                       **{a.name: a.config.user_id for a in matrix}})
     recorder.join_group(group, rooms)
     for adapter in irc:
         adapter.speaks = functools.partial(group.may_speak, adapter.name)
+    for account in matrix:
+        account.speaks = functools.partial(group.may_speak, account.name)
     return group
 
 
@@ -192,7 +200,10 @@ async def run_bot(config: Config) -> None:
         await recorder.resume()
     networks = [a for a in adapters if not isinstance(a, ConsoleAdapter)]
     registry = bot_registry(recorder, networks)
-    health = bot_health(services.storage, networks)
+    syncing: dict[str, asyncio.Task[None]] = {}  # Matrix networks this process records
+    health = bot_health(services.storage, networks, expected=(
+        lambda name: name not in {m.name for m in config.matrix} or name in syncing)
+        if group is not None else lambda _name: True)
     runner = await start_web(config, services, health=health, metrics=registry) \
         if config.web.enabled else None
     probes = await start_metrics(config.metrics.listen, health, registry) \
@@ -210,9 +221,20 @@ async def run_bot(config: Config) -> None:
                  group.may_speak if group is not None else None),
         reminder_minutes=config.schedule.reminder_minutes, auto_end=config.meetings.auto_end)
     timekeeper.start()
+    shared_matrix = group is not None
     running = [asyncio.create_task(
         a.run(recorder.submit) if isinstance(a, ConsoleAdapter) else _supervised(a, recorder))
-        for a in adapters]
+        for a in adapters if not (shared_matrix and isinstance(a, MatrixAdapter))]
+    matrix_of = {a.name: a for a in adapters if isinstance(a, MatrixAdapter)}
+
+    def sync_network(name: str, taken: bool) -> None:
+        # A group's Matrix network is synced only by the process that holds its lease.
+        if taken and name not in syncing:
+            syncing[name] = asyncio.create_task(_supervised(matrix_of[name], recorder))
+        elif not taken and name in syncing:
+            syncing.pop(name).cancel()
+
+    recorder.on_network = sync_network
     stopper = asyncio.create_task(stop.wait())
     # The console ends at end of input; networks run until a signal.
     await asyncio.wait([stopper, *running], return_when=asyncio.FIRST_COMPLETED)
@@ -226,9 +248,10 @@ async def run_bot(config: Config) -> None:
         await adapter.close()  # says what is queued first, while the leases last
     if group is not None:
         await group.release()  # the standbys take the rooms at their next renewal
-    for task in (*running, stopper, recording):
+    for task in (*running, *syncing.values(), stopper, recording):
         task.cancel()
-    await asyncio.gather(*running, stopper, recording, return_exceptions=True)
+    await asyncio.gather(*running, *syncing.values(), stopper, recording,
+                         return_exceptions=True)
     if lock is not None:
         lock.close()
     for started in (runner, probes):

@@ -27,7 +27,14 @@ from datetime import UTC, datetime, timedelta
 from openminutes.chat.base import ChatEvent, Outage
 from openminutes.meetings.nicks import fold
 from openminutes.storage.errors import StorageUnavailableError
-from openminutes.storage.group import Fence, GroupStore, Renewal, Report, RoomKey
+from openminutes.storage.group import (
+    WHOLE_NETWORK,
+    Fence,
+    GroupStore,
+    Renewal,
+    Report,
+    RoomKey,
+)
 
 log = logging.getLogger(__name__)
 MAX_HEARD = 100_000  # lines a standby keeps per room, whatever the window
@@ -77,11 +84,15 @@ class RecorderGroup:
 
     # -- what the recorder and the adapters ask -------------------------------------------
 
+    def _lease_of(self, network: str, room: str) -> RoomKey:
+        whole = (network, WHOLE_NETWORK)
+        return whole if whole in self.held or whole in self.active else (network, room.lower())
+
     def records(self, network: str, room: str) -> bool:
-        return (network, room.lower()) in self.active
+        return self._lease_of(network, room) in self.active
 
     def may_speak(self, network: str, room: str) -> bool:
-        key = (network, room.lower())
+        key = self._lease_of(network, room)
         return key in self.active and self.clock() < self._speak_until.get(key, 0.0)
 
     def is_peer(self, network: str, nick: str) -> bool:

@@ -23,7 +23,7 @@ from openminutes.runtime.group import RecorderGroup
 from openminutes.runtime.merge import SKEW, unstored
 from openminutes.storage import MeetingRecord, StorageUnavailableError
 from openminutes.storage.errors import FencedError
-from openminutes.storage.group import Fence, RoomKey
+from openminutes.storage.group import WHOLE_NETWORK, Fence, RoomKey
 from openminutes.storage.protocols import LineLog
 from openminutes.storage.records import MeetingRef, Written
 
@@ -137,6 +137,9 @@ class Recorder:
         # In a recorder group (PostgreSQL, several processes): the rooms this one records;
         # None: it records every room (SQLite, or tests of the recorder alone).
         self.group: RecorderGroup | None = None
+        # A network leased whole (Matrix) was taken (True) or lost (False): the process
+        # starts or stops syncing it (runtime/app.py).
+        self.on_network: Callable[[str, bool], None] = lambda _network, _taken: None
 
     def join_group(self, group: RecorderGroup, rooms: dict[RoomKey, str]) -> None:
         """Record only the rooms whose lease `group` holds; `rooms`: each group room's
@@ -153,7 +156,16 @@ class Recorder:
     def _lost(self, key: RoomKey) -> None:
         """Another process of the group records the room now: forget its meeting here
         (a later takeover replays it from storage)."""
-        self.open.pop(key, None)
+        for held in self._meetings_of(key):
+            self.open.pop(held, None)
+        if key[1] == WHOLE_NETWORK:
+            self.on_network(key[0], False)
+
+    def _meetings_of(self, key: RoomKey) -> list[RoomKey]:
+        """The open meetings a lease covers (a whole network's: all of its rooms)."""
+        if key[1] == WHOLE_NETWORK:
+            return [k for k in self.open if k[0] == key[0]]
+        return [key] if key in self.open else []
 
     async def resume(self) -> None:
         """Replay every meeting left open by a previous run, so it carries on where it was;
@@ -172,12 +184,15 @@ class Recorder:
             await self._record_gap(om, meeting.last_time or rec.started_at)
         await self._publish_pending()
 
-    async def _publish_pending(self, room: RoomKey | None = None) -> None:
-        """Publish and announce the meetings (of `room`) that ended and were never
-        published: the bot, or the group's recorder of the room, stopped in between."""
+    async def _publish_pending(self, room: RoomKey | None = None,
+                               network: str | None = None) -> None:
+        """Publish and announce the meetings (of `room`, or of `network`) that ended and
+        were never published: the bot, or the group's recorder of the room, stopped in
+        between."""
         for rec in await self.storage.pending_publish():
             if rec.id in self._publishing or (
-                    room is not None and (rec.network, rec.channel.lower()) != room):
+                    room is not None and (rec.network, rec.channel.lower()) != room) or (
+                    network is not None and rec.network != network):
                 continue
             meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
             ref = MeetingRef(rec.network, rec.channel, rec.started_at, rec.id, meeting.name)
@@ -193,6 +208,9 @@ class Recorder:
         say once that it took over."""
         assert self.group is not None
         key = (take.network, take.room.lower())
+        if take.room == WHOLE_NETWORK:
+            await self._take_over_network(take.network)
+            return
         heard = self.group.take_heard(key)  # from here, the room's lines are queued
         events = list(heard.events)
         om: OpenMeeting | None = None
@@ -233,6 +251,28 @@ class Recorder:
         await self._publish_pending(key)
         if said and key in self.open:
             self._say(self.open[key].ref, said, record=True)
+
+    async def _take_over_network(self, network: str) -> None:
+        """A network leased whole (Matrix): carry on its open meetings from storage, then
+        have it synced from the sync token its last recorder committed with the lines, so
+        every line said meanwhile comes once, by event id, from the server's history."""
+        assert self.group is not None
+        self.group.take_heard((network, WHOLE_NETWORK))
+        for rec in await self.storage.open_meetings(network):
+            meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
+            om = OpenMeeting(meeting, rec.started_at, rec.id, next_seq=meeting.last_seq + 1)
+            if meeting.ended:
+                await self._end(om)
+                continue
+            self.open[(network, rec.channel.lower())] = om
+            if meeting.started:
+                started = meeting.started_at or om.opened_at
+                self._say(om.ref, f"Took over recording the meeting started at {started:%H:%M} "
+                                  "UTC; lines said meanwhile are recorded from the server's "
+                                  "history.", record=False)
+        await self._publish_pending(network=network)
+        log.info("%s: recording it (the whole network)", network)
+        self.on_network(network, True)
 
     async def _history(self, network: str, room: str, since: datetime) -> History | None:
         """What the network's server kept of a room since a time, if it keeps any."""
@@ -530,7 +570,8 @@ class Recorder:
                 written = await self._until_stored(self._write_fenced, batch, state or [])
                 break
             except FencedError as fenced:
-                lost = [i for i in kept if _key(rows[i][0]) in fenced.rooms]
+                lost = [i for i in kept if _key(rows[i][0]) in fenced.rooms
+                        or (rows[i][0].network, WHOLE_NETWORK) in fenced.rooms]
                 self._give_back(fenced.rooms, [rows[i][1] for i in lost])
                 kept = [i for i in kept if i not in set(lost)]
         if self._dropped:
@@ -553,6 +594,10 @@ class Recorder:
         for key in rooms:
             log.warning("%s on %s: another process of the group records it now; %d lines "
                         "left to it", key[1], key[0], len(lines))
+            if key[1] == WHOLE_NETWORK:  # it syncs from the committed token: nothing to keep
+                self._lost(key)
+                self.group.give_back(key)
+                continue
             om = self.open.pop(key, None)
             channel = om.meeting.channel if om is not None else key[1]
             self.group.give_back(key, [

@@ -23,6 +23,8 @@ from openminutes.storage.errors import FencedError, retryable
 from openminutes.storage.models import LeaseRow, RecorderRow
 
 RoomKey = tuple[str, str]  # (network, room as the recorder keys it: lower-cased)
+# The room of a lease on a whole network (Matrix: one process syncs the account's rooms).
+WHOLE_NETWORK = "*"
 _LEASES = cast(Table, LeaseRow.__table__)
 _RECORDERS = cast(Table, RecorderRow.__table__)
 # A process that has not reported for this long is gone from `status` and from the
@@ -89,8 +91,13 @@ class ProcessState:
 
 async def check_fence(conn: AsyncConnection, fence: Fence, rooms: Iterable[RoomKey]) -> None:
     """Inside a write's transaction: raise FencedError unless this process still holds
-    every room at its epoch. The rows stay locked (shared) until the write commits."""
-    wanted = {room: fence.epochs.get(room) for room in set(rooms)}
+    every room at its epoch (a room of a network leased whole: that network's lease). The
+    rows stay locked (shared) until the write commits."""
+    wanted: dict[RoomKey, int | None] = {}
+    for network, room in set(rooms):
+        key = (network, room) if (network, room) in fence.epochs \
+            or (network, WHOLE_NETWORK) not in fence.epochs else (network, WHOLE_NETWORK)
+        wanted[key] = fence.epochs.get(key)
     known = [(n, r, e) for (n, r), e in wanted.items() if e is not None]
     found: set[RoomKey] = set()
     if known:

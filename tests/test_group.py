@@ -28,7 +28,10 @@ from openminutes.storage.errors import FencedError
 from openminutes.storage.group import Fence, Report
 from openminutes.storage.records import MeetingRef
 from tests.conftest import PG_ADMIN
+from tests.matrix_server import SERVER_NAME, Person, Synapse
 from tests.servers import InspIrcd, IrcClient, NgIrcd, TcpProxy, free_port
+from tests.test_matrix_integration import BOT, bot_account, people_on
+from tests.test_matrix_integration import wait_joined as matrix_wait_joined
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "#ha"
@@ -551,3 +554,80 @@ async def test_twenty_random_kills_of_three_recorders_lose_and_double_nothing(
             await client.close()
         for bot in bots.values():
             print(f"--- {bot.nick}\n{bot.log.read_text(errors='replace')[-3000:]}")
+
+
+async def test_matrix_a_killed_recorder_is_replaced_and_every_line_is_kept_once(
+        synapse: Synapse, postgres_url: str, tmp_path: Path) -> None:
+    """Two processes with one Matrix account on one database: the one that holds the
+    network's lease syncs it; SIGKILLed mid-meeting, the other takes over from the sync
+    token committed with the lines, so every event is stored once, by event id."""
+    alice, bob = await people_on(synapse.url, "alice", "bob")
+    alias_name = f"ha{uuid.uuid4().hex[:6]}"
+    room_id = await alice.create_room(alias_name)
+    await bob.join(room_id)
+    await bot_account(synapse.url)
+    bots = {}
+    for name in ("first", "second"):
+        config = tmp_path / f"{name}.toml"
+        config.write_text(
+            f'[storage]\nurl = "{postgres_url}"\n'
+            f'[publish]\ndir = "{tmp_path}/minutes"\nbase_url = "https://m.example.org"\n'
+            "[recorders]\nlease_seconds = 3.0\nrenew_seconds = 0.5\n"
+            f'[[matrix]]\nname = "matrix"\nhomeserver = "{synapse.url}"\nuser_id = "{BOT}"\n'
+            f'password = "password-minutebot"\nrooms = ["#{alias_name}:{SERVER_NAME}"]\n'
+            "sync_timeout = 5\n")
+        bots[name] = Bot(name, config, tmp_path / f"{name}.log")
+    sent: list[str] = []
+
+    async def say(person: Person, text: str) -> None:
+        await person.say(room_id, text)
+        sent.append(text)
+
+    def holder_pid() -> int:
+        with psycopg.connect(postgres_url) as conn:
+            row = conn.execute(
+                "SELECT r.pid FROM recorder_leases l JOIN recorders r USING (holder) "
+                "WHERE l.room = '*' AND l.expires_at > timezone('UTC', clock_timestamp())"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    try:
+        bots["first"].start()
+        await matrix_wait_joined(alice, room_id)
+        bots["second"].start()
+        await asyncio.sleep(2.0)  # the second stands by (it does not sync)
+        first = bots["first"].process
+        assert first is not None
+        assert await asyncio.to_thread(holder_pid) == first.pid
+        await say(alice, "#startmeeting matrix ha")
+        await alice.wait_for(BOT, "Meeting started")
+        for n in range(20):
+            await say(alice if n % 2 else bob, f"before the kill {n}")
+        bots["first"].kill()
+        for n in range(40):
+            await say(alice if n % 2 else bob, f"during the takeover {n}")
+            await asyncio.sleep(0.1)
+        await alice.wait_for(BOT, "Took over recording", seconds=30)
+        second = bots["second"].process
+        assert second is not None
+        assert await asyncio.to_thread(holder_pid) == second.pid
+        await say(alice, "#endmeeting")
+        await alice.wait_for(BOT, "Log:", seconds=30)
+        await asyncio.sleep(1.0)
+        with psycopg.connect(postgres_url) as conn:
+            stored = [text for (text,) in conn.execute(
+                "SELECT text FROM lines WHERE NOT own AND kind = 'message' "
+                "ORDER BY meeting_id, seq")]
+        assert stored == sent
+        said = alice.said_by(BOT)
+        assert len([t for t in said if t.startswith("Meeting started")]) == 1
+        assert len([t for t in said if t.startswith("Minutes:")]) == 1
+        assert len([t for t in said if t.startswith("Took over recording")]) == 1
+    finally:
+        print("said by the bot:", alice.said_by(BOT))
+        for bot in bots.values():
+            bot.stop()
+        await alice.close()
+        await bob.close()
+        for bot in bots.values():
+            print(f"--- {bot.nick}\n{bot.log.read_text(errors='replace')[-4000:]}")
