@@ -22,12 +22,15 @@ import pytest
 
 from openminutes.chat.base import ChatEvent
 from openminutes.meetings.model import Line, LineKind
+from openminutes.runtime.app import _targets
+from openminutes.runtime.config import parse
 from openminutes.runtime.merge import unstored
 from openminutes.storage import Storage
 from openminutes.storage.errors import FencedError
 from openminutes.storage.group import Fence, Report
 from openminutes.storage.records import MeetingRef
 from tests.conftest import PG_ADMIN
+from tests.helpers import Room
 from tests.matrix_server import SERVER_NAME, Person, Synapse
 from tests.servers import InspIrcd, IrcClient, NgIrcd, TcpProxy, free_port
 from tests.test_matrix_integration import BOT, bot_account, people_on
@@ -71,6 +74,17 @@ def test_unstored_does_not_match_a_line_said_long_before() -> None:
     assert unstored(tail, heard) == heard
     assert unstored([], heard) == heard
     assert unstored(tail, []) == []
+
+
+def test_reminders_go_only_where_this_process_records_the_room() -> None:
+    config = parse('[[irc]]\nname = "test"\nhost = "h"\nnick = "b"\nchannels = ["#ha"]\n')
+    bot = Room()
+    records = {"#ha": False}
+    find = _targets(config, {"test": bot}, lambda _network, room: records[room.lower()])
+    assert find("#ha") == []
+    records["#ha"] = True
+    assert find("#HA") == [(bot, "#HA")]
+    assert _targets(config, {"test": bot})("#ha") == [(bot, "#ha")]  # no group
 
 
 # -- leases and fencing in PostgreSQL ------------------------------------------------------

@@ -79,6 +79,22 @@ async def test_reminder_once_never_late_and_not_for_skipped_or_adhoc(
     assert not any("Security" in s for s in room.said)
 
 
+async def test_in_a_group_only_the_recorder_of_the_room_reminds_and_marks_it_sent(
+    storage: Storage, tmp_path: Path
+) -> None:
+    """A standby (no target: it does not record the room) must not mark the reminder
+    sent, or the recorder would skip it."""
+    recorder, room = _recorder(storage, tmp_path)
+    clock = Clock(TC_MEETS - timedelta(minutes=15))
+    standby = Timekeeper(recorder, load_dir(EXAMPLES), storage, lambda _name: [],
+                         reminder_minutes=15, auto_end=True, clock=clock)
+    await standby.tick()
+    assert room.said == []
+    await _keeper(storage, recorder, room, clock).tick()
+    assert len(room.said) == 1
+    assert room.said[0].startswith("Reminder: Technical Committee Meeting (tc)")
+
+
 async def test_a_meeting_left_open_is_ended_by_the_bot_even_across_a_restart(
     storage: Storage, tmp_path: Path
 ) -> None:
