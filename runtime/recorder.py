@@ -90,9 +90,18 @@ class TakeOver(NamedTuple):
     room: str  # as configured
 
 
+class Resume(NamedTuple):
+    """A meeting resumed at start on a network whose server may keep history: once the
+    bot is back in the room, what was said since `since` is asked for, else a gap."""
+
+    network: str
+    room: str
+    since: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class _Queued:
-    event: ChatEvent | Checkpoint | Outage | TakeOver
+    event: ChatEvent | Checkpoint | Outage | TakeOver | Resume
     own: bool = False
     parsed: ParsedCommand | None = None  # the command a ChatEvent's text starts with
 
@@ -149,7 +158,7 @@ class Recorder:
             TakeOver(key[0], rooms.get(key, key[1])))
         group.on_lost = self._lost
 
-    def _enqueue(self, event: ChatEvent | Checkpoint | Outage | TakeOver) -> None:
+    def _enqueue(self, event: ChatEvent | Checkpoint | Outage | TakeOver | Resume) -> None:
         self._idle.clear()
         self._queue.put_nowait(_Queued(event))
 
@@ -299,7 +308,29 @@ class Recorder:
                               "lines said while the bot was away are recorded from the "
                               "server's history.", record=False)
             return
+        if isinstance(sender, HistorySource):  # decided once the bot is back in the room
+            self._enqueue(Resume(om.meeting.network, om.meeting.channel, last))
+            return
         text = await self._write_gap(om, "recorder offline", last, datetime.now(UTC))
+        self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC "
+                          f"({text}).", record=True)
+
+    async def _resumed(self, resume: Resume) -> None:
+        """A resumed meeting's room, once the bot is in it again: what the server kept since
+        its last stored line is stored in place; only where it keeps none is it a gap."""
+        om = self.open.get((resume.network, resume.room.lower()))
+        if om is None:
+            return
+        started = om.meeting.started_at or om.opened_at
+        kept = await self._history(resume.network, resume.room, resume.since)
+        if kept is not None:
+            await self._process([self._queued(event) for event in kept.events])
+        if kept is not None and kept.complete:
+            self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC; "
+                              "lines said while the bot was away are recorded from the "
+                              "server's history.", record=False)
+            return
+        text = await self._write_gap(om, "recorder offline", resume.since, datetime.now(UTC))
         self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC "
                           f"({text}).", record=True)
 
@@ -425,10 +456,10 @@ class Recorder:
         segment: list[_Queued] = []
         for queued in batch:
             ev = queued.event
-            if isinstance(ev, TakeOver):
+            if isinstance(ev, TakeOver | Resume):
                 await self._commit_and_apply(segment)
                 segment = []
-                await self._take_over(ev)
+                await (self._take_over(ev) if isinstance(ev, TakeOver) else self._resumed(ev))
                 continue
             if isinstance(ev, Outage):
                 await self._commit_and_apply(segment)

@@ -123,3 +123,36 @@ async def test_a_reconnect_fetches_what_was_said_meanwhile(
         for client in (alice, bob, observer):
             await client.close()
         print(bot.log.read_text(errors="replace")[-5000:])
+
+
+async def test_a_restart_on_sqlite_fetches_what_was_said_while_the_bot_was_down(
+        server: ChatHistoryServer, tmp_path: Path) -> None:
+    alice, bob, observer = await _people(server.port)
+    db = tmp_path / "bot.db"
+    bot = Bot("minutebot1", _config(tmp_path, "minutebot1", server.port, f"sqlite:///{db}",
+                                    tmp_path / "minutes"), tmp_path / "bot.log")
+    try:
+        bot.start()
+        await alice.wait_joined("minutebot1")
+        alice.say(CHANNEL, "#startmeeting sqlite restart")
+        await alice.wait_for("Meeting started")
+        await _talk(alice, bob, 1.0)
+        await asyncio.sleep(0.5)
+        bot.kill()
+        await _talk(alice, bob, 3.0)
+        bot.start()
+        await alice.wait_for("lines said while the bot was away are recorded from the "
+                             "server's history", seconds=30)
+        alice.say(CHANNEL, "#endmeeting")
+        await alice.wait_for("Minutes:", seconds=20)
+        said = [("message", nick, text) for nick, text in _channel_order(observer)]
+        with sqlite3.connect(db) as conn:
+            stored = [(k, n, t) for k, n, t in conn.execute(
+                "SELECT kind, nick, text FROM lines WHERE NOT own AND kind IN "
+                "('message', 'gap') ORDER BY meeting_id, seq")]
+        assert stored == [("message", "alice", "#startmeeting sqlite restart"), *said[1:]]
+    finally:
+        bot.stop()
+        for client in (alice, bob, observer):
+            await client.close()
+        print(bot.log.read_text(errors="replace")[-5000:])
