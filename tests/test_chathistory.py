@@ -15,7 +15,7 @@ import pytest
 
 from tests.chathistory_server import ChatHistoryServer
 from tests.servers import IrcClient, free_port
-from tests.test_group import CHANNEL, Bot, _config
+from tests.test_group import CHANNEL, Bot, _config, channel_order
 
 
 @pytest.fixture
@@ -45,16 +45,22 @@ async def _talk(alice: IrcClient, bob: IrcClient, seconds: float,
         await asyncio.sleep(max(0.0, started + n / per_second - time.monotonic()))
 
 
-def _channel_order(observer: IrcClient) -> list[tuple[str, str]]:
-    return [(ln.split("!", 1)[0][1:], ln.split(" :", 1)[1]) for ln in observer.lines
-            if f" PRIVMSG {CHANNEL} :" in ln and ln.startswith((":alice!", ":bob!"))]
+def _said(observer: IrcClient) -> list[tuple[str, str, str]]:
+    """What alice and bob said, in the channel's order, as stored lines would have it."""
+    return [("message", nick, text) for nick, text in channel_order(observer)
+            if nick in ("alice", "bob")]
+
+
+_PEOPLE = ("SELECT kind, nick, text FROM lines WHERE NOT own AND kind IN ('message', 'gap') "
+           "ORDER BY meeting_id, seq")
 
 
 def _stored(url: str) -> list[tuple[str, str, str]]:
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            return [(kind, nick, text) for kind, nick, text in db.execute(_PEOPLE)]
     with psycopg.connect(url) as conn:
-        return [(kind, nick, text) for kind, nick, text in conn.execute(
-            "SELECT kind, nick, text FROM lines WHERE NOT own AND kind IN ('message', 'gap') "
-            "ORDER BY meeting_id, seq")]
+        return [(kind, nick, text) for kind, nick, text in conn.execute(_PEOPLE)]
 
 
 async def test_a_restarted_recorder_fetches_what_was_said_while_it_was_dead(
@@ -77,7 +83,7 @@ async def test_a_restarted_recorder_fetches_what_was_said_while_it_was_dead(
         alice.say(CHANNEL, "#endmeeting")
         await alice.wait_for("Minutes:", seconds=20)
         await asyncio.sleep(0.5)
-        said = [("message", nick, text) for nick, text in _channel_order(observer)]
+        said = _said(observer)
         assert len(said) > 200
         assert _stored(postgres_url) == [("message", "alice", "#startmeeting history test"),
                                          *said[1:]]  # every line once, in place, no gap
@@ -112,12 +118,8 @@ async def test_a_reconnect_fetches_what_was_said_meanwhile(
         await alice.wait_for("Reconnected; lines said meanwhile are recorded", seconds=30)
         alice.say(CHANNEL, "#endmeeting")
         await alice.wait_for("Minutes:", seconds=20)
-        said = [("message", nick, text) for nick, text in _channel_order(observer)]
-        with sqlite3.connect(f"{tmp_path}/bot.db") as conn:
-            stored = [(k, n, t) for k, n, t in conn.execute(
-                "SELECT kind, nick, text FROM lines WHERE NOT own AND kind IN "
-                "('message', 'gap') ORDER BY meeting_id, seq")]
-        assert stored == [("message", "alice", "#startmeeting reconnect test"), *said[1:]]
+        said = _said(observer)
+        assert _stored(db) == [("message", "alice", "#startmeeting reconnect test"), *said[1:]]
     finally:
         bot.stop()
         for client in (alice, bob, observer):
@@ -145,12 +147,9 @@ async def test_a_restart_on_sqlite_fetches_what_was_said_while_the_bot_was_down(
                              "server's history", seconds=30)
         alice.say(CHANNEL, "#endmeeting")
         await alice.wait_for("Minutes:", seconds=20)
-        said = [("message", nick, text) for nick, text in _channel_order(observer)]
-        with sqlite3.connect(db) as conn:
-            stored = [(k, n, t) for k, n, t in conn.execute(
-                "SELECT kind, nick, text FROM lines WHERE NOT own AND kind IN "
-                "('message', 'gap') ORDER BY meeting_id, seq")]
-        assert stored == [("message", "alice", "#startmeeting sqlite restart"), *said[1:]]
+        said = _said(observer)
+        assert _stored(f"sqlite:///{db}") == [("message", "alice", "#startmeeting sqlite restart"),
+                                              *said[1:]]
     finally:
         bot.stop()
         for client in (alice, bob, observer):
