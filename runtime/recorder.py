@@ -601,10 +601,10 @@ class Recorder:
                 written = await self._until_stored(self._write_fenced, batch, state or [])
                 break
             except FencedError as fenced:
-                lost = [i for i in kept if _key(rows[i][0]) in fenced.rooms
-                        or (rows[i][0].network, WHOLE_NETWORK) in fenced.rooms]
-                self._give_back(fenced.rooms, [rows[i][1] for i in lost])
-                kept = [i for i in kept if i not in set(lost)]
+                lost = {i for i in kept if _key(rows[i][0]) in fenced.rooms
+                        or (rows[i][0].network, WHOLE_NETWORK) in fenced.rooms}
+                self._give_back(fenced.rooms, [rows[i] for i in sorted(lost)])
+                kept = [i for i in kept if i not in lost]
         if self._dropped:
             self._database_back()
         inserted = [False] * len(rows)
@@ -620,21 +620,25 @@ class Recorder:
             fence = None
         return await self.storage.write_lines(rows, state, fence)
 
-    def _give_back(self, rooms: frozenset[RoomKey], lines: list[Line]) -> None:
+    def _give_back(self, rooms: frozenset[RoomKey],
+                   unwritten: list[tuple[MeetingRef, Line]]) -> None:
+        """Rooms another process has taken over: stand by in them again, keeping the
+        lines this one could not write there, as heard."""
         assert self.group is not None
         for key in rooms:
-            log.warning("%s on %s: another process of the group records it now; %d lines "
-                        "left to it", key[1], key[0], len(lines))
             if key[1] == WHOLE_NETWORK:  # it syncs from the committed token: nothing to keep
+                log.warning("%s: another process of the group records it now", key[0])
                 self._lost(key)
                 self.group.give_back(key)
                 continue
+            lines = [line for ref, line in unwritten if _key(ref) == key and not line.own]
+            log.warning("%s on %s: another process of the group records it now; %d lines "
+                        "left to it", key[1], key[0], len(lines))
             om = self.open.pop(key, None)
             channel = om.meeting.channel if om is not None else key[1]
             self.group.give_back(key, [
                 ChatEvent(key[0], channel, ln.nick, ln.text, ln.kind, ln.time, ln.identity,
-                          ln.event_id, ln.privileged, ln.relates_to)
-                for ln in lines if not ln.own])
+                          ln.event_id, ln.privileged, ln.relates_to) for ln in lines])
 
     def _database_back(self) -> None:
         for (network, room), count in self._dropped.items():
