@@ -37,6 +37,7 @@ import psycopg  # noqa: E402
 
 from bench import stores  # noqa: E402
 from bench.bench_irc import WORK, Result, meeting_lines, one_run, poll, report, spawn  # noqa: E402
+from openminutes.runtime.config import RecordersConfig  # noqa: E402
 from openminutes.storage import Storage  # noqa: E402
 from tests.servers import IrcClient, NgIrcd, free_port  # noqa: E402
 
@@ -128,8 +129,10 @@ async def takeovers(store: str, kills: int) -> None:
             stored = _stored(url)
             lost = len(set(said) - set(stored))
             doubled = len(stored) - len(set(stored))
-            print(f"\n(a) takeover after SIGKILL of the recorder ({kills} kills, lease 4 s, "
-                  "renewal 1 s: the defaults)")
+            timing = RecordersConfig()
+            print(f"\n(a) takeover after SIGKILL of the recorder ({kills} kills, lease "
+                  f"{timing.lease_seconds:g} s, renewal {timing.renew_seconds:g} s: the "
+                  "defaults)")
             print(f"  kill to first line stored by the new recorder: median "
                   f"{statistics.median(times):.2f} s, max {max(times):.2f} s, min "
                   f"{min(times):.2f} s")

@@ -94,6 +94,9 @@ class Attendee(NamedTuple):
     earlier: tuple[str, ...] = ()
 
 
+_BOT = "\0bot"  # the presence key of the bot's own lines (no nick or account folds to it)
+
+
 @dataclass(slots=True)
 class Presence:
     nick: str
@@ -277,13 +280,17 @@ class Meeting:
                 self.chairs.setdefault(identity_key(line.nick, line.identity),
                                        self.chairs.pop(by_nick))
         if line.kind.is_speech:
-            key = self.key_of(line.nick, line.identity)
+            # The bot is one attendee, as MeetBot lists itself, whichever recorder of a
+            # group said its lines (shown under the latest nick, the others as earlier),
+            # and never an action item's owner.
+            key = _BOT if line.own else self.key_of(line.nick, line.identity)
             presence = self.present.get(key)
             if presence is None:
                 presence = self.present[key] = Presence(line.nick)
             presence.renamed(line.nick)  # the same account back under another nick
             presence.lines += 1
-            self.learn(line.nick)
+            if not line.own:
+                self.learn(line.nick)
             localpart = matrix_localpart(line.identity)
             if localpart:
                 # Action items may name a Matrix user by localpart as well as display name.

@@ -34,7 +34,7 @@ class RecordersConfig:
     """Several `run` processes on one PostgreSQL database (README: "Running more than one
     recorder"): one records each room, the others stand by (runtime/group.py)."""
 
-    lease_seconds: float = 4.0  # a room's recorder is replaced this long after it stops
+    lease_seconds: float = 3.5  # a room's recorder is replaced this long after it stops
     renew_seconds: float = 1.0  # how often leases are renewed, and free ones looked for
     buffer_minutes: float = 10.0  # how much a standby keeps of what it hears
 

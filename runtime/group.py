@@ -51,7 +51,7 @@ class Heard:
 
 @dataclass(frozen=True)
 class Timing:
-    lease: float = 4.0
+    lease: float = 3.5
     renew: float = 1.0
     window: timedelta = timedelta(minutes=10)
 

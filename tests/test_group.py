@@ -21,7 +21,10 @@ import psycopg
 import pytest
 
 from openminutes.chat.base import ChatEvent
+from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import Line, LineKind
+from openminutes.meetings.state import Meeting, MeetingSettings
+from openminutes.plugins import default_registry
 from openminutes.runtime.app import _targets
 from openminutes.runtime.config import parse
 from openminutes.runtime.merge import unstored
@@ -74,6 +77,21 @@ def test_unstored_does_not_match_a_line_said_long_before() -> None:
     assert unstored(tail, heard) == heard
     assert unstored([], heard) == heard
     assert unstored(tail, []) == []
+
+
+def test_the_group_is_one_attendee_and_never_an_owner() -> None:
+    """After a takeover two recorders said the bot's lines: the bot is listed once (as
+    MeetBot lists itself), under the latest nick; it never owns an action item."""
+    engine = Engine(default_registry())
+    meeting = Meeting("test", CHANNEL, MeetingSettings())
+    for seq, (nick, text, own) in enumerate([
+            ("alice", "#startmeeting", False), ("minutebot1", "Meeting started", True),
+            ("bob", "hello", False), ("minutebot2", "Took over recording", True),
+            ("alice", "#action minutebot2 bob to check the logs", False)], start=1):
+        engine.apply(meeting, Line(seq, T0, LineKind.MESSAGE, nick, text, own=own))
+    bot = [a for a in meeting.attendees() if a.nick.startswith("minutebot")]
+    assert [(a.nick, a.lines, a.earlier) for a in bot] == [("minutebot2", 2, ("minutebot1",))]
+    assert [list(a.owners) for a in meeting.actions()] == [["bob"]]
 
 
 def test_reminders_go_only_where_this_process_records_the_room() -> None:
