@@ -143,6 +143,9 @@ class IrcAdapter:
         bot is in the room; None where the server keeps no history or does not answer."""
         try:
             async with asyncio.timeout(seconds):
+                await self._registered.wait()
+                if not self._session.keeps_history:
+                    return None  # known at registration: no need to wait for the room
                 while not self.joined(room):
                     self._joined_some.clear()
                     await self._joined_some.wait()

@@ -159,9 +159,11 @@ class RecorderGroup:
                 self.heard.setdefault(key, Heard(datetime.now(UTC)))
         keep = {key for key in self.held if joined.get(key)}
         # A standby that began hearing a room only lately may lack lines its recorder
-        # never stored: it lets one that has heard longer take the room first.
+        # never stored: it lets another process of the group, which may have heard
+        # longer, take the room first (alone, it takes it as soon as the lease lapses).
         lately = datetime.now(UTC) - timedelta(seconds=self.timing.lease)
-        want = {key: self.timing.lease if self._heard_since(key) > lately else 0.0
+        want = {key: self.timing.lease if self.peers.get(key[0])
+                and self._heard_since(key) > lately else 0.0
                 for key, present in joined.items() if present}
         try:
             # A database that stopped answering (a black-holed link) must not hold the

@@ -27,9 +27,9 @@ RoomKey = tuple[str, str]  # (network, room as the recorder keys it: lower-cased
 WHOLE_NETWORK = "*"
 _LEASES = cast(Table, LeaseRow.__table__)
 _RECORDERS = cast(Table, RecorderRow.__table__)
-# A process that has not reported for this long is gone from `status` and from the
-# nicks the group ignores; its row is deleted after an hour.
-PEER_SILENCE = timedelta(seconds=60)
+# A process that has not reported for this many lease lengths is gone from the group's
+# live processes (whose nicks are ignored); its row is deleted after an hour.
+PEER_SILENCE_LEASES = 3
 _FORGET = timedelta(hours=1)
 
 
@@ -166,7 +166,7 @@ class GroupStore:
             for row in await conn.execute(
                     select(_RECORDERS.c.nicks)
                     .where(_RECORDERS.c.holder != me.holder,
-                           _RECORDERS.c.seen_at > _now() - PEER_SILENCE)):
+                           _RECORDERS.c.seen_at > _now() - PEER_SILENCE_LEASES * length)):
                 for network, nick in json.loads(row.nicks).items():
                     peers.setdefault(network, set()).add(nick)
         return Renewal(held, frozenset(renewed), frozenset(acquired), peers, previous)

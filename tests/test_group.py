@@ -645,7 +645,7 @@ async def test_matrix_a_killed_recorder_is_replaced_and_every_line_is_kept_once(
         for n in range(40):
             await say(alice if n % 2 else bob, f"during the takeover {n}")
             await asyncio.sleep(0.1)
-        await alice.wait_for(BOT, "Took over recording", seconds=30)
+        await alice.wait_for(BOT, "Took over recording", seconds=60)
         second = bots["second"].process
         assert second is not None
         assert await asyncio.to_thread(holder_pid) == second.pid
