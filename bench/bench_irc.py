@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import shutil
@@ -184,6 +185,9 @@ class Counter:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
+            # Its last query may fail as the next run drops the database: nothing to report.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
         if self._storage:
             await self._storage.close()
 
