@@ -235,6 +235,7 @@ class Group:
     observer: IrcClient
     proxies: dict[str, TcpProxy] = field(default_factory=dict)
     role: str = ""  # the database role minutebot1 logs in as, when it has its own
+    said_before_fault: int = 0  # what minutebot1 had said in the channel when it was cut
 
     def recorder(self) -> str:
         """The nick whose process holds the room's lease now."""
@@ -390,6 +391,7 @@ async def _meeting(group: Group, fault: object, *, at: float = 3.0,
 
     def do_fault() -> None:
         faulted[0] = datetime.now(UTC)
+        group.said_before_fault = len(alice.messages_from("minutebot1"))
         fault()  # type: ignore[operator]
 
     said = await _talk(group, lines, 20.0, during=(at, do_fault))
@@ -435,12 +437,14 @@ async def test_a_clean_stop_hands_the_room_over_at_once(group: Group) -> None:
 
 
 async def _next_meeting_is_minutebot2s(group: Group) -> None:
-    """The faulted recorder stands by: a new meeting is answered by minutebot2 alone."""
+    """The faulted recorder stands by: a new meeting is answered by minutebot2 alone, and
+    minutebot1 has said nothing at all since it was cut off."""
     group.alice.say(CHANNEL, "#startmeeting after the fault")
     await group.alice.wait_for("Meeting started", count=2)
     await asyncio.sleep(1.0)
     for nick in ("minutebot1", "minutebot2"):
         assert len([m for m in group.alice.messages_from(nick) if "Meeting started" in m]) == 1
+    assert len(group.alice.messages_from("minutebot1")) == group.said_before_fault
 
 
 @pytest.mark.parametrize("group", ["db"], indirect=True)
