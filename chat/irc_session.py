@@ -147,10 +147,7 @@ class IrcSession:
         if self.registered and self.down_since is None and not closing:
             self.down_since = self.last_heard
         self.registered = False
-        for fetch in self._fetches.values():
-            fetch.done(fetch.events, False)
-        self._fetches.clear()
-        self._batches.clear()
+        self._end_fetches()
 
     # -- history (IRCv3 draft/chathistory) -------------------------------------------------
 
@@ -195,10 +192,20 @@ class IrcSession:
     def _on_fail(self, event: Event) -> None:
         # FAIL CHATHISTORY <code> <context...> :description: the fetch ends with what it has.
         if event.target == "CHATHISTORY":
-            for fetch in list(self._fetches.values()):
-                fetch.done(fetch.events, False)
-            self._fetches.clear()
-            self._batches.clear()
+            self._end_fetches()
+
+    def _end_fetches(self) -> None:
+        """Every fetch in progress ends with what it has, incomplete."""
+        for fetch in self._fetches.values():
+            fetch.done(fetch.events, False)
+        self._fetches.clear()
+        self._batches.clear()
+
+    def _fetch_of(self, event: Event) -> HistoryFetch | None:
+        """The fetch a line belongs to: it came in one of its chathistory batches."""
+        batch = _tag(event, "batch")
+        return self._fetches.get(self._batches[batch]) \
+            if batch is not None and batch in self._batches else None
 
     @classmethod
     def events(cls) -> tuple[str, ...]:
@@ -208,13 +215,12 @@ class IrcSession:
     def handle(self, event: Event) -> None:
         """One event the server's lines made (irc.client's parse of them)."""
         self.last_heard = self._now()
-        batch = _tag(event, "batch")
-        if batch is not None and batch in self._batches:
-            fetch = self._fetches.get(self._batches[batch])
-            if fetch is not None:  # every line of a page counts, the bot's own too
-                fetch.page += 1
-                fetch.after = (f"msgid={_tag(event, 'msgid')}" if _tag(event, "msgid") else
-                               f"timestamp={_history_stamp(_server_time(event, self._now()))}")
+        fetch = self._fetch_of(event)
+        if fetch is not None:  # every line of a page counts, the bot's own too
+            fetch.page += 1
+            msgid = _tag(event, "msgid")
+            fetch.after = (f"msgid={msgid}" if msgid else
+                           f"timestamp={_history_stamp(_server_time(event, self._now()))}")
         handler = getattr(self, f"_on_{event.type}", None)
         if handler is not None:
             handler(event)
@@ -316,9 +322,7 @@ class IrcSession:
         who = nick or event.source.nick
         tagged = identity or _tag(event, "account")
         cleaned = clean_text(text)
-        batch = _tag(event, "batch")
-        fetch = self._fetches.get(self._batches[batch]) \
-            if batch is not None and batch in self._batches else None
+        fetch = self._fetch_of(event)
         if fetch is None and tagged:
             self._set_account(who, tagged)
         line = ChatEvent(

@@ -446,13 +446,9 @@ class MatrixAdapter:
                 continue
             room, text = popped
             room_id = self._ids.get(room.lower(), room)
-            if not self.speaks(room):
-                self._pending -= 1
-                if self._pending == 0:
-                    self._sent.set()
-                continue
             try:
-                await self._send(room_id, {"msgtype": "m.notice", "body": text})
+                if self.speaks(room):  # else dropped: the network's lease is not held
+                    await self._send(room_id, {"msgtype": "m.notice", "body": text})
             except Exception:
                 self.log.exception("%s: sending to %s failed", self.name, room)
             self._pending -= 1

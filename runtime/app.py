@@ -221,10 +221,9 @@ async def run_bot(config: Config) -> None:
                  group.may_speak if group is not None else None),
         reminder_minutes=config.schedule.reminder_minutes, auto_end=config.meetings.auto_end)
     timekeeper.start()
-    shared_matrix = group is not None
     running = [asyncio.create_task(
         a.run(recorder.submit) if isinstance(a, ConsoleAdapter) else _supervised(a, recorder))
-        for a in adapters if not (shared_matrix and isinstance(a, MatrixAdapter))]
+        for a in adapters if not (group is not None and isinstance(a, MatrixAdapter))]
     matrix_of = {a.name: a for a in adapters if isinstance(a, MatrixAdapter)}
 
     def sync_network(name: str, taken: bool) -> None:

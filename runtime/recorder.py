@@ -180,18 +180,25 @@ class Recorder:
         """Replay every meeting left open by a previous run, so it carries on where it was;
         publish and announce those that ended without being published."""
         for rec in await self.storage.open_meetings():
-            meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
-            om = OpenMeeting(meeting, rec.started_at, rec.id,
-                             next_seq=meeting.last_seq + 1)  # the replay saw every line
-            if meeting.ended:
-                # Its end was stored as a line, but the bot stopped before the rest.
-                await self._end(om)
+            om = await self._carry_on(rec)
+            if om is None:
                 continue
-            self.open[(rec.network, rec.channel.lower())] = om
             log.info("resumed meeting %s in %s on %s (%d lines)", rec.id, rec.channel,
-                     rec.network, meeting.line_count, extra=_where(om.ref))
-            await self._record_gap(om, meeting.last_time or rec.started_at)
+                     rec.network, om.meeting.line_count, extra=_where(om.ref))
+            await self._record_gap(om, om.meeting.last_time or rec.started_at)
         await self._publish_pending()
+
+    async def _carry_on(self, rec: MeetingRecord) -> OpenMeeting | None:
+        """A stored open meeting, replayed and held again (None: its end was stored as a
+        line but its recorder stopped before the rest, which is done now)."""
+        meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
+        om = OpenMeeting(meeting, rec.started_at, rec.id,
+                         next_seq=meeting.last_seq + 1)  # the replay saw every line
+        if meeting.ended:
+            await self._end(om)
+            return None
+        self.open[(rec.network, rec.channel.lower())] = om
+        return om
 
     async def _publish_pending(self, room: RoomKey | None = None,
                                network: str | None = None) -> None:
@@ -224,14 +231,8 @@ class Recorder:
         events = list(heard.events)
         om: OpenMeeting | None = None
         for rec in await self.storage.open_meetings(take.network):
-            if rec.channel.lower() != key[1]:
-                continue
-            meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
-            found = OpenMeeting(meeting, rec.started_at, rec.id, next_seq=meeting.last_seq + 1)
-            if meeting.ended:  # its end is stored; its last recorder stopped before the rest
-                await self._end(found)
-                continue
-            self.open[key] = om = found
+            if rec.channel.lower() == key[1]:
+                om = await self._carry_on(rec) or om
         kept = None
         if om is not None and om.meeting.started:
             # What nobody of the group heard, from the server where it keeps history.
@@ -246,11 +247,10 @@ class Recorder:
             started = om.meeting.started_at or om.opened_at
             last = om.meeting.last_time or om.opened_at
             if kept is not None and kept.complete:
-                said = (f"Resumed recording the meeting started at {started:%H:%M} UTC; "
-                        "lines said meanwhile are recorded from the server's history.")
+                said = _resumed_text(om)
             elif heard.since > last + SKEW:  # nobody here heard what came in between
-                gap = await self._write_gap(om, "recorder offline", last, heard.since)
-                said = f"Resumed recording the meeting started at {started:%H:%M} UTC ({gap})."
+                said = _resumed_text(
+                    om, await self._write_gap(om, "recorder offline", last, heard.since))
             else:
                 said = (f"Took over recording the meeting started at {started:%H:%M} UTC "
                         "from another recorder of this room; nothing said was missed.")
@@ -268,14 +268,9 @@ class Recorder:
         assert self.group is not None
         self.group.take_heard((network, WHOLE_NETWORK))
         for rec in await self.storage.open_meetings(network):
-            meeting = await replay_stored(self.storage, self.engine, rec, self.settings)
-            om = OpenMeeting(meeting, rec.started_at, rec.id, next_seq=meeting.last_seq + 1)
-            if meeting.ended:
-                await self._end(om)
-                continue
-            self.open[(network, rec.channel.lower())] = om
-            if meeting.started:
-                started = meeting.started_at or om.opened_at
+            om = await self._carry_on(rec)
+            if om is not None and om.meeting.started:
+                started = om.meeting.started_at or om.opened_at
                 self._say(om.ref, f"Took over recording the meeting started at {started:%H:%M} "
                                   "UTC; lines said meanwhile are recorded from the server's "
                                   "history.", record=False)
@@ -299,21 +294,21 @@ class Recorder:
 
     async def _record_gap(self, om: OpenMeeting, last: datetime) -> None:
         """The recorder was down: say so in the log, the minutes and, once, the channel."""
-        started = om.meeting.started_at or om.opened_at
         sender = self.senders.get(om.meeting.network)
         if sender is not None and sender.replays_missed:
             # The server hands over what was said meanwhile (Matrix): no gap, and nothing
             # recorded now, so the caught-up lines keep their order and times.
-            self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC; "
-                              "lines said while the bot was away are recorded from the "
-                              "server's history.", record=False)
+            self._say(om.ref, _resumed_text(om), record=False)
             return
         if isinstance(sender, HistorySource):  # decided once the bot is back in the room
             self._enqueue(Resume(om.meeting.network, om.meeting.channel, last))
             return
+        await self._offline_gap(om, last)
+
+    async def _offline_gap(self, om: OpenMeeting, last: datetime) -> None:
+        """Nothing tells what was said since `last`: a gap, and the room is told once."""
         text = await self._write_gap(om, "recorder offline", last, datetime.now(UTC))
-        self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC "
-                          f"({text}).", record=True)
+        self._say(om.ref, _resumed_text(om, text), record=True)
 
     async def _resumed(self, resume: Resume) -> None:
         """A resumed meeting's room, once the bot is in it again: what the server kept since
@@ -321,18 +316,13 @@ class Recorder:
         om = self.open.get((resume.network, resume.room.lower()))
         if om is None:
             return
-        started = om.meeting.started_at or om.opened_at
         kept = await self._history(resume.network, resume.room, resume.since)
         if kept is not None:
             await self._process([self._queued(event) for event in kept.events])
         if kept is not None and kept.complete:
-            self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC; "
-                              "lines said while the bot was away are recorded from the "
-                              "server's history.", record=False)
+            self._say(om.ref, _resumed_text(om), record=False)
             return
-        text = await self._write_gap(om, "recorder offline", resume.since, datetime.now(UTC))
-        self._say(om.ref, f"Resumed recording the meeting started at {started:%H:%M} UTC "
-                          f"({text}).", record=True)
+        await self._offline_gap(om, resume.since)
 
     async def _write_gap(self, om: OpenMeeting, cause: str, since: datetime,
                          until: datetime) -> str:
@@ -820,6 +810,16 @@ async def replay_stored(storage: LineLog, engine: Engine, record: MeetingRecord,
     if amendments:
         apply_amendments(meeting, amendments, amended, engine.registry.kinds())
     return meeting
+
+
+def _resumed_text(om: OpenMeeting, gap: str | None = None) -> str:
+    """What the room is told when recording resumes: from the server's history, or with
+    the gap written in the log."""
+    started = om.meeting.started_at or om.opened_at
+    if gap is None:
+        return (f"Resumed recording the meeting started at {started:%H:%M} UTC; lines said "
+                "while the bot was away are recorded from the server's history.")
+    return f"Resumed recording the meeting started at {started:%H:%M} UTC ({gap})."
 
 
 def _union(kept: list[ChatEvent], heard: list[ChatEvent]) -> list[ChatEvent]:
