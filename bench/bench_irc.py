@@ -192,6 +192,21 @@ class Counter:
             await self._storage.close()
 
 
+def openminutes_config(tmp: Path, port: int, nick: str, url: str, out: Path, *,
+                       lifted: bool = True) -> Path:
+    """A config joining CHANNEL as `nick`; `lifted`: output flood limits off (as the
+    reference runs with `throttleTime 0`), else the defaults (`send_burst 4`,
+    `send_rate 1.0`)."""
+    path = tmp / f"{nick}.toml"
+    limits = 'send_rate = 1000.0\nsend_burst = 100\n' if lifted else ""
+    path.write_text(
+        f'[storage]\nurl = "{url}"\n[publish]\ndir = "{out}"\n'
+        f'[[irc]]\nname = "bench"\nhost = "127.0.0.1"\nport = {port}\nnick = "{nick}"\n'
+        f'channels = ["{CHANNEL}"]\n{limits}'
+    )
+    return path
+
+
 async def run_openminutes(port: int, lines: list[str], tmp: Path, rate: float,
                           store: str, standbys: int = 0) -> Result:
     """`standbys`: more processes on the same PostgreSQL database, standing by (they
@@ -200,13 +215,7 @@ async def run_openminutes(port: int, lines: list[str], tmp: Path, rate: float,
     url = stores.fresh_url(store, tmp)
 
     def config_of(nick: str) -> Path:
-        path = tmp / f"{nick}.toml"
-        path.write_text(
-            f'[storage]\nurl = "{url}"\n[publish]\ndir = "{out}"\n'
-            f'[[irc]]\nname = "bench"\nhost = "127.0.0.1"\nport = {port}\nnick = "{nick}"\n'
-            f'channels = ["{CHANNEL}"]\nsend_rate = 1000.0\nsend_burst = 100\n'
-        )
-        return path
+        return openminutes_config(tmp, port, nick, url, out)
 
     config = config_of("omb")
     # Migrated before the bot starts (as `openminutes db upgrade` would), so that the
@@ -253,7 +262,11 @@ def reference_python() -> Path:
     return python
 
 
-async def run_reference(port: int, lines: list[str], tmp: Path, rate: float) -> Result:
+def start_reference(port: int, tmp: Path, *, lifted: bool = True
+                    ) -> tuple[subprocess.Popen[bytes], Path]:
+    """hcoop-meetbot on Limnoria in `tmp`, joining CHANNEL as `refbot`; `lifted`: with
+    `throttleTime 0` and its flood checks off, else with Limnoria's own defaults.
+    Returns the process and the folder its minutes go to."""
     python = reference_python()
     out = tmp / "out"
     for sub in ("conf", "data", "logs", "backup", "tmp", "out"):
@@ -262,6 +275,11 @@ async def run_reference(port: int, lines: list[str], tmp: Path, rate: float) -> 
         f"[HcoopMeetbot]\nlogDir = {out}\nurlPrefix = /\n"
         "pattern = %Y/{name}.%Y%m%d.%H%M\ntimezone = UTC\n"
     )
+    limits = [
+        "supybot.protocols.irc.throttleTime: 0.0",
+        "supybot.abuse.flood.command: False",
+        "supybot.abuse.flood.interactive: False",
+    ] if lifted else []
     (tmp / "bot.conf").write_text("\n".join([
         "supybot.nick: refbot",
         "supybot.ident: refbot",
@@ -276,25 +294,32 @@ async def run_reference(port: int, lines: list[str], tmp: Path, rate: float) -> 
         f"supybot.directories.conf: {tmp}/conf", f"supybot.directories.data: {tmp}/data",
         f"supybot.directories.log: {tmp}/logs", f"supybot.directories.backup: {tmp}/backup",
         f"supybot.directories.data.tmp: {tmp}/tmp",
-        "supybot.protocols.irc.throttleTime: 0.0",
-        "supybot.abuse.flood.command: False",
-        "supybot.abuse.flood.interactive: False",
+        *limits,
         "supybot.flush: False",
         "supybot.log.stdout: False",
         "supybot.reply.whenNotCommand: False",
         "",
     ]))
     limnoria = python.parent / "limnoria"
-    proc = spawn([str(limnoria), "--allow-root", str(tmp / "bot.conf")], tmp)
+    return spawn([str(limnoria), "--allow-root", str(tmp / "bot.conf")], tmp), out
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def run_reference(port: int, lines: list[str], tmp: Path, rate: float) -> Result:
+    proc, out = start_reference(port, tmp)
     try:
         result = await drive(port, "refbot", lines, out, 3, "Minutes:", None, rate)
         result.peak_rss_kib = peak_rss_kib(proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return result
 
 

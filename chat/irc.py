@@ -31,7 +31,7 @@ from openminutes.chat.base import (
 from openminutes.chat.config import IrcConfig
 from openminutes.chat.irc_session import IrcSession
 from openminutes.chat.irclines import privmsg_lines
-from openminutes.chat.outbox import Outbox
+from openminutes.chat.outbox import Outbox, chatter_reserve
 from openminutes.meetings.nicks import fold
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class IrcAdapter:
         self._out_empty = asyncio.Event()
         self._out_empty.set()
         self._tokens = float(config.send_burst)
+        self._reserve = chatter_reserve(config.send_burst)
         self._last_refill = time.monotonic()
         self._last_received = time.monotonic()
         self._session = IrcSession(config, self._send_raw, self._emit)
@@ -214,12 +215,14 @@ class IrcAdapter:
         self._queue_raw(room, self._session.restore_line(room))
 
     def _queue_raw(self, room: str, line: str | None) -> None:
+        # A TOPIC still waiting is overtaken by the newer one: only the last is seen.
         if line is not None:
-            self._enqueue(room, line, [line])
+            self._enqueue(room, line, [line], replaces="topic")
 
-    def _enqueue(self, room: str, text: str, lines: list[str], *, urgent: bool = False) -> None:
+    def _enqueue(self, room: str, text: str, lines: list[str], *, urgent: bool = False,
+                 replaces: str | None = None) -> None:
         """Lines for the sender, which drains them at the token-bucket rate."""
-        if self._outbox.put(room, text, lines, urgent=urgent):
+        if self._outbox.put(room, text, lines, urgent=urgent, replaces=replaces):
             self._out_empty.clear()
             self._out_ready.set()
 
@@ -294,11 +297,16 @@ class IrcAdapter:
                 await self._out_ready.wait()
             await self._registered.wait()
             self._refill()
-            if self._tokens < 1:
+            # Chatter leaves the reserve to urgent lines, which may come while it waits.
+            need = 1.0 if self._outbox.urgent_waiting else 1.0 + self._reserve
+            if self._tokens < need:
                 self.delayed += 1
-                await asyncio.sleep((1 - self._tokens) / self.config.send_rate)
+                self._out_ready.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout((need - self._tokens) / self.config.send_rate):
+                        await self._out_ready.wait()
                 continue
-            popped = self._outbox.pop()
+            popped = self._outbox.pop(chatter=self._tokens >= 1.0 + self._reserve)
             if popped is None:
                 continue
             room, line = popped

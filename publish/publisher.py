@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -150,12 +150,15 @@ class Publisher:
         """Where readers find a line of a meeting's log ("" before it is published)."""
         return f"{self._url(files_for(stem)['log_html'])}#l-{line}" if stem else ""
 
-    async def publish(self, meeting_id: int, meeting: Meeting, *,
-                      series_page: bool = True) -> Published:
+    async def publish(self, meeting_id: int, meeting: Meeting, *, series_page: bool = True,
+                      on_files: Callable[[Published], Awaitable[None]] | None = None
+                      ) -> Published:
         """Write all outputs (off the event loop), then store what replay derived.
 
         The files come first: if the bot dies in between, the stored lines still say the
-        meeting ended, and resuming finishes the job."""
+        meeting ended, and resuming finishes the job. `on_files` is awaited as soon as the
+        meeting's own files are on disk (its URLs work), before what links to them: the
+        neighbours, the decision register, the archive pages."""
         assert meeting.started_at is not None
         base = stem_for(meeting.name, meeting.started_at)
         stem = await self.storage.claim_stem(
@@ -190,6 +193,9 @@ class Publisher:
                 finally:
                     if meeting.ended:
                         spool.close()
+        published = Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
+        if on_files is not None:
+            await on_files(published)
         await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
         if meeting.ended:
             # Published between two others (or after the last): their links change.
@@ -203,7 +209,7 @@ class Publisher:
             if meeting.ended:
                 await self.archive.update(
                     [meeting.name], [(meeting.started_at.year, meeting.started_at.month)])
-        return Published({k: inside(self.root, v) for k, v in files.items()}, view.urls)
+        return published
 
     async def previous_actions(self, meeting_id: int,
                                meeting: Meeting) -> viewmodel.PreviousMeeting | None:

@@ -126,6 +126,7 @@ class Recorder:
         self.notifier = notifier
         self.publish_retry_delays = publish_retry_delays
         self._publishing: dict[int, asyncio.Task[None]] = {}  # meeting id -> retries
+        self._announced: set[int] = set()  # ended meetings whose URLs were said, owing pages
         self.storage = storage
         self.engine = engine
         self.publisher = publisher
@@ -640,7 +641,8 @@ class Recorder:
 
     async def _act(self, om: OpenMeeting, outcome: Outcome, *, quiet: bool = False) -> None:
         for text in outcome.replies:
-            self._say(om.ref, text, record=not outcome.ended)
+            # The end's replies ("Meeting ended ...") lead the minutes' announcement.
+            self._say(om.ref, text, record=not outcome.ended, urgent=outcome.ended)
         sender = self.senders.get(om.meeting.network)
         if sender is not None:
             if outcome.topic is not None and not quiet:
@@ -669,9 +671,10 @@ class Recorder:
         if not quiet:
             self._say(om.ref, f"Minutes so far: {published.urls['html']}", record=True)
 
-    async def _timed_publish(self, meeting_id: int, meeting: Meeting) -> Published:
+    async def _timed_publish(self, meeting_id: int, meeting: Meeting, on_files: Callable[
+            [Published], Awaitable[None]] | None = None) -> Published:
         started = time.monotonic()
-        published = await self.publisher.publish(meeting_id, meeting)
+        published = await self.publisher.publish(meeting_id, meeting, on_files=on_files)
         self.on_published(time.monotonic() - started)
         return published
 
@@ -692,21 +695,30 @@ class Recorder:
 
     async def _publish_ended(self, ref: MeetingRef, meeting: Meeting, *, announce: bool,
                              first: bool) -> bool:
-        """Publish an ended meeting; announce its minutes first of all the bot says, then
-        notify. False when publishing failed (said in the room the first time)."""
+        """Publish an ended meeting; announce its minutes first of all the bot says, as
+        soon as its own files are written, then notify. False when publishing failed (said
+        in the room the first time, unless the minutes were announced already)."""
         assert ref.id is not None
+        meeting_id = ref.id
+
+        async def files_written(published: Published) -> None:
+            # The URLs work from here on: said before the archive pages are updated, and
+            # not again if those fail and are retried.
+            if announce and meeting_id not in self._announced:
+                for text in _end_lines(published):
+                    self._say(ref, text, record=False, urgent=True)
+            self._announced.add(meeting_id)
+
         try:
-            published = await self._timed_publish(ref.id, meeting)
+            published = await self._timed_publish(meeting_id, meeting, files_written)
         except Exception as exc:
             log.exception("publishing meeting %s failed", ref.id, extra=_where(ref))
-            if first and announce:
+            if first and announce and meeting_id not in self._announced:
                 self._say(ref, f"The meeting has ended and every line is kept, but its "
                                f"minutes could not be written ({_reason(exc)}); they will be "
                                "posted here as soon as they are.", record=False, urgent=True)
             return False
-        if announce:
-            for text in _end_lines(published):
-                self._say(ref, text, record=False, urgent=True)
+        self._announced.discard(meeting_id)
         try:
             await self.storage.published_and_announced(ref.id)
         except StorageUnavailableError:  # published and announced again at the next start

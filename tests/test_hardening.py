@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openminutes.chat.base import ChatEvent, clean_text
-from openminutes.chat.outbox import Outbox
+from openminutes.chat.outbox import Outbox, chatter_reserve
 from openminutes.importer.reading import Reading, decode, read_hcoop_json, read_text_log
 from openminutes.meetings.engine import Engine
 from openminutes.meetings.model import Line, LineKind
@@ -203,6 +203,29 @@ def test_outbox_drops_repeats_bounds_rooms_and_puts_announcements_first() -> Non
     assert box.pop() is None
     now[0] = 31.0
     assert box.put("#a", "Commands: ...", ["c1"])  # long enough ago
+
+
+def test_outbox_keeps_only_the_newest_waiting_topic_and_holds_chatter_back() -> None:
+    box = Outbox()
+    assert box.put("#a", "TOPIC #a :one", ["TOPIC #a :one"], replaces="topic")
+    assert box.put("#a", "reply", ["reply"])
+    assert box.put("#a", "TOPIC #a :two", ["TOPIC #a :two"], replaces="topic")
+    assert box.put("#b", "TOPIC #b :other", ["TOPIC #b :other"], replaces="topic")
+    assert len(box) == 3  # #a's second topic took the first one's place
+    assert box.pop() == ("#a", "TOPIC #a :two")
+    # Once said, a topic is not replaced: the next one waits its turn.
+    assert box.put("#a", "TOPIC #a :three", ["TOPIC #a :three"], replaces="topic")
+    assert box.pop(chatter=False) is None  # only urgent lines when chatter is held back
+    assert box.put("#a", "Minutes: url", ["Minutes: url"], urgent=True)
+    assert box.urgent_waiting
+    assert box.pop(chatter=False) == ("#a", "Minutes: url")
+    assert not box.urgent_waiting
+    assert [box.pop() for _ in range(3)] == [("#b", "TOPIC #b :other"), ("#a", "reply"),
+                                             ("#a", "TOPIC #a :three")]
+
+
+def test_the_bucket_reserve_leaves_chatter_at_least_one_token() -> None:
+    assert [chatter_reserve(burst) for burst in (1, 2, 3, 4, 100)] == [0, 1, 2, 2, 2]
 
 
 def test_email_headers_survive_any_title() -> None:

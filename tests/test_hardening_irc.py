@@ -19,6 +19,7 @@ from tests.matrix_server import Synapse
 from tests.servers import NgIrcd, free_port
 from tests.test_irc_faults import _joined
 from tests.test_irc_integration import CHANNEL, _cli, _config, _start_bot, _stop_bot
+from tests.test_irc_topic import _chair, _op_bot
 from tests.test_matrix_integration import BOT, bot_account
 
 FAST = "send_rate = 20.0\nsend_burst = 10\nreconnect_max_delay = 2\n"
@@ -237,6 +238,45 @@ async def test_a_flood_of_commands_gets_one_answer_and_the_minutes_go_first(
     minutes = next(i for i, m in enumerate(said) if m.startswith("Minutes:"))
     last_chairs = max(i for i, m in enumerate(said) if m.startswith("Current chairs"))
     assert minutes < last_chairs, said
+
+
+async def test_with_the_burst_spent_the_end_leads_in_meetbots_order_and_topics_coalesce(
+        ngircd: NgIrcd, tmp_path: Path) -> None:
+    """Default output limits (4 lines at once, then 1 a second): a meeting that spent the
+    burst on its start and on topics still gets "Meeting ended" and the minutes' URLs at
+    once, in MeetBot's order; of topics set faster than the bucket, the newest wins."""
+    alice = await _chair(ngircd, "before the meeting")
+    bot = _start_bot(_config(tmp_path, ngircd.port))
+    try:
+        await _op_bot(alice)
+        alice.say(CHANNEL, "#startmeeting burst")
+        await alice.wait_for("'burst'", seconds=20)
+        for n in range(12):
+            alice.say(CHANNEL, f"#topic point {n}")
+        await alice.wait_for(f"TOPIC {CHANNEL} :point ", seconds=20)
+        for n in range(5):
+            alice.say(CHANNEL, f"#chair person{n}")
+        alice.say(CHANNEL, "#endmeeting")
+        await alice.wait_for("Current chairs: alice person0 person1 person2 person3 person4",
+                             seconds=60)
+        await alice.wait_for(f"TOPIC {CHANNEL} :before the meeting", count=2, seconds=30)
+    finally:
+        output = await _stop_bot(bot)
+        await alice.close()
+    said = alice.messages_from("minutebot")
+    ended = next(i for i, m in enumerate(said) if m.startswith("Meeting ended"))
+    assert [m.split(":")[0] for m in said[ended + 1:ended + 4]] == [
+        "Minutes", "Minutes (text)", "Log"], said
+    last_chairs = max(i for i, m in enumerate(said) if m.startswith("Current chairs"))
+    assert ended < last_chairs, said
+    topics = [ln.split(" :", 1)[1] for ln in alice.lines
+              if ln.startswith(":minutebot!") and " TOPIC " in ln]
+    # Twelve topics asked for in a burst, then the channel's own put back: the bucket
+    # sends a few, each the newest waiting at the time, in order, and the channel's last.
+    assert topics[-1] == "before the meeting", (topics, output)
+    points = [int(t.split()[1]) for t in topics[:-1]]
+    assert 0 < len(points) < 12, topics
+    assert points == sorted(points), topics
 
 
 async def test_forged_line_breaks_and_c1_controls_never_reach_the_record(
