@@ -69,7 +69,8 @@ class EndTimes:
 
 
 @contextmanager
-def bot_on_server(which: str, *, lifted: bool) -> Iterator[tuple[int, int]]:
+def bot_on_server(which: str, *, lifted: bool, channels: tuple[str, ...] = (CHANNEL,)
+                  ) -> Iterator[tuple[int, int]]:
     """A fresh ngIRCd (no penalty for the two fast speakers) with the bot joined;
     yields (port, bot pid)."""
     with tempfile.TemporaryDirectory(prefix=f"e2e-{which}-") as name:
@@ -80,11 +81,12 @@ def bot_on_server(which: str, *, lifted: bool) -> Iterator[tuple[int, int]]:
             if which == "openminutes":
                 config = openminutes_config(tmp, server.port, NICKS[which],
                                             f"sqlite:///{tmp}/om.db", tmp / "minutes",
-                                            lifted=lifted)
+                                            lifted=lifted, channels=channels)
                 proc = spawn([sys.executable, *_profile(), str(ROOT / "bot.py"), "run",
                               "-c", str(config)], tmp)
             else:
-                proc, _ = start_reference(server.port, tmp, lifted=lifted)
+                proc, _ = start_reference(server.port, tmp, lifted=lifted,
+                                          channels=channels)
             try:
                 yield server.port, proc.pid
             finally:
@@ -130,10 +132,10 @@ def run_e2e(which: str, lines: int, profile: Path | None = None) -> E2e:
         return E2e(seconds, peak_rss_kib(pid) / 1024)
 
 
-async def _joined(port: int, bot: str) -> None:
+async def _joined(port: int, bot: str, channel: str = CHANNEL) -> None:
     watcher = IrcClient("watcher")
     await watcher.connect(port)
-    await watcher.join(CHANNEL)
+    await watcher.join(channel)
     await watcher.wait_joined(bot, seconds=60)
     await watcher.close()
     await asyncio.sleep(1.0)
@@ -151,6 +153,23 @@ def breakdown(profile: Path) -> dict[str, int]:
              if any(mark in frame for mark in marks)), "other")
         counts[piece] = counts.get(piece, 0) + int(samples)
     return counts
+
+
+def idle_rss(which: str, count: int) -> float:
+    """MiB held by the bot joined to `count` channels, nothing said, 10 s after the last
+    join."""
+    channels = tuple(f"#idle{n}" for n in range(count))
+    with bot_on_server(which, lifted=True, channels=channels) as (port, pid):
+        asyncio.run(_joined(port, NICKS[which], channels[-1]))
+        time.sleep(10.0)
+        return current_rss_kib(pid) / 1024
+
+
+def current_rss_kib(pid: int) -> int:
+    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if row.startswith("VmRSS:"):
+            return int(row.split()[1])
+    return 0
 
 
 def body(lines: int) -> list[tuple[int, str]]:
@@ -229,7 +248,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-reference", action="store_true")
-    parser.add_argument("--only", choices=("e2e", "limits"))
+    parser.add_argument("--only", choices=("e2e", "limits", "idle"))
+    parser.add_argument("--channels", type=int, default=100,
+                        help="channels the bot idles in for the memory figure")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="one more e2e run of openminutes under py-spy (installed "
                              "apart: pip install py-spy); its raw stacks to FILE and the "
@@ -239,7 +260,7 @@ def main() -> None:
     bots = ["openminutes"] + ([] if args.no_reference else ["reference"])
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}; {args.lines} lines, {args.runs} runs")
-    if args.only != "limits":
+    if args.only in (None, "e2e"):
         if not E2E.exists():
             print(f"\n(1) skipped: {E2E} is not here")
         else:
@@ -263,7 +284,12 @@ def main() -> None:
                       f"py-spy, from a second after the bot joined to the end):")
                 for piece, count in sorted(counts.items(), key=lambda kv: -kv[1]):
                     print(f"    {piece:12} {count / total:6.1%}  ({count / 1000:.3f} s)")
-    if args.only != "e2e":
+    if args.only in (None, "idle"):
+        print(f"\n(3) idle in {args.channels} channels of one network: RSS")
+        for which in bots:
+            print(f"  {which:12} {idle_rss(which, args.channels):.1f} MiB")
+        print("  target: openminutes under 80 MiB")
+    if args.only in (None, "limits"):
         print("\n(2) default output flood limits: #endmeeting sent -> ...")
         for which in bots:
             ends = [asyncio.run(end_times(which, args.lines)) for _ in range(args.runs)]

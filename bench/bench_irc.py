@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -193,7 +194,7 @@ class Counter:
 
 
 def openminutes_config(tmp: Path, port: int, nick: str, url: str, out: Path, *,
-                       lifted: bool = True) -> Path:
+                       lifted: bool = True, channels: tuple[str, ...] = (CHANNEL,)) -> Path:
     """A config joining CHANNEL as `nick`; `lifted`: output flood limits off (as the
     reference runs with `throttleTime 0`), else the defaults (`send_burst 4`,
     `send_rate 1.0`)."""
@@ -202,7 +203,7 @@ def openminutes_config(tmp: Path, port: int, nick: str, url: str, out: Path, *,
     path.write_text(
         f'[storage]\nurl = "{url}"\n[publish]\ndir = "{out}"\n'
         f'[[irc]]\nname = "bench"\nhost = "127.0.0.1"\nport = {port}\nnick = "{nick}"\n'
-        f'channels = ["{CHANNEL}"]\n{limits}'
+        f'channels = {json.dumps(list(channels))}\n{limits}'
     )
     return path
 
@@ -262,7 +263,8 @@ def reference_python() -> Path:
     return python
 
 
-def start_reference(port: int, tmp: Path, *, lifted: bool = True
+def start_reference(port: int, tmp: Path, *, lifted: bool = True,
+                    channels: tuple[str, ...] = (CHANNEL,)
                     ) -> tuple[subprocess.Popen[bytes], Path]:
     """hcoop-meetbot on Limnoria in `tmp`, joining CHANNEL as `refbot`; `lifted`: with
     `throttleTime 0` and its flood checks off, else with Limnoria's own defaults.
@@ -285,7 +287,7 @@ def start_reference(port: int, tmp: Path, *, lifted: bool = True
         "supybot.ident: refbot",
         "supybot.networks: bench",
         f"supybot.networks.bench.servers: 127.0.0.1:{port}",
-        f"supybot.networks.bench.channels: {CHANNEL}",
+        f"supybot.networks.bench.channels: {' '.join(channels)}",
         "supybot.networks.bench.ssl: False",
         "supybot.plugins: Admin Owner Misc User HcoopMeetbot",
         "supybot.plugins.Admin: True", "supybot.plugins.Owner: True",

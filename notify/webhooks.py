@@ -11,8 +11,6 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from openminutes.notify.config import WebhookConfig
 
 log = logging.getLogger(__name__)
@@ -46,6 +44,8 @@ async def deliver(hook: WebhookConfig, payload: dict[str, Any], *,
                "X-Openminutes-Delivery": uuid.uuid4().hex}
     if hook.secret:
         headers[SIGNATURE_HEADER] = signature(hook.secret, body)
+    import aiohttp  # loaded by the first delivery: a bot without webhooks never needs it
+
     timeout = aiohttp.ClientTimeout(total=30)
     shown = redacted(hook.url)
     for attempt in range(len(delays) + 1):

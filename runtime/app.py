@@ -11,15 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from openminutes.chat.base import jittered_backoff
 from openminutes.chat.console import ConsoleAdapter
 from openminutes.chat.irc import IrcAdapter
-from openminutes.chat.matrix import MatrixAdapter
 from openminutes.importer.run import Importer, Summary
 from openminutes.meetings.engine import Engine
 from openminutes.meetings.nicks import fold
@@ -36,16 +34,18 @@ from openminutes.runtime.group import RecorderGroup, Timing
 from openminutes.runtime.metrics import bot_health, bot_registry
 from openminutes.runtime.recorder import Recorder, Sender, replay_stored
 from openminutes.runtime.timekeeper import Targets, Timekeeper
-from openminutes.schedules.ical import calendar
 from openminutes.schedules.model import Series, load_dir
 from openminutes.schedules.recurrence import SeriesSchedule, check_overlaps
 from openminutes.storage import MeetingRecord, Storage
 from openminutes.storage.group import WHOLE_NETWORK
 from openminutes.storage.search import Filters, SearchPage
-from openminutes.web.app import ArchiveRunner, create_app
-from openminutes.web.health import HealthCheck, health_app
-from openminutes.web.live import LiveMeetings
-from openminutes.web.ratelimit import RateLimiter
+from openminutes.web.healthcheck import HealthCheck
+
+if TYPE_CHECKING:  # imported where used: a bot without Matrix never loads nio, nor
+    # aiohttp's server without a listener
+    from aiohttp import web
+
+    from openminutes.chat.matrix import MatrixAdapter
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ def write_calendars(series: list[Series], root: Path, base_url: str) -> None:
     base = base_url.rstrip("/")
     page = f"{base}/{{name}}/" if base else str(root / "{name}" / "index.html")
     today = datetime.now(UTC).date()
+    from openminutes.schedules.ical import calendar  # icalendar: only with series
     feeds = {"schedule.ics": calendar(series, today=today, archive_url=page)}
     by_folder: dict[str, list[Series]] = {}
     for s in series:  # series that share a meeting_id share its folder and its feed
@@ -133,7 +134,7 @@ def _join_group(config: Config, storage: Storage, recorder: Recorder,
     database: this one records the IRC channels whose lease it holds, and syncs a Matrix
     network (all its rooms: one sync stream) while it holds that network's lease."""
     irc = [a for a in adapters if isinstance(a, IrcAdapter)]
-    matrix = [a for a in adapters if isinstance(a, MatrixAdapter)]
+    matrix = [a for a in adapters if a.name in {m.name for m in config.matrix}]
     if storage.group is None or not irc + matrix:
         return None
     rooms = {(a.name, channel.lower()): channel for a in irc for channel in a.config.channels}
@@ -181,12 +182,8 @@ async def run_bot(config: Config) -> None:
                         config.storage.max_pending_lines, notifier)
     await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
                             config.publish.base_url)
-    adapters: list[IrcAdapter | MatrixAdapter | ConsoleAdapter] = (
-        [ConsoleAdapter()] if config.console else [
-            *(IrcAdapter(irc, services.storage) for irc in config.irc),
-            *(MatrixAdapter(matrix, services.storage) for matrix in config.matrix),
-        ]
-    )
+    adapters = _adapters(config, services.storage)
+    matrix_names = {m.name for m in config.matrix}
     if not adapters:
         log.warning("no [[irc]] networks or [[matrix]] homeservers are configured; "
                     "nothing to do")
@@ -223,8 +220,9 @@ async def run_bot(config: Config) -> None:
     timekeeper.start()
     running = [asyncio.create_task(
         a.run(recorder.submit) if isinstance(a, ConsoleAdapter) else _supervised(a, recorder))
-        for a in adapters if not (group is not None and isinstance(a, MatrixAdapter))]
-    matrix_of = {a.name: a for a in adapters if isinstance(a, MatrixAdapter)}
+        for a in adapters if not (group is not None and a.name in matrix_names)]
+    matrix_of = {a.name: a for a in adapters
+                 if not isinstance(a, ConsoleAdapter) and a.name in matrix_names}
 
     def sync_network(name: str, taken: bool) -> None:
         # A group's Matrix network is synced only by the process that holds its lease.
@@ -257,6 +255,18 @@ async def run_bot(config: Config) -> None:
         if started is not None:
             await started.cleanup()
     await services.storage.close()
+
+
+def _adapters(config: Config, storage: Storage
+              ) -> list[IrcAdapter | MatrixAdapter | ConsoleAdapter]:
+    if config.console:
+        return [ConsoleAdapter()]
+    adapters: list[IrcAdapter | MatrixAdapter | ConsoleAdapter] = [
+        IrcAdapter(irc, storage) for irc in config.irc]
+    if config.matrix:  # nio and its crypto only where Matrix is configured (memory)
+        from openminutes.chat.matrix import MatrixAdapter
+        adapters += [MatrixAdapter(matrix, storage) for matrix in config.matrix]
+    return adapters
 
 
 async def _supervised(adapter: IrcAdapter | MatrixAdapter, recorder: Recorder) -> None:
@@ -376,6 +386,10 @@ async def start_web(config: Config, services: Services, *,
                     metrics: CollectorRegistry | None = None) -> web.AppRunner:
     """The archive server on [web] listen (with /healthz and /metrics); stopped with
     runner.cleanup()."""
+    from openminutes.web.app import ArchiveRunner, create_app  # serving only
+    from openminutes.web.live import LiveMeetings
+    from openminutes.web.ratelimit import RateLimiter
+
     limiter = RateLimiter(config.web.search_rate, config.web.search_burst)
     runner = ArchiveRunner(create_app(services.storage, services.publisher, limiter,
                                       services.engine.registry, health=health,
@@ -394,6 +408,10 @@ async def start_web(config: Config, services: Services, *,
 async def start_metrics(listen: str, health: HealthCheck,
                         metrics: CollectorRegistry) -> web.AppRunner:
     """/healthz and /metrics alone, on [metrics] listen."""
+    from aiohttp import web
+
+    from openminutes.web.health import health_app
+
     runner = web.AppRunner(health_app(health, metrics), access_log=None)
     await _listen(runner, listen)
     log.info("health and metrics on http://%s/", listen)
@@ -402,6 +420,8 @@ async def start_metrics(listen: str, health: HealthCheck,
 
 async def _listen(runner: web.AppRunner, listen: str) -> None:
     """Start `runner` on HOST:PORT (checked by the config; [::1] for IPv6)."""
+    from aiohttp import web
+
     host, _, port = listen.rpartition(":")
     await runner.setup()
     await web.TCPSite(runner, host.strip("[]"), int(port)).start()

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from openminutes.chat.base import ProbeError
 from openminutes.chat.irc import IrcAdapter
-from openminutes.chat.matrix import MatrixAdapter
 from openminutes.runtime.app import load_schedule, registry_of
 from openminutes.runtime.config import Config, ConfigError, load
 from openminutes.schedules.model import ScheduleError
@@ -97,6 +96,8 @@ async def run_checks(path: Path | None, emit: Callable[[Result], None]) -> bool:
         results.append(await _network(f"irc[{i}] {irc.name}",
                                       IrcAdapter(irc).probe(PROBE_SECONDS)))
         emit(results[-1])
+    if config.matrix:
+        from openminutes.chat.matrix import MatrixAdapter  # nio only where configured
     for i, matrix in enumerate(config.matrix):
         store = _KeptState(config.storage.url if results[1].ok else "")
         results.append(await _network(f"matrix[{i}] {matrix.name}",

@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 
 from openminutes.runtime.recorder import Recorder
 from openminutes.storage.protocols import SearchIndex
-from openminutes.web.health import database_problems
+from openminutes.web.healthcheck import database_problems
 
 
 class Observed(Protocol):

@@ -10,7 +10,6 @@ import sqlite3
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
-import psycopg
 from sqlalchemy.engine import make_url
 
 CHANNEL = "openminutes_lines"  # the NOTIFY channel; the payload is the meeting id
@@ -23,6 +22,8 @@ async def changes(url: str) -> AsyncIterator[int | None]:
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        import psycopg  # PostgreSQL only: SQLite never loads it
+
         async with await psycopg.AsyncConnection.connect(plain, autocommit=True) as conn:
             await conn.execute(f"LISTEN {CHANNEL}")
             async for note in conn.notifies():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,3 +80,36 @@ def test_the_allowed_arrows_have_no_circle() -> None:
         return False
 
     assert [room for room in ROOMS if reaches(room, room, set())] == []
+
+
+def test_the_schema_head_is_alembics_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from openminutes.storage.repository import SCHEMA_HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+def test_an_irc_bot_on_sqlite_loads_no_library_it_does_not_use(tmp_path: Path) -> None:
+    """Memory (bench/bench_e2e.py --only idle): Matrix, PostgreSQL, calendars, serving and
+    migrations and webhooks are loaded only where configured or needed. The database is migrated
+    first, as a bot that ran before finds it."""
+    url = f"sqlite:///{tmp_path}/bot.db"
+    script = (
+        "import asyncio, sys\n"
+        "from openminutes.runtime import cli\n"
+        "from openminutes.storage import Storage\n"
+        "async def main():\n"
+        f"    await (await Storage.open({url!r})).close()\n"
+        "asyncio.run(main())\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True, cwd=ROOT)
+    assert "alembic" in first.stdout.split()  # a new database is migrated
+    loaded = set(subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                text=True, check=True, cwd=ROOT).stdout.split())
+    assert "sqlalchemy" in loaded  # the list is read at all
+    assert loaded.isdisjoint({"nio", "alembic", "mako", "pygments", "psycopg", "icalendar",
+                              "aiohttp"}), \
+        loaded

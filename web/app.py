@@ -26,8 +26,8 @@ from openminutes.publish.render import css_hash, render_page
 from openminutes.storage import MeetingRecord
 from openminutes.storage.protocols import SearchIndex
 from openminutes.storage.search import Filters, Hit, SearchPage, kind_choices
-from openminutes.web.health import HealthCheck, database_problems
 from openminutes.web.health import add_routes as add_health_routes
+from openminutes.web.healthcheck import HealthCheck, database_problems
 from openminutes.web.live import LiveMeetings
 from openminutes.web.live import add_routes as add_live_routes
 from openminutes.web.openapi import spec

@@ -3,27 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from openminutes.storage.protocols import SearchIndex
+from openminutes.web.healthcheck import HealthCheck
 
-# What is wrong, in a few words each ("database: connection refused"); empty: healthy.
-HealthCheck = Callable[[], Awaitable[list[str]]]
 HEALTH: web.AppKey[HealthCheck] = web.AppKey("health")
 METRICS = web.AppKey("metrics", CollectorRegistry)
-
-
-async def database_problems(storage: SearchIndex) -> list[str]:
-    """What /healthz says of the database: nothing while it answers."""
-    try:
-        await storage.ping()
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        return [f"database: {type(exc).__name__}: {first}"]
-    return []
 
 
 async def healthz(request: web.Request) -> web.Response:
