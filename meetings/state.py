@@ -44,10 +44,14 @@ class MeetingSettings:
     schedule: Schedule | None = None
 
     def prefixes_for(self, network: str) -> tuple[str, ...]:
-        return dict(self.network_prefixes).get(network, self.prefixes)
+        # Asked for every line: a scan of a few pairs, no dict built each time.
+        return next((prefixes for name, prefixes in self.network_prefixes
+                     if name == network), self.prefixes)
 
     def vote_rule_for(self, channel: str) -> VoteRule:
-        return dict(self.channel_vote_rules).get(fold(channel), self.vote_rule)
+        folded = fold(channel)
+        return next((rule for name, rule in self.channel_vote_rules if name == folded),
+                    self.vote_rule)
 
 
 def identity_key(nick: str, identity: str | None) -> str:
