@@ -224,6 +224,12 @@ def side_by_side(results: list[Figures]) -> None:
         f"{r.publish_big * 1000:16.0f}{r.publish_empty * 1000:16.0f}" for r in results))
 
 
+def _same_tree(a: Path, b: Path) -> bool:
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    return files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()) and all(
+        (a / f).read_bytes() == (b / f).read_bytes() for f in files)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -234,6 +240,8 @@ def main() -> None:
     parser.add_argument("--no-rebuild", action="store_true",
                         help="skip the full rebuild (half an hour at the default scale); "
                              "only claim the meetings' output paths, as it would")
+    parser.add_argument("--one-core", action="store_true",
+                        help="rebuild on one core first too, and compare the files")
     parser.add_argument("--measure-only", action="store_true",
                         help="measure search and publishing on the archive kept in --keep")
     parser.add_argument("--explain", action="store_true",
@@ -278,7 +286,18 @@ def main() -> None:
                 seconds = asyncio.run(claim_paths(url))
                 print(f"  no rebuild; output paths claimed as it would ({seconds:.0f} s)")
             else:
-                print(f"  full rebuild (render --all): {bot(config, 'render', '--all'):.0f} s")
+                if args.one_core:
+                    one = work / "one-core.toml"
+                    one.write_text(f'[storage]\nurl = "{url}"\n'
+                                   f'[publish]\ndir = "{work}/minutes-one-core"\n')
+                    print(f"  full rebuild on one core (render --all --jobs 1): "
+                          f"{bot(one, 'render', '--all', '--jobs', '1'):.0f} s")
+                print(f"  full rebuild on {os.cpu_count()} cores (render --all): "
+                      f"{bot(config, 'render', '--all'):.0f} s")
+                if args.one_core:
+                    same = _same_tree(work / "minutes-one-core", work / "minutes")
+                    print(f"  the two rebuilds' files are {'' if same else 'NOT '}"
+                          "byte-identical")
             results.append(asyncio.run(measure(store, url, work, logs, grep=n == 0)))
         side_by_side(results)
 

@@ -150,7 +150,15 @@ class Publisher:
         """Where readers find a line of a meeting's log ("" before it is published)."""
         return f"{self._url(files_for(stem)['log_html'])}#l-{line}" if stem else ""
 
+    async def claim(self, meeting_id: int, name: str, started_at: datetime) -> str:
+        """The meeting's output path, for good: its own if it has one, else the first
+        free one for its name and start."""
+        return await self.storage.claim_stem(meeting_id, (
+            s for s in stem_candidates(stem_for(name, started_at))
+            if not self._taken_on_disk(s)))
+
     async def publish(self, meeting_id: int, meeting: Meeting, *, series_page: bool = True,
+                      relink: bool = True,
                       on_files: Callable[[Published], Awaitable[None]] | None = None
                       ) -> Published:
         """Write all outputs (off the event loop), then store what replay derived.
@@ -158,12 +166,12 @@ class Publisher:
         The files come first: if the bot dies in between, the stored lines still say the
         meeting ended, and resuming finishes the job. `on_files` is awaited as soon as the
         meeting's own files are on disk (its URLs work), before what links to them: the
-        neighbours, the decision register, the archive pages."""
+        neighbours, the decision register, the archive pages. `relink` False: the
+        neighbours' pages are left as they are (a rebuild writes each page whole, with
+        every output path claimed first)."""
         assert meeting.started_at is not None
         base = stem_for(meeting.name, meeting.started_at)
-        stem = await self.storage.claim_stem(
-            meeting_id, (s for s in stem_candidates(base) if not self._taken_on_disk(s))
-        )
+        stem = await self.claim(meeting_id, meeting.name, meeting.started_at)
         if not (stem == base or stem.startswith(f"{base}-")):
             # Renamed with #meetingname after an earlier #save: move to the new name.
             old = stem
@@ -197,7 +205,7 @@ class Publisher:
         if on_files is not None:
             await on_files(published)
         await self.storage.save_meeting(meeting_id, derived_of(meeting, view.actions))
-        if meeting.ended:
+        if meeting.ended and relink:
             # Published between two others (or after the last): their links change.
             for record in (earlier, later):
                 if record is not None:

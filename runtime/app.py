@@ -32,7 +32,7 @@ from openminutes.publish.render import preload
 from openminutes.runtime.config import Config, ConfigError
 from openminutes.runtime.group import RecorderGroup, Timing
 from openminutes.runtime.metrics import bot_health, bot_registry
-from openminutes.runtime.recorder import Recorder, Sender, replay_stored
+from openminutes.runtime.recorder import Recorder, Sender
 from openminutes.runtime.timekeeper import Targets, Timekeeper
 from openminutes.schedules.model import Series, load_dir
 from openminutes.schedules.recurrence import SeriesSchedule, check_overlaps
@@ -286,52 +286,6 @@ async def _supervised(adapter: IrcAdapter | MatrixAdapter, recorder: Recorder) -
         attempt += 1
         log.info("%s: starting again in %.0fs", adapter.name, delay)
         await asyncio.sleep(delay)
-
-
-async def render(config: Config, ids: list[int] | None) -> list[tuple[int, str]]:
-    """Re-render meetings from their stored lines; returns (id, minutes URL or reason)."""
-    services = await open_services(config)
-    try:
-        records = await services.storage.meetings()
-        wanted = records if ids is None else [r for r in records if r.id in set(ids)]
-        missing = set(ids or ()) - {r.id for r in wanted}
-        results: list[tuple[int, str]] = [(i, "no such meeting") for i in sorted(missing)]
-        for record in wanted:
-            meeting = await replay_stored(services.storage, services.engine, record,
-                                          services.settings)
-            if not meeting.started:
-                results.append((record.id, "never started; nothing to render"))
-                continue
-            try:
-                published = await services.publisher.publish(record.id, meeting,
-                                                             series_page=False)
-            except Exception as exc:  # reported, and the other meetings are rendered
-                log.error("meeting %s could not be rendered: %r", record.id, exc,
-                          exc_info=log.isEnabledFor(logging.DEBUG))
-                results.append((record.id, f"failed: {exc!r}"))
-                continue
-            results.append((record.id, published.urls["html"]))
-        # The series pages, decision registers, year pages and feeds, once each.
-        published_records = await services.storage.published()
-        names = sorted({r.name for r in published_records})
-        for name in names:
-            try:
-                await services.publisher.write_decisions(name)
-            except Exception as exc:
-                log.error("the decision register of %s could not be written: %r", name, exc)
-                results.append((0, f"failed: decision register of {name}: {exc!r}"))
-        try:
-            # Calendars first: the series pages link to them.
-            await asyncio.to_thread(write_calendars, services.series, Path(config.publish.dir),
-                                    config.publish.base_url)
-            await services.publisher.archive.update(
-                names, {(r.started_at.year, r.started_at.month) for r in published_records})
-        except (OSError, ValueError) as exc:
-            log.error("the archive pages could not all be written: %s", exc)
-            results.append((0, f"failed: archive pages: {exc}"))
-        return results
-    finally:
-        await services.storage.close()
 
 
 async def list_meetings(config: Config) -> list[MeetingRecord]:

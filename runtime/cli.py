@@ -16,7 +16,7 @@ from openminutes import __version__
 from openminutes.importer.run import Summary
 from openminutes.meetings.model import Action
 from openminutes.publish.publisher import DECISION_KINDS
-from openminutes.runtime import amend, app, database, logs
+from openminutes.runtime import amend, app, database, logs, rebuild
 from openminutes.runtime.check import run_checks
 from openminutes.runtime.config import Config, ConfigError, load
 from openminutes.runtime.status import group_status, render_status
@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     which = render.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every meeting")
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="MEETING_ID")
+    render.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                        help="processes rendering meetings side by side (default: one per "
+                             "core); the output is the same for any N")
+    render.add_argument("--quiet", action="store_true",
+                        help="no progress line on a terminal")
     meetings = sub.add_parser("meetings", parents=[common], help="list meetings")
     meetings.add_argument("--json", action="store_true", help="machine-readable output")
     decisions = sub.add_parser("decisions", parents=[common],
@@ -271,7 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "render":
         if args.all == bool(args.ids):
             sys.exit("openminutes: give --all or meeting ids")
-        results = asyncio.run(app.render(config, None if args.all else args.ids))
+        if args.jobs < 0:
+            sys.exit("openminutes: --jobs must be 1 or more (0: one per core)")
+        results = asyncio.run(rebuild.render(
+            config, None if args.all else args.ids,
+            jobs=args.jobs or rebuild.default_jobs(),
+            progress=None if args.quiet else rebuild.terminal_progress))
         for meeting_id, outcome in results:
             print(f"{meeting_id or '-'}\t{outcome}")
         return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
