@@ -27,10 +27,11 @@ sys.path.insert(0, str(ROOT))
 from bench import stores  # noqa: E402
 
 
-def write_archive(folder: Path, files: int, lines: int) -> int:
-    """MeetBot's layout: {channel}/{YYYY}/{name}.{YYYY-MM-DD-HH.MM}.log.txt"""
+def write_archive(folder: Path, files: int, lines: int, first: int = 0) -> int:
+    """MeetBot's layout: {channel}/{YYYY}/{name}.{YYYY-MM-DD-HH.MM}.log.txt; meetings
+    numbered from `first` (parts of one archive do not repeat each other)."""
     total = 0
-    for n in range(files):
+    for n in range(first, first + files):
         year = 2010 + n % 15
         day = f"{year}-{1 + n % 12:02d}-{1 + n % 28:02d}"
         channel = f"project{n % 20}"
@@ -79,6 +80,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--lines", type=int, default=200)
     parser.add_argument("--render", action="store_true", help="also write every meeting's files")
+    parser.add_argument("--growth", type=int, default=0, metavar="PARTS",
+                        help="import PARTS archives of --files logs each, one after the "
+                             "other, into one database: the rate as the archive grows")
     stores.add_storage_option(parser)
     args = parser.parse_args()
     chosen = stores.chosen(args)
@@ -86,6 +90,9 @@ def main() -> None:
           f"Python {platform.python_version()}; "
           + ", ".join(stores.server_version(store) for store in chosen))
     print("reference: hcoop-meetbot has no importer; nothing to compare with")
+    if args.growth:
+        growth(args, chosen)
+        return
     rates: dict[tuple[str, int], float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-import-") as name:
         base = Path(name)
@@ -111,6 +118,26 @@ def main() -> None:
         for files in sizes:
             print(f"  {files:>6} files: " + ", ".join(
                 f"{stores.label(store)} {rates[(store, files)]:,.0f}" for store in chosen))
+
+
+def growth(args: argparse.Namespace, chosen: list[str]) -> None:
+    """Is the import rate flat? The same amount imported again and again into one archive."""
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as name:
+        base = Path(name)
+        for store in chosen:
+            work = base / f"work-{stores.label(store)}"
+            work.mkdir()
+            url = stores.fresh_url(store, work)
+            held = 0
+            for part in range(args.growth):
+                archive = base / f"part-{part}"
+                total = write_archive(archive, args.files, args.lines, part * args.files)
+                seconds, peak, _ = run_import(archive, work, args.render, url)
+                print(f"{stores.label(store):10} part {part + 1}: {total:,} lines into "
+                      f"{held:,}: {total / seconds:9,.0f} lines/s, peak RSS so far "
+                      f"{peak / 1024:6.1f} MiB")
+                held += total
+                shutil.rmtree(archive)
 
 
 if __name__ == "__main__":
