@@ -52,6 +52,7 @@ QUERIES = [("security", Filters()), ("release deadline", Filters()),
            ("governance", Filters(person="alice3")),
            ("packaging", Filters(since=datetime(2020, 1, 1, tzinfo=UTC)))]
 DB = "archive.db"  # the SQLite file in the work folder
+BASE_URL = "https://minutes.example.org"  # with --one-core
 
 
 def write_archive(folder: Path, meetings: int, lines: int, series: int) -> int:
@@ -278,7 +279,8 @@ def main() -> None:
             url = stores.fresh_url(store, work, DB)
             config = work / "config.toml"
             config.write_text(f'[storage]\nurl = "{url}"\n'
-                              f'[publish]\ndir = "{work}/minutes"\n')
+                              f'[publish]\ndir = "{work}/minutes"\n'
+                              + (f'base_url = "{BASE_URL}"\n' if args.one_core else ""))
             seconds = bot(config, "import", str(logs), "--no-render", "-q")
             print(f"{stores.label(store)}: import (no render): {seconds:.0f} s, "
                   f"{total / seconds:,.0f} lines/s")
@@ -288,8 +290,10 @@ def main() -> None:
             else:
                 if args.one_core:
                     one = work / "one-core.toml"
+                    # The same base URL for both: pages name it, not the folder.
                     one.write_text(f'[storage]\nurl = "{url}"\n'
-                                   f'[publish]\ndir = "{work}/minutes-one-core"\n')
+                                   f'[publish]\ndir = "{work}/minutes-one-core"\n'
+                                   f'base_url = "{BASE_URL}"\n')
                     print(f"  full rebuild on one core (render --all --jobs 1): "
                           f"{bot(one, 'render', '--all', '--jobs', '1'):.0f} s")
                 print(f"  full rebuild on {os.cpu_count()} cores (render --all): "

@@ -301,12 +301,15 @@ class Storage:
     async def open(cls, url: str, *, durable: bool = True, scrub: bool = False) -> Storage:
         """Connect and bring the schema up to date. `scrub`: on SQLite, deleted and
         overwritten text is zeroed in the file (for redactions; see `purge`)."""
-        # pre_ping: after a PostgreSQL restart, pooled connections are dead; test first.
-        # On PostgreSQL each process names its sessions (pg_stat_activity), so an operator
-        # sees which recorder holds which connection.
+        # pre_ping: after a PostgreSQL restart, pooled connections are dead; test first
+        # (a SQLite file has no server to lose: there it would be one more round trip to
+        # the database thread for every query). On PostgreSQL each process names its
+        # sessions (pg_stat_activity), so an operator sees which recorder holds which
+        # connection.
+        postgresql = make_url(url).get_backend_name() == "postgresql"
         connect_args = {"application_name": f"openminutes[{os.getpid()}]"} \
-            if make_url(url).get_backend_name() == "postgresql" else {}
-        engine = create_async_engine(async_url(url), pool_pre_ping=True,
+            if postgresql else {}
+        engine = create_async_engine(async_url(url), pool_pre_ping=postgresql,
                                      connect_args=connect_args)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas(durable, scrub))
