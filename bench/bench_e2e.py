@@ -29,7 +29,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,13 +41,14 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_irc import (  # noqa: E402
     CHANNEL,
     WORK,
+    fresh_server,
     openminutes_config,
     peak_rss_kib,
     spawn,
     start_reference,
     stop,
 )
-from tests.servers import IrcClient, NgIrcd, free_port  # noqa: E402
+from tests.servers import IrcClient  # noqa: E402
 
 E2E = ROOT.parent / "shared" / "bench" / "e2e.py"
 NICKS = {"openminutes": "omb", "reference": "refbot"}
@@ -73,26 +73,19 @@ def bot_on_server(which: str, *, lifted: bool, channels: tuple[str, ...] = (CHAN
                   ) -> Iterator[tuple[int, int]]:
     """A fresh ngIRCd (no penalty for the two fast speakers) with the bot joined;
     yields (port, bot pid)."""
-    with tempfile.TemporaryDirectory(prefix=f"e2e-{which}-") as name:
-        tmp = Path(name)
-        server = NgIrcd(tmp, free_port(), flood_limits=False)
-        server.start()
+    with fresh_server(f"e2e-{which}-") as (tmp, server):
+        if which == "openminutes":
+            config = openminutes_config(tmp, server.port, NICKS[which],
+                                        f"sqlite:///{tmp}/om.db", tmp / "minutes",
+                                        lifted=lifted, channels=channels)
+            proc = spawn([sys.executable, *_profile(), str(ROOT / "bot.py"), "run",
+                          "-c", str(config)], tmp)
+        else:
+            proc, _ = start_reference(server.port, tmp, lifted=lifted, channels=channels)
         try:
-            if which == "openminutes":
-                config = openminutes_config(tmp, server.port, NICKS[which],
-                                            f"sqlite:///{tmp}/om.db", tmp / "minutes",
-                                            lifted=lifted, channels=channels)
-                proc = spawn([sys.executable, *_profile(), str(ROOT / "bot.py"), "run",
-                              "-c", str(config)], tmp)
-            else:
-                proc, _ = start_reference(server.port, tmp, lifted=lifted,
-                                          channels=channels)
-            try:
-                yield server.port, proc.pid
-            finally:
-                stop(proc)
+            yield server.port, proc.pid
         finally:
-            server.stop()
+            stop(proc)
 
 
 def _profile() -> list[str]:

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -325,19 +325,25 @@ async def run_reference(port: int, lines: list[str], tmp: Path, rate: float) -> 
     return result
 
 
-async def one_run(which: str, lines: list[str], rate: float,
-                  store: str = stores.SQLITE, standbys: int = 0) -> Result:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{which}-") as name:
-        tmp = Path(name)
-        server = NgIrcd(tmp, free_port(), flood_limits=False)
+@contextlib.contextmanager
+def fresh_server(prefix: str) -> Iterator[tuple[Path, NgIrcd]]:
+    """A new ngIRCd without flood limits (the speakers send at full speed) in a folder of
+    its own, removed after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        server = NgIrcd(Path(name), free_port(), flood_limits=False)
         server.start()
         try:
-            if which == "openminutes":
-                return await run_openminutes(server.port, lines, tmp, rate, store,
-                                             standbys)
-            return await run_reference(server.port, lines, tmp, rate)
+            yield Path(name), server
         finally:
             server.stop()
+
+
+async def one_run(which: str, lines: list[str], rate: float,
+                  store: str = stores.SQLITE, standbys: int = 0) -> Result:
+    with fresh_server(f"bench-{which}-") as (tmp, server):
+        if which == "openminutes":
+            return await run_openminutes(server.port, lines, tmp, rate, store, standbys)
+        return await run_reference(server.port, lines, tmp, rate)
 
 
 def _fmt(values: list[float]) -> str:

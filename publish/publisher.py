@@ -150,6 +150,11 @@ class Publisher:
         """Where readers find a line of a meeting's log ("" before it is published)."""
         return f"{self._url(files_for(stem)['log_html'])}#l-{line}" if stem else ""
 
+    async def save_derived(self, meeting_id: int, meeting: Meeting) -> None:
+        """Store what replay derived (items, name, search scope) without writing files:
+        for a meeting whose files could not be written yet."""
+        await self.storage.save_meeting(meeting_id, derived_of(meeting))
+
     async def claim(self, meeting_id: int, name: str, started_at: datetime) -> str:
         """The meeting's output path, for good: its own if it has one, else the first
         free one for its name and start."""

@@ -713,6 +713,8 @@ class Recorder:
             published = await self._timed_publish(meeting_id, meeting, files_written)
         except Exception as exc:
             log.exception("publishing meeting %s failed", ref.id, extra=_where(ref))
+            if first:  # its items are searchable and in the registers meanwhile
+                await self._until_stored(self.publisher.save_derived, meeting_id, meeting)
             if first and announce and meeting_id not in self._announced:
                 self._say(ref, f"The meeting has ended and every line is kept, but its "
                                f"minutes could not be written ({_reason(exc)}); they will be "

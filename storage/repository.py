@@ -155,16 +155,21 @@ async def _notify(conn: AsyncConnection, meeting_ids: Iterable[int]) -> None:
             await conn.execute(select(func.pg_notify(CHANNEL, str(meeting_id))))
 
 
-async def _write_derived(conn: AsyncConnection, meeting_id: int, derived: Derived) -> None:
+async def _write_meeting_row(conn: AsyncConnection, meeting_id: int,
+                             derived: Derived) -> None:
     await _notify(conn, (meeting_id,))  # ended, renamed, published: live pages follow
-    channel = (await conn.execute(
-        select(_MEETINGS.c.channel).where(_MEETINGS.c.id == meeting_id))).scalar_one()
     await conn.execute(
         update(_MEETINGS).where(_MEETINGS.c.id == meeting_id).values(
             name=derived.name, title=derived.title, founder=derived.founder,
             ended_at=derived.ended_at, series=derived.series,
         )
     )
+
+
+async def _write_derived(conn: AsyncConnection, meeting_id: int, derived: Derived) -> None:
+    await _write_meeting_row(conn, meeting_id, derived)
+    channel = (await conn.execute(
+        select(_MEETINGS.c.channel).where(_MEETINGS.c.id == meeting_id))).scalar_one()
     # Lines said before the meeting had its name (or before a rename) are indexed anew.
     scope = scope_of(derived.name, channel)
     await conn.execute(update(_LINES).where(_LINES.c.meeting_id == meeting_id,
@@ -649,9 +654,11 @@ class Storage:
     @retryable
     async def end_meeting(self, meeting_id: int, derived: Derived) -> None:
         """The meeting ended: stored as ended, with its publishing still owed (see
-        published_and_announced), before any file is written."""
+        published_and_announced), before any file is written. Its items and search scope
+        are stored by the publish that follows (save_meeting), which owes them anyway:
+        the end is as quick as one row."""
         async with self.engine.begin() as conn:
-            await _write_derived(conn, meeting_id, derived)
+            await _write_meeting_row(conn, meeting_id, derived)
             await conn.execute(update(_MEETINGS).where(_MEETINGS.c.id == meeting_id)
                                .values(publish_pending=True))
 

@@ -88,6 +88,9 @@ async def test_a_full_disk_at_endmeeting_loses_nothing_and_publishes_later(
             alice.say(CHANNEL, "#endmeeting")
             await alice.wait_for("could not be written", count=2)
             assert not _temp_files(minutes)
+            # Unpublished, the first meeting's decision is in the register all the same.
+            register = json.loads(_cli("decisions", "--json", "-c", str(config)))
+            assert [d["text"] for d in register] == ["kept although the disk is full"]
             filler.unlink()  # space again: both are published and announced
             await alice.wait_for("Minutes:        https://", count=2, seconds=60)
         finally:
