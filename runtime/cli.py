@@ -282,9 +282,10 @@ def main(argv: list[str] | None = None) -> int:
             config, None if args.all else args.ids,
             jobs=args.jobs or rebuild.default_jobs(),
             progress=None if args.quiet else rebuild.terminal_progress))
-        for meeting_id, outcome in results:
-            print(f"{meeting_id or '-'}\t{outcome}")
-        return 1 if any(not o.startswith(("http", "/")) for _, o in results) else 0
+        for result in results:
+            print(f"{result.meeting_id or '-'}\t{result.text}")
+        # A relative publish dir gives relative paths: success is said by the outcome.
+        return 0 if all(result.ok for result in results) else 1
     if args.command == "search":
         kinds = kind_choices(app.registry_of(config).kind_names())
         if args.kind is not None and args.kind not in kinds:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 from openminutes.runtime.app import Services, open_services, write_calendars
 from openminutes.runtime.config import Config
@@ -27,7 +28,10 @@ log = logging.getLogger(__name__)
 
 CHUNK = 25  # meetings a process takes at a time: small enough to share the tail evenly
 
-Outcome = tuple[int, str]  # (meeting id, its minutes' URL or what went wrong)
+class Outcome(NamedTuple):
+    meeting_id: int  # 0: an archive page, not a meeting
+    text: str  # the minutes' URL (or path, without a base URL), or what went wrong
+    ok: bool = False
 
 
 def default_jobs() -> int:
@@ -44,7 +48,7 @@ async def render(config: Config, ids: list[int] | None, *, jobs: int = 1,
         records = await services.storage.meetings()
         wanted = records if ids is None else [r for r in records if r.id in set(ids)]
         missing = set(ids or ()) - {r.id for r in wanted}
-        results: list[Outcome] = [(i, "no such meeting") for i in sorted(missing)]
+        results: list[Outcome] = [Outcome(i, "no such meeting") for i in sorted(missing)]
         for record in wanted:
             if record.stem is None and record.ended_at is not None:
                 await services.publisher.claim(record.id, record.name, record.started_at)
@@ -58,7 +62,7 @@ async def render(config: Config, ids: list[int] | None, *, jobs: int = 1,
                 await services.publisher.write_decisions(name)
             except Exception as exc:
                 log.error("the decision register of %s could not be written: %r", name, exc)
-                results.append((0, f"failed: decision register of {name}: {exc!r}"))
+                results.append(Outcome(0, f"failed: decision register of {name}: {exc!r}"))
         try:
             # Calendars first: the series pages link to them.
             await asyncio.to_thread(write_calendars, services.series,
@@ -67,7 +71,7 @@ async def render(config: Config, ids: list[int] | None, *, jobs: int = 1,
                 names, {(r.started_at.year, r.started_at.month) for r in published})
         except (OSError, ValueError) as exc:
             log.error("the archive pages could not all be written: %s", exc)
-            results.append((0, f"failed: archive pages: {exc}"))
+            results.append(Outcome(0, f"failed: archive pages: {exc}"))
         return results
     finally:
         await services.storage.close()
@@ -96,7 +100,7 @@ async def _render_all(services: Services, config: Config, ids: Sequence[int], jo
         for finished in asyncio.as_completed(pending):
             count(await finished)
     order = {meeting_id: n for n, meeting_id in enumerate(ids)}
-    return sorted(done, key=lambda outcome: order[outcome[0]])
+    return sorted(done, key=lambda outcome: order[outcome.meeting_id])
 
 
 # A worker process's own event loop and services, kept from chunk to chunk.
@@ -123,7 +127,7 @@ async def _render_meetings(services: Services, ids: list[int]) -> list[Outcome]:
         meeting = await replay_stored(services.storage, services.engine, record,
                                       services.settings)
         if not meeting.started:
-            outcomes.append((meeting_id, "never started; nothing to render"))
+            outcomes.append(Outcome(meeting_id, "never started; nothing to render"))
             continue
         try:
             published = await services.publisher.publish(
@@ -131,9 +135,9 @@ async def _render_meetings(services: Services, ids: list[int]) -> list[Outcome]:
         except Exception as exc:  # reported, and the other meetings are rendered
             log.error("meeting %s could not be rendered: %r", meeting_id, exc,
                       exc_info=log.isEnabledFor(logging.DEBUG))
-            outcomes.append((meeting_id, f"failed: {exc!r}"))
+            outcomes.append(Outcome(meeting_id, f"failed: {exc!r}"))
             continue
-        outcomes.append((meeting_id, published.urls["html"]))
+        outcomes.append(Outcome(meeting_id, published.urls["html"], ok=True))
     return outcomes
 
 

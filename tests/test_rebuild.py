@@ -63,3 +63,15 @@ def test_render_refuses_a_negative_job_count(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert done.returncode != 0
     assert "--jobs must be 1 or more" in done.stderr
+
+
+def test_render_into_a_relative_folder_succeeds(tmp_path: Path) -> None:
+    """Without a base URL the minutes are named by relative paths: still a success."""
+    write_archive(tmp_path / "logs", 2, 10, 1)
+    config = tmp_path / "relative.toml"
+    config.write_text(f'[storage]\nurl = "sqlite:///{tmp_path}/r.db"\n'
+                      '[publish]\ndir = "minutes"\n')
+    _bot(config, "import", str(tmp_path / "logs"), "--no-render")
+    rows = _bot(config, "render", "--all").splitlines()  # _bot asserts exit status 0
+    assert [row.split("\t")[1].startswith("minutes/") for row in rows] == [True, True]
+    assert (tmp_path / "minutes" / "index.html").exists()
