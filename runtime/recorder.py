@@ -713,12 +713,17 @@ class Recorder:
             published = await self._timed_publish(meeting_id, meeting, files_written)
         except Exception as exc:
             log.exception("publishing meeting %s failed", ref.id, extra=_where(ref))
-            if first:  # its items are searchable and in the registers meanwhile
-                await self._until_stored(self.publisher.save_derived, meeting_id, meeting)
             if first and announce and meeting_id not in self._announced:
                 self._say(ref, f"The meeting has ended and every line is kept, but its "
                                f"minutes could not be written ({_reason(exc)}); they will be "
                                "posted here as soon as they are.", record=False, urgent=True)
+            if first:
+                # Its items searchable and in the registers meanwhile; best effort: the
+                # retried publish stores them too, and the recorder must not wait here.
+                try:
+                    await self.publisher.save_derived(meeting_id, meeting)
+                except Exception:
+                    log.exception("could not store the items of meeting %s", meeting_id)
             return False
         self._announced.discard(meeting_id)
         try:
