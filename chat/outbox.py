@@ -79,9 +79,12 @@ class Outbox:
     def _replace(self, room: str, kind: str, line: str) -> bool:
         waiting = self._replaceable.get((room, kind))
         queue = self._chatter.get(room)
-        if waiting is None or queue is None or waiting not in queue:
+        if waiting is None or queue is None:
             return False
-        queue[queue.index(waiting)] = line
+        try:
+            queue[queue.index(waiting)] = line
+        except ValueError:  # said already
+            return False
         self._replaceable[(room, kind)] = line
         return True
 

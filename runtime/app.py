@@ -134,7 +134,8 @@ def _join_group(config: Config, storage: Storage, recorder: Recorder,
     database: this one records the IRC channels whose lease it holds, and syncs a Matrix
     network (all its rooms: one sync stream) while it holds that network's lease."""
     irc = [a for a in adapters if isinstance(a, IrcAdapter)]
-    matrix = [a for a in adapters if a.name in {m.name for m in config.matrix}]
+    matrix_names = {m.name for m in config.matrix}
+    matrix = [a for a in adapters if a.name in matrix_names]
     if storage.group is None or not irc + matrix:
         return None
     rooms = {(a.name, channel.lower()): channel for a in irc for channel in a.config.channels}

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 25  # meetings a process takes at a time: small enough to share the tail evenly
 
+
 class Outcome(NamedTuple):
     meeting_id: int  # 0: an archive page, not a meeting
     text: str  # the minutes' URL (or path, without a base URL), or what went wrong

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-# The newest migration shipped (tests/test_storage_contract.py checks it against
+# The newest migration shipped (tests/test_architecture.py checks it against
 # Alembic's own head). A database already there is opened without loading Alembic,
 # Mako and Pygments at all: about 10 MiB of a running bot.
 SCHEMA_HEAD = "0017"
@@ -155,13 +155,13 @@ async def _notify(conn: AsyncConnection, meeting_ids: Iterable[int]) -> None:
             await conn.execute(select(func.pg_notify(CHANNEL, str(meeting_id))))
 
 
-async def _write_meeting_row(conn: AsyncConnection, meeting_id: int,
-                             derived: Derived) -> None:
+async def _write_meeting_row(conn: AsyncConnection, meeting_id: int, derived: Derived,
+                             **more: Any) -> None:
     await _notify(conn, (meeting_id,))  # ended, renamed, published: live pages follow
     await conn.execute(
         update(_MEETINGS).where(_MEETINGS.c.id == meeting_id).values(
             name=derived.name, title=derived.title, founder=derived.founder,
-            ended_at=derived.ended_at, series=derived.series,
+            ended_at=derived.ended_at, series=derived.series, **more,
         )
     )
 
@@ -658,9 +658,7 @@ class Storage:
         are stored by the publish that follows (save_meeting), which owes them anyway:
         the end is as quick as one row."""
         async with self.engine.begin() as conn:
-            await _write_meeting_row(conn, meeting_id, derived)
-            await conn.execute(update(_MEETINGS).where(_MEETINGS.c.id == meeting_id)
-                               .values(publish_pending=True))
+            await _write_meeting_row(conn, meeting_id, derived, publish_pending=True)
 
     @retryable
     async def published_and_announced(self, meeting_id: int) -> None:
